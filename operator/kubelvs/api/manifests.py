@@ -1,0 +1,107 @@
+"""Read manifests (files, directories, stdin) the way ``kubectl apply -f`` would, and check them as a set."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubelvs.api.models import RealServer, VirtualServer
+from kubelvs.api.objects import describe, is_ours, parse_object
+from kubelvs.api.problems import Problem
+from kubelvs.api.rules import set_problems
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem located in a file and an object."""
+
+    source: str
+    obj: str
+    problem: Problem
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.obj}: {self.problem}"
+
+
+@dataclass
+class ManifestSet:
+    """The valid objects of a set of manifests, and a finding for everything else."""
+
+    virtual_servers: list[VirtualServer] = field(default_factory=list)
+    real_servers: list[RealServer] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _files(paths: Iterable[str]) -> Iterator[tuple[str, str]]:
+    for name in paths:
+        if name == "-":
+            yield "<stdin>", sys.stdin.read()
+            continue
+        path = Path(name)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.suffix in (".yaml", ".yml", ".json") and child.is_file():
+                    yield str(child), child.read_text()
+        else:
+            yield str(path), path.read_text()
+
+
+def _documents(source: str, text: str) -> Iterator[tuple[str, Any]]:
+    try:
+        for index, doc in enumerate(yaml.safe_load_all(text)):
+            if doc is None:
+                continue
+            if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+                for item in doc["items"]:
+                    yield f"{source}#{index}", item
+            else:
+                yield f"{source}#{index}", doc
+    except yaml.YAMLError as error:
+        yield source, error
+
+
+def load(paths: Iterable[str]) -> ManifestSet:
+    """Parse and check every lvs.kubelvs.io object under ``paths``; other kinds are ignored."""
+    result = ManifestSet()
+    sources: dict[str, str] = {}
+    invalid: set[str] = set()
+    for source, text in _read_all(paths, result):
+        for where, doc in _documents(source, text):
+            if isinstance(doc, yaml.YAMLError):
+                result.findings.append(Finding(source, "-", Problem("", f"not valid YAML: {doc}")))
+                continue
+            if not isinstance(doc, dict):
+                result.findings.append(Finding(where, "-", Problem("", "a manifest must be a YAML mapping")))
+                continue
+            if not is_ours(doc):
+                continue
+            parsed = parse_object(doc)
+            if isinstance(parsed, list):
+                result.findings.extend(Finding(source, describe(doc), p) for p in parsed)
+                invalid.add(describe(doc).removeprefix("VirtualServer "))
+            elif isinstance(parsed, VirtualServer):
+                result.virtual_servers.append(parsed)
+                sources[f"VirtualServer {parsed.key}"] = source
+            else:
+                result.real_servers.append(parsed)
+                sources[f"RealServer {parsed.key}"] = source
+    rejected: set[str] = set()
+    for obj, problem in set_problems(result.virtual_servers, result.real_servers, frozenset(invalid)):
+        result.findings.append(Finding(sources.get(obj, "-"), obj, problem))
+        rejected.add(obj)
+    result.virtual_servers = [v for v in result.virtual_servers if f"VirtualServer {v.key}" not in rejected]
+    result.real_servers = [r for r in result.real_servers if f"RealServer {r.key}" not in rejected]
+    return result
+
+
+def _read_all(paths: Iterable[str], result: ManifestSet) -> Iterator[tuple[str, str]]:
+    for name in paths:
+        try:
+            yield from list(_files([name]))
+        except OSError as error:
+            result.findings.append(Finding(name, "-", Problem("", error.strerror or str(error))))

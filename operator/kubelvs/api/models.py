@@ -1,0 +1,250 @@
+"""Pydantic models of the VirtualServer and RealServer resources: the one source of truth.
+
+Field names follow ipvsadm and keepalived so an LVS administrator recognises them; the CRD schemas in
+``crds/`` are generated from these classes (``kubelvs crds``). Per-field rules live here; rules that
+relate two fields or two objects live in :mod:`kubelvs.api.rules`, so each can name the exact field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from kubelvs.api.durations import Duration
+from kubelvs.api.enums import (
+    AddressFamily,
+    Forwarding,
+    HealthCheckType,
+    NatReturnPath,
+    OnFailure,
+    Protocol,
+    Scheduler,
+    SchedulerFlag,
+)
+from kubelvs.api.fields import Fwmark, InterfaceName, IPAddress, Netmask, Port, Threshold, Weight
+
+
+class Model(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields are errors, not silent no-ops."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
+
+
+class Persistence(Model):
+    """Persistent connections (``ipvsadm -p [timeout] -M netmask``): a client sticks to one real server."""
+
+    timeout: int = Field(300, ge=1, le=2147483647)
+    """Seconds a client stays with its real server after its last connection (ipvsadm -p; default 300)."""
+    netmask: Netmask = "255.255.255.255"
+    """Clients inside one netmask share a real server (ipvsadm -M): dotted for IPv4, /N for IPv6."""
+
+
+class Gateway(Model):
+    """A floating address on the directors' real-server side, held by the active director."""
+
+    address: IPAddress
+    """Address NAT real servers route their replies through (keepalived's internal virtual_ipaddress)."""
+    interface: InterfaceName | None = None
+    """Interface of the active director that carries it; default: the route towards the real servers."""
+
+
+class Directors(Model):
+    """Which nodes may hold the VIP: stands in for keepalived's VRRP group."""
+
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    """Node labels a director must carry; empty selects every node the agent runs on."""
+    interface: InterfaceName | None = None
+    """Interface the active director binds the VIP to; default: the default-route interface."""
+    preferred: list[str] = Field(default_factory=list)
+    """Node names in priority order (VRRP priority): the VIP moves back to the first healthy one."""
+    gateway: Gateway | None = None
+    """Floating real-server-side address for NAT's return path (natReturnPath: route)."""
+
+
+class FwmarkMatch(Model):
+    """Traffic the agent marks for a fwmark service (an nftables rule on every director)."""
+
+    destination: IPAddress
+    """Destination address of the marked packets (usually the VIP)."""
+    protocol: Protocol = Protocol.TCP
+    """Transport protocol of the marked packets."""
+    ports: list[Port] = Field(min_length=1, max_length=64)
+    """Destination ports marked into the one service (e.g. 80 and 443 for sticky HTTP/HTTPS)."""
+
+
+class HttpCheck(Model):
+    """keepalived HTTP_GET / SSL_GET ``url`` block."""
+
+    path: str = "/"
+    """Request path; must start with '/'."""
+    expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)
+    """Status codes that count as healthy (keepalived status_code)."""
+    host: str | None = None
+    """Host header (keepalived virtualhost); default: the real server's address."""
+
+
+class HealthCheck(Model):
+    """keepalived's real-server checkers: TCP_CHECK, HTTP_GET, SSL_GET."""
+
+    type: HealthCheckType = HealthCheckType.TCP
+    """tcp (TCP_CHECK), http (HTTP_GET), https (SSL_GET) or none."""
+    interval: Duration = 6.0
+    """Time between checks (keepalived delay_loop)."""
+    connect_timeout: Duration = 5.0
+    """Time a connect or request may take (connect_timeout)."""
+    retries: int = Field(1, ge=1, le=100)
+    """Consecutive failures before the real server is declared down (nb_get_retry / retry)."""
+    delay_before_retry: Duration = 1.0
+    """Pause between the attempts of one failing check (delay_before_retry)."""
+    port: Port | None = None
+    """Port to check (connect_port); default: the real server's port."""
+    http: HttpCheck | None = None
+    """What an http/https check requests and expects."""
+    on_failure: OnFailure = OnFailure.QUIESCE
+    """quiesce: weight 0, so persistent clients drain (inhibit_on_failure); remove: delete the destination."""
+
+
+class VirtualServerSpec(Model):
+    """One IPVS virtual service: ``ipvsadm -A -t|-u|--sctp-service VIP:port`` or ``-f fwmark``."""
+
+    address: IPAddress | None = None
+    """The virtual IP (IPv4 or IPv6). Omit for a fwmark service."""
+    port: Port | None = None
+    """Virtual port; 0 means all ports and needs persistence."""
+    protocol: Protocol | None = None
+    """TCP, UDP or SCTP; default TCP. Omit for a fwmark service."""
+    fwmark: Fwmark | None = None
+    """Firewall-mark service (ipvsadm -f) instead of address/port/protocol."""
+    address_family: AddressFamily | None = None
+    """IPv4 or IPv6 for a fwmark service (ipvsadm -6); default from fwmarkMatch, else IPv4."""
+    fwmark_match: FwmarkMatch | None = None
+    """Packets the agent marks for this fwmark service; omit if you mark them yourself."""
+    scheduler: Scheduler = Scheduler.WLC
+    """Scheduling algorithm (ipvsadm -s); default wlc, as ipvsadm's."""
+    scheduler_flags: list[SchedulerFlag] = Field(default_factory=list)
+    """Scheduler flags (ipvsadm -b): sh-fallback, sh-port for sh; mh-fallback, mh-port for mh."""
+    one_packet: bool = False
+    """One-packet scheduling for UDP (ipvsadm -o / --ops)."""
+    forwarding: Forwarding = Forwarding.DR
+    """dr (-g, the default), nat (-m) or tun (-i); a RealServer may override it."""
+    nat_return_path: NatReturnPath = NatReturnPath.ROUTE
+    """How NAT real servers' replies return through the director: route, snat or none."""
+    persistence: Persistence | None = None
+    """Sticky clients (ipvsadm -p/-M); omit for none."""
+    directors: Directors = Field(default_factory=Directors)
+    """Nodes that may hold the VIP and where they bind it."""
+    health_check: HealthCheck | None = None
+    """Real-server health checking; omit for none."""
+
+
+class RealServerSpec(Model):
+    """One IPVS destination: ``ipvsadm -a -t VIP:port -r RIP:port -w weight``."""
+
+    virtual_server: str = Field(min_length=1, max_length=253)
+    """Name of the VirtualServer in the same namespace."""
+    address: IPAddress
+    """Real server address (RIP)."""
+    port: Port | None = None
+    """Real server port; default: the virtual server's port. DR and TUN cannot remap ports."""
+    weight: Weight = 1
+    """Scheduling weight (ipvsadm -w); 0 sends no new connections."""
+    forwarding: Forwarding | None = None
+    """Override of the VirtualServer's forwarding method."""
+    upper_threshold: Threshold = 0
+    """Maximum connections (ipvsadm -x); 0 means no limit."""
+    lower_threshold: Threshold = 0
+    """Connections below which a server over its upper threshold is used again (ipvsadm -y)."""
+
+
+class Condition(Model):
+    """A Kubernetes condition (metav1.Condition)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    observed_generation: int | None = None
+    last_transition_time: str | None = None
+
+
+class VirtualServerStatus(Model):
+    """What the operator and the active director report."""
+
+    model_config = ConfigDict(extra="allow")
+    observed_generation: int | None = None
+    """The metadata.generation this status describes."""
+    conditions: list[Condition] = Field(default_factory=list)
+    """Accepted, Programmed, Ready."""
+    active_director: str | None = None
+    """Node that holds the VIP now."""
+    ready_real_servers: int | None = None
+    """Real servers passing health checks."""
+    total_real_servers: int | None = None
+    """Real servers referring to this VirtualServer."""
+    ready: str | None = None
+    """ready/total, for kubectl get."""
+
+
+class RealServerStatus(Model):
+    """Health and acceptance of one real server."""
+
+    model_config = ConfigDict(extra="allow")
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    health: Literal["Healthy", "Unhealthy", "Unknown"] | None = None
+    """Result of the active director's health checks."""
+    effective_weight: int | None = None
+    """Weight the kernel holds now (0 while quiesced or draining)."""
+
+
+class ObjectMeta(BaseModel):
+    """The part of metadata kube-lvs reads; everything else passes through."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    namespace: str = "default"
+    generation: int | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class VirtualServer(BaseModel):
+    """A whole VirtualServer object."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    api_version: Literal["lvs.kubelvs.io/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["VirtualServer"]
+    metadata: ObjectMeta
+    spec: VirtualServerSpec
+    status: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.metadata.namespace}/{self.metadata.name}"
+
+
+class RealServer(BaseModel):
+    """A whole RealServer object."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    api_version: Literal["lvs.kubelvs.io/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["RealServer"]
+    metadata: ObjectMeta
+    spec: RealServerSpec
+    status: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.metadata.namespace}/{self.metadata.name}"
+
+    @property
+    def virtual_server_key(self) -> str:
+        return f"{self.metadata.namespace}/{self.spec.virtual_server}"

@@ -1,0 +1,212 @@
+"""Rules that relate fields to each other, or objects to each other, each naming the offending field.
+
+The same functions serve ``kubelvs validate``, the operator's admission of objects and the agent's
+planner, so a rule cannot say one thing offline and another in the cluster.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator
+
+from kubelvs.api.enums import (
+    AddressFamily,
+    Forwarding,
+    HealthCheckType,
+    NatReturnPath,
+    Protocol,
+)
+from kubelvs.api.models import RealServer, RealServerSpec, VirtualServer, VirtualServerSpec
+from kubelvs.api.problems import Problem
+
+
+def service_family(spec: VirtualServerSpec) -> AddressFamily:
+    """IPv4 or IPv6: from the VIP, else from fwmarkMatch, else addressFamily (default IPv4)."""
+    address = spec.address or (spec.fwmark_match.destination if spec.fwmark_match else None)
+    if address is not None:
+        return AddressFamily.IPV6 if ipaddress.ip_address(address).version == 6 else AddressFamily.IPV4
+    return spec.address_family or AddressFamily.IPV4
+
+
+def service_identity(spec: VirtualServerSpec) -> str:
+    """What the kernel keys a service by: ``TCP 192.0.2.1:80`` or ``FWM 7 IPv4``."""
+    if spec.fwmark is not None:
+        return f"FWM {spec.fwmark} {service_family(spec)}"
+    address = f"[{spec.address}]" if spec.address and ":" in spec.address else spec.address
+    return f"{spec.protocol or Protocol.TCP} {address}:{spec.port}"
+
+
+def virtual_server_problems(spec: VirtualServerSpec) -> Iterator[Problem]:
+    """Cross-field rules of one VirtualServer spec."""
+    if spec.fwmark is not None:
+        for name, value in (("address", spec.address), ("port", spec.port), ("protocol", spec.protocol)):
+            if value is not None:
+                yield Problem(
+                    f"spec.{name}",
+                    f"{value!r} cannot be combined with fwmark {spec.fwmark}: "
+                    "a fwmark service is keyed by its mark alone",
+                )
+        if spec.address_family and spec.fwmark_match and spec.address_family != service_family(spec):
+            yield Problem(
+                "spec.addressFamily",
+                f"{spec.address_family} contradicts fwmarkMatch.destination {spec.fwmark_match.destination}",
+            )
+    else:
+        if spec.address is None:
+            yield Problem("spec.address", "required field is missing (or set fwmark for a fwmark service)")
+        if spec.port is None:
+            yield Problem("spec.port", "required field is missing (0 means all ports, with persistence)")
+        if spec.fwmark_match is not None:
+            yield Problem("spec.fwmarkMatch", "only a fwmark service can mark packets; set fwmark too")
+        if spec.address_family is not None:
+            yield Problem("spec.addressFamily", "only for fwmark services; the VIP decides the family")
+    if spec.port == 0 and spec.persistence is None:
+        yield Problem("spec.port", "0 (all ports) is only legal for a persistent service; set persistence")
+    for index, flag in enumerate(spec.scheduler_flags):
+        if flag.scheduler != spec.scheduler:
+            yield Problem(
+                f"spec.schedulerFlags[{index}]",
+                f"{flag.value!r} belongs to scheduler {flag.scheduler.value!r}, not {spec.scheduler.value!r}",
+            )
+    if spec.one_packet and spec.fwmark is None and (spec.protocol or Protocol.TCP) != Protocol.UDP:
+        yield Problem("spec.onePacket", "one-packet scheduling (--ops) is only for UDP services")
+    if spec.persistence is not None:
+        ipv6 = service_family(spec) == AddressFamily.IPV6
+        if spec.persistence.netmask.startswith("/") != ipv6:
+            want = "a prefix length like /64" if ipv6 else "a dotted netmask like 255.255.255.0"
+            yield Problem(
+                "spec.persistence.netmask",
+                f"{spec.persistence.netmask!r} does not fit a {service_family(spec)} service: write {want}",
+            )
+        elif ipv6 and int(spec.persistence.netmask[1:]) > 128:
+            yield Problem("spec.persistence.netmask", "an IPv6 prefix length is at most 128")
+    if (
+        spec.forwarding == Forwarding.NAT
+        and spec.nat_return_path == NatReturnPath.ROUTE
+        and spec.directors.gateway is None
+    ):
+        yield Problem(
+            "spec.directors.gateway",
+            "required when forwarding is nat and natReturnPath is route "
+            "(real servers route replies through it); or set natReturnPath to snat or none",
+        )
+    if spec.directors.gateway is not None:
+        gateway_version = ipaddress.ip_address(spec.directors.gateway.address).version
+        if (gateway_version == 6) != (service_family(spec) == AddressFamily.IPV6):
+            yield Problem(
+                "spec.directors.gateway.address",
+                f"{spec.directors.gateway.address!r} is not of the service's family {service_family(spec)}",
+            )
+    if len(set(spec.directors.preferred)) != len(spec.directors.preferred):
+        yield Problem("spec.directors.preferred", "lists a node more than once")
+    check = spec.health_check
+    if check is not None:
+        if check.http is not None and check.type not in (HealthCheckType.HTTP, HealthCheckType.HTTPS):
+            yield Problem("spec.healthCheck.http", f"only for type http or https, not {check.type.value!r}")
+        if check.http is not None:
+            if not check.http.path.startswith("/"):
+                yield Problem("spec.healthCheck.http.path", f"{check.http.path!r} must start with '/'")
+            for index, code in enumerate(check.http.expect_status):
+                if not 100 <= code <= 599:
+                    yield Problem(
+                        f"spec.healthCheck.http.expectStatus[{index}]",
+                        f"{code} is not an HTTP status code (100..599)",
+                    )
+        if check.connect_timeout >= check.interval * 10:
+            yield Problem(
+                "spec.healthCheck.connectTimeout", "must be shorter than ten check intervals, or checks pile up"
+            )
+
+
+def real_server_problems(spec: RealServerSpec) -> Iterator[Problem]:
+    """Cross-field rules of one RealServer spec."""
+    if spec.upper_threshold and spec.lower_threshold > spec.upper_threshold:
+        yield Problem(
+            "spec.lowerThreshold",
+            f"{spec.lower_threshold} is above upperThreshold "
+            f"{spec.upper_threshold}; the lower threshold must not exceed the upper",
+        )
+
+
+def effective_forwarding(vs: VirtualServerSpec, rs: RealServerSpec) -> Forwarding:
+    """A RealServer's own forwarding method wins over its VirtualServer's."""
+    return rs.forwarding or vs.forwarding
+
+
+def effective_port(vs: VirtualServerSpec, rs: RealServerSpec) -> int:
+    """A RealServer without a port serves on the VirtualServer's port (0 for fwmark services)."""
+    return rs.port if rs.port is not None else (vs.port or 0)
+
+
+def pair_problems(vs: VirtualServerSpec, rs: RealServerSpec) -> Iterator[Problem]:
+    """Rules between a RealServer and the VirtualServer it names."""
+    forwarding = effective_forwarding(vs, rs)
+    if forwarding in (Forwarding.DR, Forwarding.TUN) and vs.fwmark is None and vs.port:
+        port = effective_port(vs, rs)
+        if port != vs.port:
+            yield Problem(
+                "spec.port",
+                f"{port} differs from the virtual server's port {vs.port}: "
+                f"{forwarding.value} forwarding cannot remap ports (use nat)",
+            )
+    rs_version = ipaddress.ip_address(rs.address).version
+    if (rs_version == 6) != (service_family(vs) == AddressFamily.IPV6) and forwarding != Forwarding.TUN:
+        yield Problem(
+            "spec.address",
+            f"{rs.address!r} is not of the virtual server's family "
+            f"{service_family(vs)} (only tun can cross families)",
+        )
+
+
+def set_problems(
+    virtual_servers: Iterable[VirtualServer],
+    real_servers: Iterable[RealServer],
+    invalid_virtual_servers: frozenset[str] = frozenset(),
+) -> Iterator[tuple[str, Problem]]:
+    """Rules across a set of valid objects; yields (object key, problem).
+
+    ``invalid_virtual_servers`` holds keys of VirtualServers that exist but failed their own checks,
+    so their RealServers are told that rather than "does not exist".
+    """
+    claimed: dict[str, str] = {}
+    by_key: dict[str, VirtualServer] = {}
+    for vs in sorted(virtual_servers, key=lambda v: v.key):
+        by_key[vs.key] = vs
+        identity = service_identity(vs.spec)
+        if identity in claimed:
+            yield (
+                f"VirtualServer {vs.key}",
+                Problem(
+                    "spec.fwmark" if vs.spec.fwmark is not None else "spec.address",
+                    f"{identity} is already the service of VirtualServer {claimed[identity]}",
+                ),
+            )
+        else:
+            claimed[identity] = vs.key
+    seen: dict[tuple[str, str, int], str] = {}
+    for rs in sorted(real_servers, key=lambda r: r.key):
+        parent = by_key.get(rs.virtual_server_key)
+        if parent is None:
+            state = (
+                "is invalid (see its own errors)"
+                if rs.virtual_server_key in invalid_virtual_servers
+                else f"does not exist in namespace {rs.metadata.namespace!r}"
+            )
+            yield (
+                f"RealServer {rs.key}",
+                Problem("spec.virtualServer", f"VirtualServer {rs.spec.virtual_server!r} {state}"),
+            )
+            continue
+        for problem in pair_problems(parent.spec, rs.spec):
+            yield f"RealServer {rs.key}", problem
+        dest = (rs.virtual_server_key, rs.spec.address, effective_port(parent.spec, rs.spec))
+        if dest in seen:
+            yield (
+                f"RealServer {rs.key}",
+                Problem(
+                    "spec.address",
+                    f"{rs.spec.address}:{dest[2]} is already RealServer {seen[dest]} of the same virtual server",
+                ),
+            )
+        else:
+            seen[dest] = rs.key

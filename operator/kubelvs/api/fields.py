@@ -50,15 +50,27 @@ def _ifname(value: str) -> str:
 IPAddress = Annotated[
     str,
     BeforeValidator(_ip),
-    WithJsonSchema({"type": "string", "description": "An IPv4 or IPv6 address."}),
+    # maxLength bounds the cost of the CRD's CEL rules that inspect addresses (IPv6 with a zone fits).
+    WithJsonSchema({"type": "string", "maxLength": 64, "description": "An IPv4 or IPv6 address."}),
 ]
 Port = Annotated[int, Field(ge=0, le=65535)]
 Netmask = Annotated[
     str,
     BeforeValidator(_netmask),
-    WithJsonSchema({"type": "string", "description": "Dotted IPv4 netmask, or an IPv6 prefix length like /64."}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": 15,
+            "pattern": r"^(/?[0-9]{1,3}|[0-9]{1,3}(\.[0-9]{1,3}){3})$",
+            "description": "Dotted IPv4 netmask, or an IPv6 prefix length like /64.",
+        }
+    ),
 ]
-InterfaceName = Annotated[str, AfterValidator(_ifname)]
+InterfaceName = Annotated[
+    str,
+    AfterValidator(_ifname),
+    WithJsonSchema({"type": "string", "pattern": r"^[^\s/:]{1,15}$"}),
+]
 Weight = Annotated[int, Field(ge=0, le=65535)]
 Threshold = Annotated[int, Field(ge=0, le=4294967295)]
 Fwmark = Annotated[int, Field(ge=1, le=4294967295)]

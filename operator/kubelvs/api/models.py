@@ -63,7 +63,7 @@ class Directors(Model):
     """Node labels a director must carry; empty selects every node the agent runs on."""
     interface: InterfaceName | None = None
     """Interface the active director binds the VIP to; default: the default-route interface."""
-    preferred: list[str] = Field(default_factory=list)
+    preferred: list[str] = Field(default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"})
     """Node names in priority order (VRRP priority): the VIP moves back to the first healthy one."""
     gateway: Gateway | None = None
     """Floating real-server-side address for NAT's return path (natReturnPath: route)."""
@@ -85,7 +85,7 @@ class HttpCheck(Model):
 
     path: str = "/"
     """Request path; must start with '/'."""
-    expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)
+    expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1, max_length=16)
     """Status codes that count as healthy (keepalived status_code)."""
     host: str | None = None
     """Host header (keepalived virtualhost); default: the real server's address."""
@@ -129,7 +129,9 @@ class VirtualServerSpec(Model):
     """Packets the agent marks for this fwmark service; omit if you mark them yourself."""
     scheduler: Scheduler = Scheduler.WLC
     """Scheduling algorithm (ipvsadm -s); default wlc, as ipvsadm's."""
-    scheduler_flags: list[SchedulerFlag] = Field(default_factory=list)
+    scheduler_flags: list[SchedulerFlag] = Field(
+        default_factory=list, max_length=4, json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
     """Scheduler flags (ipvsadm -b): sh-fallback, sh-port for sh; mh-fallback, mh-port for mh."""
     one_packet: bool = False
     """One-packet scheduling for UDP (ipvsadm -o / --ops)."""
@@ -164,6 +166,10 @@ class RealServerSpec(Model):
     """Connections below which a server over its upper threshold is used again (ipvsadm -y)."""
 
 
+# Conditions are a map keyed by type, as metav1.Condition lists are (server-side apply merges by type).
+_CONDITIONS_LIST: dict[str, Any] = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
+
+
 class Condition(Model):
     """A Kubernetes condition (metav1.Condition)."""
 
@@ -182,7 +188,7 @@ class VirtualServerStatus(Model):
     model_config = ConfigDict(extra="allow")
     observed_generation: int | None = None
     """The metadata.generation this status describes."""
-    conditions: list[Condition] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list, json_schema_extra=_CONDITIONS_LIST)
     """Accepted, Programmed, Ready."""
     active_director: str | None = None
     """Node that holds the VIP now."""
@@ -199,7 +205,7 @@ class RealServerStatus(Model):
 
     model_config = ConfigDict(extra="allow")
     observed_generation: int | None = None
-    conditions: list[Condition] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list, json_schema_extra=_CONDITIONS_LIST)
     health: Literal["Healthy", "Unhealthy", "Unknown"] | None = None
     """Result of the active director's health checks."""
     effective_weight: int | None = None

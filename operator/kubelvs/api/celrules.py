@@ -1,0 +1,173 @@
+"""CEL rules (``x-kubernetes-validations``) the API server enforces on its own, mirroring api/rules.py.
+
+Only rules that need nothing but the object itself are here; IP parsing, netmask contiguity and every
+rule across objects (duplicate VIP:port:proto, a RealServer's VirtualServer, DR/TUN port remapping) stay
+with the operator, which reports them in ``status.conditions``. Each rule is attached to the schema node
+of the model named by its key, and its ``fieldPath`` is relative to that node. Absent fields are read
+through ``has()`` with the model's default, so a rule does not depend on the server's defaulting.
+
+IPv4 or IPv6 is told from the text of an address (``contains(':')``), which needs no CEL IP library;
+netmasks are told apart the same way (dotted = IPv4, ``/N`` = IPv6 prefix length).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CelRule:
+    """One ``x-kubernetes-validations`` entry."""
+
+    rule: str
+    message: str
+    field_path: str
+    reason: str = "FieldValueInvalid"
+
+    def as_schema(self) -> dict[str, str]:
+        return {"fieldPath": self.field_path, "message": self.message, "reason": self.reason, "rule": self.rule}
+
+
+# Whether a VirtualServerSpec is an IPv6 service: the VIP, else fwmarkMatch.destination, else addressFamily.
+_IPV6 = (
+    "(has(self.address) ? self.address.contains(':') : "
+    "has(self.fwmarkMatch) ? self.fwmarkMatch.destination.contains(':') : "
+    "(has(self.addressFamily) && self.addressFamily == 'IPv6'))"
+)
+_SCHEDULER = "(has(self.scheduler) ? self.scheduler : 'wlc')"
+_FORBIDDEN = "FieldValueForbidden"
+_REQUIRED = "FieldValueRequired"
+
+VIRTUAL_SERVER_SPEC = (
+    CelRule(
+        "!has(self.fwmark) || !has(self.address)",
+        "address cannot be combined with fwmark: a fwmark service is keyed by its mark alone",
+        ".address",
+        _FORBIDDEN,
+    ),
+    CelRule(
+        "!has(self.fwmark) || !has(self.port)",
+        "port cannot be combined with fwmark: a fwmark service is keyed by its mark alone",
+        ".port",
+        _FORBIDDEN,
+    ),
+    CelRule(
+        "!has(self.fwmark) || !has(self.protocol)",
+        "protocol cannot be combined with fwmark: a fwmark service is keyed by its mark alone",
+        ".protocol",
+        _FORBIDDEN,
+    ),
+    CelRule(
+        "has(self.fwmark) || has(self.address)",
+        "address is required (or set fwmark for a fwmark service)",
+        ".address",
+        _REQUIRED,
+    ),
+    CelRule(
+        "has(self.fwmark) || has(self.port)",
+        "port is required (0 means all ports, with persistence)",
+        ".port",
+        _REQUIRED,
+    ),
+    CelRule(
+        "has(self.fwmark) || !has(self.fwmarkMatch)",
+        "only a fwmark service can mark packets; set fwmark too",
+        ".fwmarkMatch",
+        _FORBIDDEN,
+    ),
+    CelRule(
+        "has(self.fwmark) || !has(self.addressFamily)",
+        "addressFamily is only for fwmark services; the VIP decides the family",
+        ".addressFamily",
+        _FORBIDDEN,
+    ),
+    CelRule(
+        "!has(self.addressFamily) || !has(self.fwmarkMatch) || "
+        "(self.addressFamily == 'IPv6') == self.fwmarkMatch.destination.contains(':')",
+        "addressFamily contradicts the family of fwmarkMatch.destination",
+        ".addressFamily",
+    ),
+    CelRule(
+        "!has(self.port) || self.port != 0 || has(self.persistence)",
+        "port 0 (all ports) is only legal for a persistent service; set persistence",
+        ".port",
+    ),
+    CelRule(
+        f"!has(self.schedulerFlags) || self.schedulerFlags.all(f, f.startsWith({_SCHEDULER} + '-'))",
+        "sh-fallback and sh-port belong to scheduler sh, mh-fallback and mh-port to scheduler mh",
+        ".schedulerFlags",
+    ),
+    CelRule(
+        "!has(self.onePacket) || !self.onePacket || has(self.fwmark) || "
+        "(has(self.protocol) && self.protocol == 'UDP')",
+        "one-packet scheduling (--ops) is only for UDP services",
+        ".onePacket",
+    ),
+    CelRule(
+        f"!has(self.persistence) || !has(self.persistence.netmask) || "
+        f"self.persistence.netmask.contains('.') != {_IPV6}",
+        "netmask must fit the service's family: a dotted netmask like 255.255.255.0 for IPv4, "
+        "a prefix length like /64 for IPv6",
+        ".persistence.netmask",
+    ),
+    CelRule(
+        "!((has(self.forwarding) ? self.forwarding : 'dr') == 'nat' && "
+        "(has(self.natReturnPath) ? self.natReturnPath : 'route') == 'route') || "
+        "(has(self.directors) && has(self.directors.gateway))",
+        "directors.gateway is required when forwarding is nat and natReturnPath is route "
+        "(real servers route replies through it); or set natReturnPath to snat or none",
+        ".directors.gateway",
+        _REQUIRED,
+    ),
+    CelRule(
+        f"!has(self.directors) || !has(self.directors.gateway) || "
+        f"self.directors.gateway.address.contains(':') == {_IPV6}",
+        "the gateway address must be of the service's family (IPv4 or IPv6)",
+        ".directors.gateway.address",
+    ),
+)
+
+HEALTH_CHECK = (
+    CelRule(
+        "!has(self.http) || (has(self.type) && self.type in ['http', 'https'])",
+        "http is only for a health check of type http or https",
+        ".http",
+        _FORBIDDEN,
+    ),
+    CelRule(
+        "duration(has(self.connectTimeout) ? self.connectTimeout : '5s').getMilliseconds() < "
+        "duration(has(self.interval) ? self.interval : '6s').getMilliseconds() * 10",
+        "connectTimeout must be shorter than ten check intervals, or checks pile up",
+        ".connectTimeout",
+    ),
+)
+
+HTTP_CHECK = (
+    CelRule(
+        "!has(self.path) || self.path.startsWith('/')",
+        "path must start with '/'",
+        ".path",
+    ),
+    CelRule(
+        "!has(self.expectStatus) || self.expectStatus.all(code, code >= 100 && code <= 599)",
+        "every status code must be an HTTP status code (100..599)",
+        ".expectStatus",
+    ),
+)
+
+REAL_SERVER_SPEC = (
+    CelRule(
+        "!has(self.lowerThreshold) || !has(self.upperThreshold) || self.upperThreshold == 0 || "
+        "self.lowerThreshold <= self.upperThreshold",
+        "lowerThreshold must not exceed upperThreshold",
+        ".lowerThreshold",
+    ),
+)
+
+# Model class name -> the rules attached to that model's schema node.
+BY_MODEL: dict[str, tuple[CelRule, ...]] = {
+    "VirtualServerSpec": VIRTUAL_SERVER_SPEC,
+    "HealthCheck": HEALTH_CHECK,
+    "HttpCheck": HTTP_CHECK,
+    "RealServerSpec": REAL_SERVER_SPEC,
+}

@@ -192,6 +192,8 @@ class VirtualServerStatus(Model):
     """Accepted, Programmed, Ready."""
     active_director: str | None = None
     """Node that holds the VIP now."""
+    programmed_generation: int | None = None
+    """The metadata.generation the active director programmed into the kernel (reported by the agent)."""
     ready_real_servers: int | None = None
     """Real servers passing health checks."""
     total_real_servers: int | None = None

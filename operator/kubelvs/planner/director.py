@@ -1,0 +1,90 @@
+"""The director role: IPVS rules on every selected node, the VIP only on the node holding its group."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kubelvs.api.enums import Forwarding, NatReturnPath
+from kubelvs.api.groups import director_group
+from kubelvs.api.models import RealServer, VirtualServer
+from kubelvs.api.rules import effective_forwarding, effective_port
+from kubelvs.netstate import Family, FwmarkRule, SnatRule
+from kubelvs.planner import ipvs
+from kubelvs.planner.facts import NodeFacts, Skip
+from kubelvs.planner.parts import Parts
+
+FORWARDING_SYSCTL = {Family.INET: "net/ipv4/ip_forward", Family.INET6: "net/ipv6/conf/all/forwarding"}
+# IPVS connections must have conntrack entries for nftables to masquerade them.
+CONNTRACK_SYSCTL = "net/ipv4/vs/conntrack"
+
+
+def selects(vs: VirtualServer, facts: NodeFacts) -> bool:
+    """An empty nodeSelector selects every node, like a Kubernetes label selector."""
+    return all(facts.labels.get(label) == value for label, value in vs.spec.directors.node_selector.items())
+
+
+def add(parts: Parts, vs: VirtualServer, real_servers: Sequence[RealServer], facts: NodeFacts, held: bool) -> None:
+    spec = vs.spec
+    svc = ipvs.service(spec)
+    parts.services[svc.key] = svc
+    family = ipvs.family(spec)
+    for rs in real_servers:
+        dest = ipvs.destination(spec, rs.spec)
+        parts.destinations[dest.key] = dest
+        if effective_forwarding(spec, rs.spec) != Forwarding.NAT:
+            continue
+        # NAT replies come back through the director and are forwarded, de-masqueraded, to the client.
+        parts.sysctl(FORWARDING_SYSCTL[family], "1")
+        if spec.nat_return_path == NatReturnPath.SNAT:
+            parts.sysctl(CONNTRACK_SYSCTL, "1")
+            for port in _ports(vs, effective_port(spec, rs.spec)):
+                snat = SnatRule(ipvs.address_family(rs.spec.address), rs.spec.address, ipvs.protocol(spec), port)
+                parts.snat_rules[snat] = snat
+    if spec.fwmark is not None and spec.fwmark_match is not None:
+        match = spec.fwmark_match
+        parts.fwmark_rules[spec.fwmark] = FwmarkRule(
+            spec.fwmark, family, match.destination, ipvs.protocol(spec), tuple(sorted(set(match.ports)))
+        )
+    if held:
+        _bind(parts, vs, facts)
+
+
+def _ports(vs: VirtualServer, port: int) -> tuple[int, ...]:
+    """Destination ports of a real server's traffic: its own, else every marked port (0: any)."""
+    if port or vs.spec.fwmark_match is None:
+        return (port,)
+    return tuple(sorted(set(vs.spec.fwmark_match.ports)))
+
+
+def _bind(parts: Parts, vs: VirtualServer, facts: NodeFacts) -> None:
+    """The holder of the director group carries the VIP and the NAT gateway address."""
+    spec = vs.spec
+    address = ipvs.vip(spec)
+    if address is not None:
+        interface = spec.directors.interface or facts.default_interfaces.get(ipvs.address_family(address))
+        if interface is None:
+            parts.skipped.append(_no_interface(vs, "spec.directors.interface", address))
+        else:
+            parts.address(interface, address, ipvs.host_prefix(address))
+    gateway = spec.directors.gateway
+    if gateway is not None:
+        interface = (
+            gateway.interface
+            or spec.directors.interface
+            or facts.default_interfaces.get(ipvs.address_family(gateway.address))
+        )
+        if interface is None:
+            parts.skipped.append(_no_interface(vs, "spec.directors.gateway.interface", gateway.address))
+        else:
+            parts.address(interface, gateway.address, ipvs.host_prefix(gateway.address))
+
+
+def _no_interface(vs: VirtualServer, field: str, address: str) -> Skip:
+    return Skip(
+        f"VirtualServer {vs.key}",
+        f"{address} not bound: this node has no default route for its family; set {field}",
+    )
+
+
+def group(vs: VirtualServer) -> str:
+    return director_group(vs.spec.directors)

@@ -1,0 +1,58 @@
+"""What the planner knows about the node it plans for, and what it says about objects it skipped.
+
+Plain values gathered elsewhere (``kubelvs.agent.facts`` reads them from the kernel gateways), so the
+planner stays a pure function that tests feed by hand.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from kubelvs.netstate import Family
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """One node as the planner sees it."""
+
+    node: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    local_addresses: frozenset[str] = frozenset()  # every address on any interface (compressed text)
+    default_interfaces: Mapping[Family, str] = field(default_factory=dict)  # interface of the default route
+    vip_pools: tuple[Network, ...] = ()  # addresses kube-lvs may claim; empty: no restriction
+
+
+@dataclass(frozen=True, order=True)
+class Skip:
+    """Why (part of) an object is not in this node's state: ``VirtualServer default/web: ...``."""
+
+    obj: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.obj}: {self.reason}"
+
+
+def parse_pools(text: str) -> tuple[Network, ...]:
+    """``"192.0.2.0/24,2001:db8::/64"`` -> networks; a clear ValueError names a bad entry."""
+    pools = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            pools.append(ipaddress.ip_network(item, strict=True))
+        except ValueError as error:
+            raise ValueError(f"VIP pool {item!r} is not a network in CIDR form: {error}") from None
+    return tuple(pools)
+
+
+def in_pools(address: str, pools: tuple[Network, ...]) -> bool:
+    """True if no pools are configured, or ``address`` lies inside one of them."""
+    if not pools:
+        return True
+    ip = ipaddress.ip_address(address)
+    return any(ip.version == pool.version and ip in pool for pool in pools)

@@ -1,0 +1,85 @@
+"""``python -m kubelvs.testbed pytest [PYTEST ARGS...]`` | ``run -- CMD...``: the IPVS VM from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from kubelvs.testbed import vm
+
+logger = logging.getLogger(__name__)
+
+NO_TESTS_COLLECTED = 5
+
+
+def repo_root() -> Path:
+    """The checkout this package runs from (operator/kubelvs/testbed -> repo), where tests/kernel lives."""
+    return Path(__file__).resolve().parents[3]
+
+
+def pytest_argv(extra: Sequence[str], rwdir: Path) -> list[str]:
+    """The guest's pytest: kernel tests only, junit into rwdir, no cache writes on the read-only root."""
+    return [
+        str(vm.venv_bin() / "pytest"),
+        "-m",
+        "kernel",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={rwdir / 'junit.xml'}",
+        "tests/kernel",
+        *extra,
+    ]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kubelvs.testbed",
+        description="Run kernel tests or any command in a throw-away VM with a real IPVS kernel "
+        "(env: KUBELVS_VM_KVM=1 to use KVM, KUBELVS_VM_MEMORY=1G).",
+    )
+    parser.add_argument("--rwdir", type=Path, help="host directory the guest can write (results, logs)")
+    parser.add_argument("--memory", help=f"guest memory (default {vm.DEFAULT_MEMORY})")
+    parser.add_argument("--cpus", type=int, default=vm.DEFAULT_CPUS, help="guest CPUs")
+    parser.add_argument(
+        "--timeout", type=float, default=vm.DEFAULT_TIMEOUT, help="seconds before the VM is killed"
+    )
+    parser.add_argument("mode", choices=["pytest", "run"], help="pytest: tests/kernel; run: any command")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="pytest arguments, or -- CMD ARGS...")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    rest = list(args.args)
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    # results must outlive the run, so the default is a fresh directory that is not removed
+    rwdir = (args.rwdir or Path(tempfile.mkdtemp(prefix="kubelvs-testbed-"))).resolve()
+    logger.info("guest results directory: %s", rwdir)
+    if args.mode == "run":
+        if not rest:
+            logger.error("run: give a command, e.g. `python -m kubelvs.testbed run -- ipvsadm -Ln`")
+            return 2
+        return vm.run_in_vm(rest, rwdir=rwdir, memory=args.memory, cpus=args.cpus, timeout=args.timeout)
+    status = vm.run_in_vm(
+        pytest_argv(rest, rwdir),
+        rwdir=rwdir,
+        memory=args.memory,
+        cpus=args.cpus,
+        timeout=args.timeout,
+        cwd=repo_root(),
+    )
+    if status == NO_TESTS_COLLECTED:
+        logger.error("pytest collected no kernel tests in the guest; that is a failure, not a pass")
+        return 1
+    logger.info("guest pytest exited %d; junit in %s", status, rwdir / "junit.xml")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

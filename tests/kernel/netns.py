@@ -1,0 +1,344 @@
+"""Network namespaces for kernel tests: namespaces, veth pairs, bridges, tiny servers and a batch client.
+
+Runs inside the test VM only (root, disposable kernel). Everything a test creates is owned by one
+:class:`Netns` and removed by :meth:`Netns.cleanup` (the ``netns`` fixture does that after each test).
+
+The file is also a stdlib-only script, started *inside* a namespace for the servers and the client
+(python start-up is slow under emulation, so one client process makes all of a test's requests)::
+
+    python netns.py http-server NAME PORT [ADDRESS]   # answers every GET with "NAME\\n"
+    python netns.py udp-server NAME PORT [ADDRESS]    # answers every datagram with "NAME\\n"
+    python netns.py http-get ADDRESS PORT COUNT [TIMEOUT]   # prints one answer (or "ERR <why>") per line
+    python netns.py udp-ask ADDRESS PORT COUNT [TIMEOUT]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import socketserver
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve()
+READY = "ready"
+
+
+def _family(address: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def run(argv: list[str], *, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run a command on the VM's host side; a failure raises with the command's stderr in the message."""
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    if check and done.returncode:
+        raise RuntimeError(f"{' '.join(argv)} -> exit {done.returncode}: {done.stderr.strip()}")
+    return done
+
+
+@dataclass
+class Server:
+    """A server process in a namespace; ``stop()`` kills it (cleanup does it for you)."""
+
+    process: subprocess.Popen[str]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+@dataclass
+class Namespace:
+    """One network namespace, with ``lo`` up. Every method runs ``ip``/commands inside it."""
+
+    name: str
+    owner: Netns
+
+    def exec(self, *argv: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """``ip netns exec NAME argv...``; returns the finished process (stdout/stderr as text)."""
+        return run(["ip", "netns", "exec", self.name, *argv], check=check, timeout=timeout)
+
+    def ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``ip -n NAME args...``, e.g. ``ns.ip("route", "add", "default", "via", "10.9.0.1")``."""
+        return run(["ip", "-n", self.name, *args], check=check)
+
+    def sysctl(self, key: str, value: str) -> None:
+        """Set ``key`` (dotted or slashed form, e.g. ``net.ipv4.ip_forward``) inside the namespace."""
+        self.exec("sysctl", "-qw", f"{key}={value}")
+
+    def address(self, device: str, cidr: str) -> None:
+        """Add ``cidr`` (e.g. ``10.9.0.11/24`` or ``2001:db8::1/64``, IPv6 without DAD) to ``device``."""
+        self.ip("addr", "add", cidr, "dev", device, *(["nodad"] if ":" in cidr else []))
+
+    def route(self, destination: str, *, via: str | None = None, device: str | None = None) -> None:
+        """``ip route add destination [via GW] [dev DEV]``; ``destination`` may be ``default``."""
+        args = ["route", "add", destination]
+        if via:
+            args = ["-6" if ":" in via else "-4", *args, "via", via]
+        if device:
+            args += ["dev", device]
+        self.ip(*args)
+
+    def start(self, *argv: str) -> Server:
+        """Start a long-running command in the namespace and wait for its first line (``ready``)."""
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", self.name, *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        server = Server(process)
+        self.owner.servers.append(server)
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if line != READY:
+            server.stop()
+            raise RuntimeError(f"{' '.join(argv)} in {self.name} did not start: {line} {process.stderr.read()}")
+        return server
+
+    def http_server(self, port: int = 80, *, answer: str | None = None, address: str = "") -> Server:
+        """A tiny HTTP server on ``address:port`` (all addresses by default) answering ``answer`` (the ns name)."""
+        return self.start(sys.executable, str(SCRIPT), "http-server", answer or self.name, str(port), address)
+
+    def udp_server(self, port: int = 53, *, answer: str | None = None, address: str = "") -> Server:
+        """A UDP server answering every datagram with ``answer`` (the ns name by default)."""
+        return self.start(sys.executable, str(SCRIPT), "udp-server", answer or self.name, str(port), address)
+
+    def http_get(self, address: str, port: int = 80, count: int = 1, timeout: float = 3) -> list[str]:
+        """``count`` HTTP GETs to ``address:port``, each on a new connection; the bodies, or ``"ERR <why>"``."""
+        done = self.exec(
+            sys.executable, str(SCRIPT), "http-get", address, str(port), str(count), str(timeout),
+            timeout=30 + count * timeout,
+        )  # fmt: skip
+        return done.stdout.splitlines()
+
+    def udp_ask(self, address: str, port: int = 53, count: int = 1, timeout: float = 3) -> list[str]:
+        """``count`` datagrams to ``address:port``, each from a new socket (new source port); the answers."""
+        done = self.exec(
+            sys.executable, str(SCRIPT), "udp-ask", address, str(port), str(count), str(timeout),
+            timeout=30 + count * timeout,
+        )  # fmt: skip
+        return done.stdout.splitlines()
+
+
+@dataclass
+class Netns:
+    """Creates namespaces and links, and removes all of them (and their servers) in :meth:`cleanup`."""
+
+    namespaces: list[Namespace] = field(default_factory=list)
+    servers: list[Server] = field(default_factory=list)
+
+    def namespace(self, name: str) -> Namespace:
+        """A new namespace called ``name`` with ``lo`` up (the name is global inside the VM)."""
+        run(["ip", "netns", "add", name])
+        ns = Namespace(name, self)
+        self.namespaces.append(ns)
+        ns.ip("link", "set", "lo", "up")
+        return ns
+
+    def veth(self, a: Namespace, a_device: str, b: Namespace, b_device: str) -> None:
+        """A veth pair ``a:a_device <-> b:b_device``, both ends up."""
+        run(["ip", "-n", a.name, "link", "add", a_device, "type", "veth", "peer", b_device, "netns", b.name])
+        a.ip("link", "set", a_device, "up")
+        b.ip("link", "set", b_device, "up")
+
+    def bridge(self, ns: Namespace, name: str) -> None:
+        """A bridge ``name`` in ``ns``, up (no STP, no forwarding delay)."""
+        ns.ip("link", "add", name, "type", "bridge", "forward_delay", "0", "stp_state", "0")
+        ns.ip("link", "set", name, "up")
+
+    def plug(self, switch: Namespace, bridge: str, ns: Namespace, device: str, port: str) -> None:
+        """Connect ``ns:device`` to ``bridge`` in ``switch`` through a veth whose bridge end is ``port``."""
+        self.veth(switch, port, ns, device)
+        switch.ip("link", "set", port, "master", bridge)
+
+    def cleanup(self) -> None:
+        for server in self.servers:
+            server.stop()
+        for ns in reversed(self.namespaces):
+            run(["ip", "netns", "del", ns.name], check=False)
+        self.servers.clear()
+        self.namespaces.clear()
+
+
+FRONT = "192.0.2"  # client side (TEST-NET-1)
+BACK = "10.9.0"  # director <-> real servers, one L2 segment
+REMOTE = "198.51.100"  # real servers only reachable through the router (TEST-NET-2)
+V6 = {FRONT: "2001:db8:1::", BACK: "2001:db8:9::", REMOTE: "2001:db8:51::"}
+ROUTER_HOST, CLIENT_HOST, FIRST_RS_HOST = 254, 10, 11
+
+
+@dataclass
+class LvsTopology:
+    """A small LVS network, nothing load-balanced yet: programming IPVS and binding the VIP is the test's job.
+
+    ::
+
+        client ─┐front 192.0.2.0/24   ┌─ router (192.0.2.254, 10.9.0.254, 198.51.100.254), forwarding
+        dir1..N ┤ (bridge in switch)  │
+                 back 10.9.0.0/24 ────┼─ rs1..M  (rs_segment="back": DR/NAT/TUN on one L2 segment)
+                 remote 198.51.100/24 ┘─ rs1..M  (rs_segment="remote": reachable only by routing, for TUN)
+
+    - ``client``: ``eth0`` 192.0.2.10/24, default route via the router.
+    - ``directors[i]`` (``dir1``...): ``eth0`` 192.0.2.(i+1)/24 on front, ``eth1`` 10.9.0.(i+1)/24 on back,
+      ``ip_forward=1``, default route via the router. The VIP (``vip``, 192.0.2.100) is bound nowhere.
+    - ``real_servers[j]`` (``rs1``...): ``eth0`` 10.9.0.(11+j)/24 (or 198.51.100.(11+j)/24), default route via
+      the router, *not* a director: NAT replies need a policy route or SNAT (as kube-lvs sets up); DR replies
+      from the VIP go straight back through the router; for DR put the VIP on the real server's ``lo``.
+    - ``ipv6=True`` adds 2001:db8:1::/64 (front), 2001:db8:9::/64 (back), 2001:db8:51::/64 (remote) with the
+      same host numbers (``vip6`` = 2001:db8:1::100), no DAD.
+
+    The addresses are in ``addresses[ns.name]``: ``{"front"|"back"|"remote": "a.b.c.d"}``.
+    Namespace names are global in the VM, so build one topology per test (the ``lvs`` fixtures clean up).
+    """
+
+    switch: Namespace
+    router: Namespace
+    client: Namespace
+    directors: list[Namespace]
+    real_servers: list[Namespace]
+    addresses: dict[str, dict[str, str]]
+    vip: str = f"{FRONT}.100"
+    vip6: str = f"{V6[FRONT]}100"
+
+    def address(self, ns: Namespace, segment: str = "back") -> str:
+        """The IPv4 address of ``ns`` on ``segment`` (``front``, ``back`` or ``remote``)."""
+        return self.addresses[ns.name][segment]
+
+    def address6(self, ns: Namespace, segment: str = "back") -> str:
+        """The IPv6 address of ``ns`` on ``segment`` (only with ``ipv6=True``)."""
+        return self.addresses[ns.name][segment + "6"]
+
+
+def build_lvs(
+    netns: Netns, *, directors: int = 1, real_servers: int = 2, rs_segment: str = "back", ipv6: bool = False
+) -> LvsTopology:
+    """Build an :class:`LvsTopology` out of namespaces owned by ``netns``."""
+    if rs_segment not in ("back", "remote"):
+        raise ValueError(f"rs_segment must be 'back' or 'remote', not {rs_segment!r}")
+    switch = netns.namespace("switch")
+    segments = {"front": FRONT, "back": BACK, **({"remote": REMOTE} if rs_segment == "remote" else {})}
+    for bridge in segments:
+        netns.bridge(switch, bridge)
+    addresses: dict[str, dict[str, str]] = {}
+    ports = 0
+
+    def attach(ns: Namespace, device: str, segment: str, host: int) -> None:
+        nonlocal ports
+        ports += 1
+        netns.plug(switch, segment, ns, device, f"p{ports}")
+        prefix = segments[segment]
+        ns.address(device, f"{prefix}.{host}/24")
+        addresses.setdefault(ns.name, {})[segment] = f"{prefix}.{host}"
+        if ipv6:
+            ns.address(device, f"{V6[prefix]}{host}/64")
+            addresses[ns.name][segment + "6"] = f"{V6[prefix]}{host}"
+
+    def default_route(ns: Namespace, segment: str) -> None:
+        ns.route("default", via=f"{segments[segment]}.{ROUTER_HOST}")
+        if ipv6:
+            ns.route("default", via=f"{V6[segments[segment]]}{ROUTER_HOST}")
+
+    def forwarding(ns: Namespace) -> None:
+        ns.sysctl("net.ipv4.ip_forward", "1")
+        if ipv6:
+            ns.sysctl("net.ipv6.conf.all.forwarding", "1")
+
+    router = netns.namespace("router")
+    for index, segment in enumerate(segments):
+        attach(router, f"eth{index}", segment, ROUTER_HOST)
+    forwarding(router)
+    client = netns.namespace("client")
+    attach(client, "eth0", "front", CLIENT_HOST)
+    default_route(client, "front")
+    dirs = []
+    for i in range(directors):
+        director = netns.namespace(f"dir{i + 1}")
+        attach(director, "eth0", "front", i + 1)
+        attach(director, "eth1", "back", i + 1)
+        forwarding(director)
+        default_route(director, "front")
+        dirs.append(director)
+    servers = []
+    for j in range(real_servers):
+        server = netns.namespace(f"rs{j + 1}")
+        attach(server, "eth0", rs_segment, FIRST_RS_HOST + j)
+        default_route(server, rs_segment)
+        servers.append(server)
+    return LvsTopology(switch, router, client, dirs, servers, addresses)
+
+
+# ---- the in-namespace side: stdlib-only servers and clients --------------------------------------------------
+
+
+def _http_server(name: str, port: int, address: str) -> None:
+    body = f"{name}\n".encode()
+    reply = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            with contextlib.suppress(OSError):
+                self.request.settimeout(5)
+                self.request.recv(4096)
+                self.request.sendall(reply)
+
+    class Server(socketserver.ThreadingTCPServer):
+        address_family = _family(address or "::")  # "::" is dual-stack: IPv4 clients arrive v4-mapped
+        allow_reuse_address = True
+        daemon_threads = True
+
+    with Server((address or "::", port), Handler) as srv:
+        print(READY, flush=True)
+        srv.serve_forever()
+
+
+def _udp_server(name: str, port: int, address: str) -> None:
+    sock = socket.socket(_family(address or "::"), socket.SOCK_DGRAM)
+    sock.bind((address or "::", port))
+    print(READY, flush=True)
+    while True:
+        _, peer = sock.recvfrom(4096)
+        sock.sendto(f"{name}\n".encode(), peer)
+
+
+def _http_get(address: str, port: int, count: int, timeout: float) -> None:
+    host = f"[{address}]" if ":" in address else address
+    for _ in range(count):
+        try:
+            with socket.create_connection((address, port), timeout=timeout) as sock:
+                sock.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+                data = b""
+                while chunk := sock.recv(4096):
+                    data += chunk
+            print(data.partition(b"\r\n\r\n")[2].decode().strip(), flush=True)
+        except OSError as error:
+            print(f"ERR {error}", flush=True)
+
+
+def _udp_ask(address: str, port: int, count: int, timeout: float) -> None:
+    for _ in range(count):
+        with socket.socket(_family(address), socket.SOCK_DGRAM) as sock:
+            sock.settimeout(timeout)
+            try:
+                sock.sendto(b"ping", (address, port))
+                print(sock.recv(4096).decode().strip(), flush=True)
+            except OSError as error:
+                print(f"ERR {error}", flush=True)
+
+
+def main(argv: list[str]) -> None:
+    mode, *args = argv
+    if mode in ("http-server", "udp-server"):
+        name, port, address = args[0], int(args[1]), args[2] if len(args) > 2 else ""
+        (_http_server if mode == "http-server" else _udp_server)(name, port, address)
+    else:
+        address, port, count = args[0], int(args[1]), int(args[2])
+        timeout = float(args[3]) if len(args) > 3 else 3.0
+        (_http_get if mode == "http-get" else _udp_ask)(address, port, count, timeout)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,112 @@
+"""kopf handlers: thin edges that feed watch events into one reconcile pass and map outcomes to kopf.
+
+Indexes keep the latest body of every VirtualServer and RealServer and every node's addresses (kopf
+fills them before any handler runs); every event — including status-only ones such as the agent's
+reports, which ``on.update`` would ignore because kopf's "essence" leaves ``status`` out — asks for a
+pass. Deletion handlers make kopf hold its finalizer until the re-judged world (a conflicting newer
+VirtualServer accepted, orphaned RealServers rejected) is written.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import logging
+from collections.abc import Mapping
+from typing import Any, cast
+
+import kopf
+
+from kubelvs import GROUP, VERSION
+from kubelvs.controller.notices import Notice
+from kubelvs.controller.reconciling import Outcome, Reconciler, World
+
+logger = logging.getLogger(__name__)
+
+NODE_ADDRESS_TYPES = frozenset({"InternalIP", "ExternalIP"})
+RETRY_DELAY = 5.0
+RESYNC_INTERVAL = 30.0
+
+
+def _snapshot(body: kopf.Body) -> dict[str, Any]:
+    return copy.deepcopy(dict(body))
+
+
+@kopf.index(GROUP, VERSION, "virtualservers")
+def virtual_servers(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[str, dict[str, Any]]:
+    return {f"{namespace}/{name}": _snapshot(body)}
+
+
+@kopf.index(GROUP, VERSION, "realservers")
+def real_servers(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[str, dict[str, Any]]:
+    return {f"{namespace}/{name}": _snapshot(body)}
+
+
+@kopf.index("", "v1", "nodes")
+def node_addresses(name: str, status: kopf.Status, **_: Any) -> dict[str, frozenset[str]]:
+    addresses = set()
+    for item in status.get("addresses") or []:
+        if item.get("type") in NODE_ADDRESS_TYPES:
+            try:
+                addresses.add(ipaddress.ip_address(str(item.get("address"))).compressed)
+            except ValueError:
+                logger.debug("node %s: %r is not an IP address", name, item.get("address"))
+    return {name: frozenset(addresses)}
+
+
+def _latest(index: kopf.Index[str, Any]) -> dict[str, Any]:
+    return {key: value for key, store in index.items() for value in store}
+
+
+def announce(body: Mapping[str, Any], notice: Notice) -> None:
+    """Post a notice as a Kubernetes Event on the object it is about."""
+    kopf.event(
+        kopf.Body(cast(kopf.RawBody, dict(body))),
+        type=notice.severity.value,
+        reason=notice.reason,
+        message=notice.message,
+    )
+
+
+def _reconciler(memo: Any) -> Reconciler:
+    reconciler = memo.get("reconciler")
+    if not isinstance(reconciler, Reconciler):
+        raise kopf.PermanentError("the operator was started without a reconciler in its memo")
+    return reconciler
+
+
+async def _reconcile(memo: Any, indexes: Mapping[str, Any]) -> Outcome:
+    """One pass over the world as the indexes (handler kwargs named after the index functions) hold it."""
+
+    def read_world() -> World:
+        return World(
+            virtual_servers=_latest(indexes["virtual_servers"]),
+            real_servers=_latest(indexes["real_servers"]),
+            node_addresses=_latest(indexes["node_addresses"]),
+        )
+
+    return await _reconciler(memo).reconcile(read_world)
+
+
+@kopf.on.event(GROUP, VERSION, "virtualservers")
+@kopf.on.event(GROUP, VERSION, "realservers")
+@kopf.on.event("", "v1", "nodes")
+async def world_changed(memo: Any, **kwargs: Any) -> None:
+    # Event handlers are not retried; a failed write leaves needs_retry for the resync timers.
+    await _reconcile(memo, kwargs)
+
+
+@kopf.timer(GROUP, VERSION, "virtualservers", interval=RESYNC_INTERVAL)
+@kopf.timer(GROUP, VERSION, "realservers", interval=RESYNC_INTERVAL)
+async def retry_failed_writes(memo: Any, **kwargs: Any) -> None:
+    if _reconciler(memo).needs_retry:
+        await _reconcile(memo, kwargs)
+
+
+@kopf.on.delete(GROUP, VERSION, "virtualservers")
+@kopf.on.delete(GROUP, VERSION, "realservers")
+async def released(memo: Any, **kwargs: Any) -> None:
+    # The object being deleted is already out of the judgement (it has a deletionTimestamp).
+    outcome = await _reconcile(memo, kwargs)
+    if outcome is Outcome.RETRY:
+        raise kopf.TemporaryError("the statuses of the remaining objects are not written yet", delay=RETRY_DELAY)

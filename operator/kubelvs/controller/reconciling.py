@@ -1,0 +1,193 @@
+"""One level-triggered pass: judge every object, write each status that differs, announce what changed.
+
+Any watch event (a VirtualServer, a RealServer, a Node, the agent's status reports) asks for a pass;
+a pass reads the whole current world, so requests that pile up while one runs collapse into the next
+one. Statuses equal to what is stored are not written, and conditions keep their transition times, so
+the operator's own writes (which come back as watch events) end in a pass that writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime
+import enum
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kubelvs.controller import metrics
+from kubelvs.controller.conditions import (
+    REAL_SERVER_FIELDS,
+    VIRTUAL_SERVER_FIELDS,
+    checks_health,
+    is_healthy,
+    is_programmed,
+    owned,
+    real_server_facts,
+    real_server_status,
+    virtual_server_status,
+)
+from kubelvs.controller.config import OperatorConfig
+from kubelvs.controller.judging import Raw, judge
+from kubelvs.controller.notices import Notice, Severity, acceptance, backend_health, failover
+from kubelvs.controller.writing import WriteOutcome
+
+logger = logging.getLogger(__name__)
+
+
+class Writer(Protocol):
+    async def patch_status(
+        self, kind: str, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> WriteOutcome: ...
+
+
+Announce = Callable[[Mapping[str, Any], Notice], None]
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything a pass judges: objects by ``namespace/name``, node addresses by node name."""
+
+    virtual_servers: Mapping[str, Raw]
+    real_servers: Mapping[str, Raw]
+    node_addresses: Mapping[str, frozenset[str]]
+
+
+class Outcome(enum.StrEnum):
+    """How a pass ended: every status stored, or some writes to retry."""
+
+    CLEAN = "clean"
+    RETRY = "retry"
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _resource_version(raw: Raw) -> str | None:
+    value = (raw.get("metadata") or {}).get("resourceVersion")
+    return str(value) if value is not None else None
+
+
+class Reconciler:
+    """Runs passes one at a time; remembers only what it wrote and the directors it saw."""
+
+    def __init__(self, config: OperatorConfig, writer: Writer, announce: Announce) -> None:
+        self.config = config
+        self._writer = writer
+        self._announce = announce
+        self._lock = asyncio.Lock()
+        self._requested = 0
+        self._served = 0
+        # (kind, key) -> (resourceVersion the write was based on, what was written): covers the moment
+        # between a write and its watch event, so a second pass neither rewrites nor re-announces.
+        self._written: dict[tuple[str, str], tuple[str | None, dict[str, Any]]] = {}
+        self._directors: dict[str, str | None] = {}
+        self.needs_retry = False
+
+    async def reconcile(self, read_world: Callable[[], World]) -> Outcome:
+        """Ask for a pass; returns at once if a pass that started after this request already ran."""
+        self._requested += 1
+        ticket = self._requested
+        async with self._lock:
+            if self._served >= ticket:  # a pass that started after this request already ran
+                return Outcome.RETRY if self.needs_retry else Outcome.CLEAN
+            self._served = self._requested
+            outcome = await self._pass(read_world())
+            self.needs_retry = outcome is Outcome.RETRY
+            metrics.RECONCILES.labels(outcome=outcome.value).inc()
+            return outcome
+
+    async def _pass(self, world: World) -> Outcome:
+        judgement = judge(world.virtual_servers, world.real_servers, world.node_addresses, self.config.vip_pools)
+        now = _now()
+        parents = {
+            key: (is_programmed(world.virtual_servers[key]), checks_health(vs))
+            for key, vs in judgement.accepted_virtual_servers.items()
+        }
+        ready: collections.Counter[str] = collections.Counter()
+        total: collections.Counter[str] = collections.Counter()
+        outcomes: list[WriteOutcome | None] = []
+
+        for key, verdict in judgement.real_servers.items():
+            raw = world.real_servers[key]
+            model = judgement.parsed_real_servers.get(key)
+            facts = real_server_facts(model, verdict, parents)
+            parent = (
+                model.virtual_server_key
+                if model
+                else f"{key.split('/')[0]}/{(raw.get('spec') or {}).get('virtualServer')}"
+            )
+            total[parent] += 1
+            ready[parent] += is_healthy(raw, facts)
+            old = self._old("RealServer", key, raw, REAL_SERVER_FIELDS)
+            new = real_server_status(raw, facts, now)
+            spec = raw.get("spec") or {}
+            target = f"real server {spec.get('address')}:{spec.get('port', '(service port)')}"
+            notices = acceptance(old, new) + backend_health(old, new, target)
+            outcomes.append(await self._write("RealServer", key, raw, old, new, notices))
+
+        for key, verdict in judgement.virtual_servers.items():
+            raw = world.virtual_servers[key]
+            old = self._old("VirtualServer", key, raw, VIRTUAL_SERVER_FIELDS)
+            new = virtual_server_status(raw, verdict, ready[key], total[key], now)
+            notices = acceptance(old, new)
+            director = (raw.get("status") or {}).get("activeDirector")
+            if key in self._directors:
+                notices += failover(self._directors[key], director)
+            outcome = await self._write("VirtualServer", key, raw, old, new, notices)
+            if outcome is not WriteOutcome.FAILED:
+                self._directors[key] = director
+            outcomes.append(outcome)
+
+        self._forget(world)
+        for kind, verdicts in (
+            ("VirtualServer", judgement.virtual_servers),
+            ("RealServer", judgement.real_servers),
+        ):
+            accepted = sum(verdict.accepted for verdict in verdicts.values())
+            metrics.OBJECTS.labels(kind=kind, accepted="true").set(accepted)
+            metrics.OBJECTS.labels(kind=kind, accepted="false").set(len(verdicts) - accepted)
+        return Outcome.RETRY if WriteOutcome.FAILED in outcomes else Outcome.CLEAN
+
+    def _old(self, kind: str, key: str, raw: Raw, fields: Sequence[str]) -> dict[str, Any]:
+        remembered = self._written.get((kind, key))
+        if remembered is not None and remembered[0] == _resource_version(raw):
+            return remembered[1]
+        return owned(raw, fields)
+
+    async def _write(
+        self,
+        kind: str,
+        key: str,
+        raw: Raw,
+        old: Mapping[str, Any],
+        new: dict[str, Any],
+        notices: Sequence[Notice],
+    ) -> WriteOutcome | None:
+        """Patch the status if it differs, then announce; None when there was nothing to write."""
+        outcome: WriteOutcome | None = None
+        if new != old:
+            namespace, name = key.split("/", 1)
+            outcome = await self._writer.patch_status(kind, namespace, name, new)
+            metrics.STATUS_WRITES.labels(kind=kind, outcome=outcome.value).inc()
+            if outcome is not WriteOutcome.WRITTEN:
+                return outcome
+            self._written[(kind, key)] = (_resource_version(raw), new)
+        for notice in notices:
+            if notice.severity is Severity.WARNING and notice.reason == "Rejected":
+                reason = next((c["reason"] for c in new["conditions"] if c["type"] == "Accepted"), "Unknown")
+                metrics.REJECTIONS.labels(kind=kind, reason=reason).inc()
+            self._announce(raw, notice)
+        return outcome
+
+    def _forget(self, world: World) -> None:
+        """Drop memory of objects that are gone, so nothing dangles after deletions."""
+        live = {("VirtualServer", key) for key in world.virtual_servers}
+        live |= {("RealServer", key) for key in world.real_servers}
+        for stale in set(self._written) - live:
+            del self._written[stale]
+        for key in set(self._directors) - set(world.virtual_servers):
+            del self._directors[key]

@@ -56,6 +56,7 @@ def plan(
         for rs in children[key]:
             if rs.spec.address in facts.local_addresses:
                 parts.skipped.append(Skip(f"RealServer {rs.key}", f"VirtualServer {key} is not known"))
+    _backend_vips_win(parts, facts)
     backend.assign_tables(parts)
     return Plan(parts.state(), tuple(parts.skipped))
 
@@ -81,6 +82,19 @@ def _plan_one(
             director.add(parts, vs, real_servers, facts, director.group(vs) in held)
     for rs in local:
         backend.add(parts, vs, rs)
+
+
+def _backend_vips_win(parts: Parts, facts: NodeFacts) -> None:
+    """A VIP a backend holds on lo/tunl0 is never also bound where the node would answer ARP for it."""
+    held = {key.address for key in parts.addresses if key.interface in backend.VIP_INTERFACES}
+    for key in [k for k in parts.addresses if k.interface not in backend.VIP_INTERFACES and k.address in held]:
+        del parts.addresses[key]
+        parts.skipped.append(
+            Skip(
+                f"address {key.address}",
+                f"not bound on {key.interface}: {facts.node} is a real server behind this VIP",
+            )
+        )
 
 
 def _pool_problem(vs: VirtualServer, facts: NodeFacts) -> str | None:

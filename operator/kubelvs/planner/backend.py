@@ -22,6 +22,7 @@ from kubelvs.planner.parts import Parts
 # Routing tables of kube-lvs' policy routes: kubelvs.kernel.routes.TABLES (a unit test keeps them equal).
 POLICY_TABLES = range(2000, 3000)
 
+VIP_INTERFACES = ("lo", "tunl0")  # where a backend holds a VIP without answering ARP for it
 ARP_SYSCTLS = (
     ("net/ipv4/conf/all/arp_ignore", "1"),
     ("net/ipv4/conf/all/arp_announce", "2"),

@@ -26,6 +26,9 @@ def selects(vs: VirtualServer, facts: NodeFacts) -> bool:
 def add(parts: Parts, vs: VirtualServer, real_servers: Sequence[RealServer], facts: NodeFacts, held: bool) -> None:
     spec = vs.spec
     svc = ipvs.service(spec)
+    if svc.key in parts.services:  # the loader reports the conflict; the first VirtualServer keeps it
+        parts.skipped.append(Skip(f"VirtualServer {vs.key}", f"{svc.key} is already another VirtualServer's"))
+        return
     parts.services[svc.key] = svc
     family = ipvs.family(spec)
     for rs in real_servers:

@@ -11,6 +11,7 @@ defaults are written as the model serialises them ("6s", not 6.0). CEL rules com
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
@@ -46,38 +47,41 @@ def _serialise(inner: CoreSchema, value: Any) -> Any:
         return value
 
 
-def _structural(node: Any, defs: Schema) -> Any:
-    """One JSON-schema node of pydantic's, made structural (recursively)."""
-    if isinstance(node, list):
-        return [_structural(item, defs) for item in node]
-    if not isinstance(node, dict):
-        return node
+def _resolved(node: Schema, defs: Schema) -> Schema:
+    """The node with its ``$ref`` inlined and ``anyOf [X, null]`` collapsed into X."""
     node = dict(node)
-    if isinstance(node.get("description"), str):
-        node["description"] = node["description"].replace("``", "")  # reST literals read badly in kubectl
     if "$ref" in node:
-        target = defs[node.pop("$ref").rsplit("/", 1)[-1]]
-        node = {**target, **node}  # the field's own description and default win over the type's
+        target = copy.deepcopy(defs[node.pop("$ref").rsplit("/", 1)[-1]])  # no shared lists: no YAML anchors
+        node = {**_resolved(target, defs), **node}  # the field's own description and default win
     if "anyOf" in node:
         branches = [b for b in node.pop("anyOf") if b != {"type": "null"}]
         if len(branches) != 1:
             raise ValueError(f"cannot make a structural schema of anyOf {branches!r}")
-        node = {**_structural(branches[0], defs), **node}
+        node = {**_resolved(branches[0], defs), **node}
+    return node
+
+
+def _structural(node: Schema, defs: Schema) -> Schema:
+    """One JSON-schema node of pydantic's, made structural; recurses only into sub-schemas."""
+    node = _resolved(node, defs)
+    rules = celrules.BY_MODEL.get(node.pop("title", "")) if "properties" in node else None
+    node.pop("title", None)
     if node.get("default", ...) is None:
         del node["default"]
-    rules = celrules.BY_MODEL.get(node.get("title", "")) if "properties" in node else None
-    node.pop("title", None)
+    if isinstance(node.get("description"), str):
+        node["description"] = node["description"].replace("``", "")  # reST literals read badly in kubectl
     open_object = node.pop("additionalProperties", None)
     if open_object is True:
         node["x-kubernetes-preserve-unknown-fields"] = True
     elif isinstance(open_object, dict):
-        node["additionalProperties"] = open_object
-    out = {key: _structural(value, defs) for key, value in node.items()}
+        node["additionalProperties"] = _structural(open_object, defs)
+    if isinstance(node.get("items"), dict):
+        node["items"] = _structural(node["items"], defs)
     if "properties" in node:
-        out["properties"] = {name: _structural(value, defs) for name, value in node["properties"].items()}
+        node["properties"] = {name: _structural(sub, defs) for name, sub in node["properties"].items()}
     if rules:
-        out["x-kubernetes-validations"] = [rule.as_schema() for rule in rules]
-    return out
+        node["x-kubernetes-validations"] = [rule.as_schema() for rule in rules]
+    return node
 
 
 def model_schema(model: type[BaseModel]) -> Schema:

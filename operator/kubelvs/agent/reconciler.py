@@ -1,0 +1,367 @@
+"""Read the kernel, diff it against a NodeState, apply the fewest ordered writes.
+
+Order keeps traffic flowing: unwanted VIPs leave first (stop attracting packets), then tunl0 and
+sysctls, IPVS (services before their destinations, deletions last), packet rules and policy routes,
+new VIPs last (a VIP only appears once everything behind it is in place), and sysctls a role no longer
+needs are restored at the very end. Every write is counted, so a second pass over the same state can
+be shown to write nothing, and a failing write is reported against its object without stopping the
+others. Only what the agent owns is ever changed (see :mod:`kubelvs.agent.ownership`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+from kubelvs.agent.draining import Drainer
+from kubelvs.agent.ownership import Record, Store
+from kubelvs.kernel.interfaces import Addresses, IpvsTable, PacketRules, PolicyRoutes, Sysctls, Tunnel
+from kubelvs.netstate import (
+    KERNEL_OWNED_FLAGS,
+    AddDestination,
+    AddressKey,
+    AddService,
+    DeleteDestination,
+    DeleteService,
+    Destination,
+    DestKey,
+    DestStats,
+    EditDestination,
+    EditService,
+    IpvsOp,
+    NodeState,
+    Service,
+    ServiceKey,
+    SvcFlag,
+)
+from kubelvs.planner.facts import Network, in_pools
+
+logger = logging.getLogger(__name__)
+
+UNANNOUNCED = ("lo", "tunl0")  # backends' VIPs must never be announced
+GARP_COUNT = 3
+
+
+@dataclass
+class Kernel:
+    """The gateways of one network namespace."""
+
+    ipvs: IpvsTable
+    addresses: Addresses
+    sysctls: Sysctls
+    tunnel: Tunnel
+    routes: PolicyRoutes
+    rules: PacketRules
+
+
+@dataclass
+class Outcome:
+    """What one pass did: writes by kind, errors by object, destinations still draining."""
+
+    writes: Counter[str] = field(default_factory=Counter)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    draining: int = 0
+
+    @property
+    def total_writes(self) -> int:
+        return sum(self.writes.values())
+
+    def __str__(self) -> str:
+        kinds = ", ".join(f"{kind}={count}" for kind, count in sorted(self.writes.items())) or "none"
+        return f"writes: {kinds}; errors: {len(self.errors)}; draining: {self.draining}"
+
+
+def service_differs(desired: Service, current: Service) -> bool:
+    """Flags the kernel sets itself do not count; timeout and netmask only matter when persistent."""
+    want, have = desired.flags & ~KERNEL_OWNED_FLAGS, current.flags & ~KERNEL_OWNED_FLAGS
+    if desired.scheduler != current.scheduler or want != have:
+        return True
+    return bool(want & SvcFlag.PERSISTENT) and (desired.timeout, desired.netmask) != (
+        current.timeout,
+        current.netmask,
+    )
+
+
+def destination_differs(desired: Destination, current: Destination) -> bool:
+    values = ("forwarding", "weight", "upper_threshold", "lower_threshold")
+    if any(getattr(desired, name) != getattr(current, name) for name in values):
+        return True
+    return desired.family is not None and current.family is not None and desired.family != current.family
+
+
+def describe(op: IpvsOp) -> str:
+    match op:
+        case AddService(service=s) | EditService(service=s):
+            return f"service {s.key}"
+        case DeleteService(key=k):
+            return f"service {k}"
+        case AddDestination(destination=d) | EditDestination(destination=d):
+            return f"destination {d.key}"
+        case DeleteDestination(key=dk):
+            return f"destination {dk}"
+    raise TypeError(op)
+
+
+OP_NAMES = {
+    AddService: "ipvs.add_service",
+    EditService: "ipvs.edit_service",
+    DeleteService: "ipvs.delete_service",
+    AddDestination: "ipvs.add_destination",
+    EditDestination: "ipvs.edit_destination",
+    DeleteDestination: "ipvs.delete_destination",
+}
+
+
+class Reconciler:
+    """Brings one namespace's kernel to a NodeState, touching only what it owns."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        store: Store,
+        drainer: Drainer,
+        vip_pools: tuple[Network, ...] = (),
+    ) -> None:
+        self.kernel = kernel
+        self.store = store
+        self.drainer = drainer
+        self.vip_pools = vip_pools
+        self.record: Record = store.load()  # adopt: what an earlier run programmed is still ours
+
+    def reconcile(self, state: NodeState) -> Outcome:
+        outcome = Outcome()
+        self._addresses(state, outcome, removing=True)
+        if state.tunnel:
+            self._try(outcome, "tunnel tunl0", "tunnel.up", self._tunnel_up)
+        self._sysctls(state, outcome)
+        self._ipvs(state, outcome)
+        self._packet_rules(state, outcome)
+        self._policy_routes(state, outcome)
+        self._addresses(state, outcome, removing=False)
+        self._restore_sysctls(state, outcome)
+        try:
+            self.store.save(self.record)
+        except OSError as error:
+            outcome.errors.append(("ownership record", str(error)))
+            logger.error("cannot save the ownership record %s: %s", self.store.path, error)
+        outcome.draining = len(self.drainer.draining)
+        return outcome
+
+    def set_timeouts(self, tcp: int, tcpfin: int, udp: int, outcome: Outcome) -> None:
+        """``ipvsadm --set``: written only when a requested (non-zero) value differs."""
+
+        def apply() -> bool:
+            current = self.kernel.ipvs.timeouts()
+            wanted = tuple(w or c for w, c in zip((tcp, tcpfin, udp), current, strict=True))
+            if wanted == current:
+                return False
+            self.kernel.ipvs.set_timeouts(tcp, tcpfin, udp)
+            return True
+
+        self._try(outcome, "ipvs timeouts", "ipvs.set_timeouts", apply)
+
+    # --- helpers -------------------------------------------------------------------------------------
+
+    def _try(self, outcome: Outcome, obj: str, kind: str, action: Callable[[], bool | None]) -> bool:
+        """Run one write; count it if it wrote (action returns None or True), report it if it failed."""
+        try:
+            wrote = action()
+        except Exception as error:  # one failing write must not stop the pass
+            logger.error("%s: %s failed: %s", obj, kind, error)
+            outcome.errors.append((obj, f"{kind}: {error}"))
+            return False
+        if wrote is None or wrote:
+            outcome.writes[kind] += 1
+        return True
+
+    def _tunnel_up(self) -> bool:
+        if self.kernel.tunnel.is_up():
+            return False
+        self.kernel.tunnel.ensure_up()
+        return True
+
+    # --- IPVS ----------------------------------------------------------------------------------------
+
+    def _owns_service(self, key: ServiceKey, state: NodeState, marks: dict[int, str]) -> bool:
+        if key in state.services or key in self.record.services:
+            return True
+        if not self.vip_pools:
+            return False
+        address = marks.get(key.fwmark) if key.fwmark else key.address
+        return address is not None and in_pools(address, self.vip_pools)
+
+    def _ipvs(self, state: NodeState, outcome: Outcome) -> None:
+        ipvs = self.kernel.ipvs
+        try:
+            current = ipvs.services()
+            marks = {rule.mark: rule.destination for rule in state.fwmark_rules.values()}
+            if self.vip_pools and any(key.fwmark and key.fwmark not in marks for key in current):
+                marks = {rule.mark: rule.destination for rule in self.kernel.rules.current()[0]} | marks
+            owned = sorted(key for key in current if self._owns_service(key, state, marks))
+            present = ipvs.destinations(owned) if owned else {}
+        except Exception as error:
+            logger.error("cannot read the IPVS table: %s", error)
+            outcome.errors.append(("ipvs", f"read: {error}"))
+            return
+        ops: list[IpvsOp] = []
+        for key, svc in state.services.items():
+            if key not in current:
+                ops.append(AddService(svc))
+            elif service_differs(svc, current[key]):
+                ops.append(EditService(svc))
+        for dkey, dest in state.destinations.items():
+            if dkey not in present:
+                ops.append(AddDestination(dest))
+            elif destination_differs(dest, present[dkey]):
+                ops.append(EditDestination(dest))
+        leftovers = {
+            k: d for k, d in present.items() if k.service in state.services and k not in state.destinations
+        }
+        stats = self._stats(leftovers, outcome)
+        ops.extend(self.drainer.ops(leftovers, stats))
+        ops.sort(key=lambda op: isinstance(op, DeleteDestination))  # stable: dest deletes after adds/edits
+        ops.extend(DeleteService(key) for key in owned if key not in state.services)
+        failed_deletes = self._apply(ops, outcome)
+        self.record.services = set(state.services) | failed_deletes
+
+    def _stats(self, leftovers: dict[DestKey, Destination], outcome: Outcome) -> dict[DestKey, DestStats]:
+        if not leftovers:
+            return {}
+        try:
+            return self.kernel.ipvs.stats(sorted({key.service for key in leftovers}))
+        except Exception as error:
+            outcome.errors.append(("ipvs", f"stats: {error}"))
+            logger.error("cannot read IPVS stats, deleting leftovers without draining: %s", error)
+            return {}
+
+    def _apply(self, ops: Sequence[IpvsOp], outcome: Outcome) -> set[ServiceKey]:
+        if not ops:
+            return set()
+        try:
+            results = self.kernel.ipvs.apply(ops)
+        except Exception as error:
+            results = [str(error)] * len(ops)
+        failed: set[ServiceKey] = set()
+        for op, result in zip(ops, results, strict=True):
+            if result is None:
+                outcome.writes[OP_NAMES[type(op)]] += 1
+                logger.info("%s %s", OP_NAMES[type(op)].removeprefix("ipvs."), describe(op))
+            else:
+                outcome.errors.append((describe(op), f"{OP_NAMES[type(op)]}: {result}"))
+                logger.error("%s %s failed: %s", OP_NAMES[type(op)], describe(op), result)
+                if isinstance(op, DeleteService):
+                    failed.add(op.key)
+        return failed
+
+    # --- addresses -----------------------------------------------------------------------------------
+
+    def _owns_address(self, key: AddressKey, state: NodeState) -> bool:
+        if key in state.addresses or key in self.record.addresses:
+            return True
+        # Through the pools only single-address VIPs: a node's own subnet address is never ours.
+        full = ipaddress.ip_address(key.address).max_prefixlen
+        return bool(self.vip_pools) and key.prefixlen == full and in_pools(key.address, self.vip_pools)
+
+    def _addresses(self, state: NodeState, outcome: Outcome, removing: bool) -> None:
+        interfaces = sorted({k.interface for k in state.addresses} | {k.interface for k in self.record.addresses})
+        if not interfaces:
+            return
+        try:
+            present = self.kernel.addresses.list(interfaces)
+        except Exception as error:
+            outcome.errors.append(("addresses", f"read: {error}"))
+            logger.error("cannot read interface addresses: %s", error)
+            return
+        if removing:
+            self.record.addresses -= {k for k in self.record.addresses if k not in present}  # gone by hand
+            for key in sorted(present):
+                if key not in state.addresses and self._owns_address(key, state):
+                    obj = f"address {key.address}/{key.prefixlen} on {key.interface}"
+                    if self._try(outcome, obj, "address.remove", partial(self.kernel.addresses.remove, key)):
+                        self.record.addresses.discard(key)
+            return
+        for key in sorted(state.addresses):
+            self.record.addresses.add(key)  # desired is ours, adopted or added
+            if key in present:
+                continue
+            obj = f"address {key.address}/{key.prefixlen} on {key.interface}"
+            added = self._try(outcome, obj, "address.add", partial(self.kernel.addresses.add, key))
+            if added and key.interface not in UNANNOUNCED:
+                self._try(
+                    outcome,
+                    obj,
+                    "address.announce",
+                    partial(self.kernel.addresses.gratuitous_arp, key.interface, key.address, GARP_COUNT),
+                )
+
+    # --- sysctls -------------------------------------------------------------------------------------
+
+    def _sysctls(self, state: NodeState, outcome: Outcome) -> None:
+        for path, sysctl in state.sysctls.items():
+
+            def write(path: str = path, value: str = sysctl.value) -> bool:
+                current = self.kernel.sysctls.read(path)
+                if current is None:
+                    raise LookupError(f"no sysctl {path} in this namespace")
+                self.record.sysctls.setdefault(path, current)  # the value to restore later
+                if current == value:
+                    return False
+                self.kernel.sysctls.write(path, value)
+                return True
+
+            self._try(outcome, f"sysctl {path}", "sysctl.write", write)
+
+    def _restore_sysctls(self, state: NodeState, outcome: Outcome) -> None:
+        for path, previous in sorted(self.record.sysctls.items()):
+            if path in state.sysctls:
+                continue
+
+            def restore(path: str = path, previous: str = previous) -> bool:
+                current = self.kernel.sysctls.read(path)
+                if current is None or current == previous:
+                    return False
+                self.kernel.sysctls.write(path, previous)
+                return True
+
+            if self._try(outcome, f"sysctl {path}", "sysctl.restore", restore):
+                del self.record.sysctls[path]
+
+    # --- policy routes and packet rules (both wholly ours: the adapters only report kube-lvs' own) -------
+
+    def _policy_routes(self, state: NodeState, outcome: Outcome) -> None:
+        desired = set(state.policy_routes.values())
+        try:
+            present = self.kernel.routes.list() if desired or self._may_have_routes else set()
+        except Exception as error:
+            outcome.errors.append(("policy routes", f"read: {error}"))
+            logger.error("cannot read policy routes: %s", error)
+            return
+        for route in sorted(present - desired):
+            obj = f"policy route from {route.source} {route.protocol.name}:{route.port}"
+            self._try(outcome, obj, "route.remove", partial(self.kernel.routes.remove, route))
+        for route in sorted(desired - present):
+            obj = f"policy route from {route.source} {route.protocol.name}:{route.port}"
+            self._try(outcome, obj, "route.add", partial(self.kernel.routes.add, route))
+        self._may_have_routes = bool(desired)
+
+    _may_have_routes = True  # read the kernel at least once, to clean up after an earlier run
+
+    def _packet_rules(self, state: NodeState, outcome: Outcome) -> None:
+        marks, snats = set(state.fwmark_rules.values()), set(state.snat_rules.values())
+        if not (marks or snats or self._may_have_rules):
+            return
+
+        def replace() -> bool:
+            if self.kernel.rules.current() == (marks, snats):
+                return False
+            self.kernel.rules.replace(sorted(marks), sorted(snats))
+            return True
+
+        if self._try(outcome, "nftables table kubelvs", "rules.replace", replace):
+            self._may_have_rules = bool(marks or snats)
+
+    _may_have_rules = True

@@ -40,7 +40,10 @@ def test_agent_placement_follows_the_values(rendered) -> None:
 
 
 def test_agent_knows_its_node_and_namespace(rendered) -> None:
-    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in rendered.container("DaemonSet", "-agent")["env"]}
+    env = {
+        e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"]
+        for e in rendered.container("DaemonSet", "-agent")["env"]
+    }
     assert env == {"NODE_NAME": "spec.nodeName", "POD_NAMESPACE": "metadata.namespace"}
 
 
@@ -64,5 +67,7 @@ def test_operator_replicas_follow_the_values(rendered) -> None:
 
 
 def test_without_peering_operator_pods_never_overlap(render) -> None:
-    assert render({"operator": {"peering": {"enabled": False}}}).operator()["spec"]["strategy"] == {"type": "Recreate"}
+    assert render({"operator": {"peering": {"enabled": False}}}).operator()["spec"]["strategy"] == {
+        "type": "Recreate"
+    }
     assert "strategy" not in render().operator()["spec"]

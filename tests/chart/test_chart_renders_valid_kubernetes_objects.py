@@ -36,7 +36,9 @@ def test_every_object_is_valid_for_the_supported_kubernetes_versions(rendered, c
                 kubernetes_validate.validate(obj, version, strict=True)
             except kubernetes_validate.ValidationError as error:
                 first_line = str(error).splitlines()[0]
-                pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} invalid for Kubernetes {version}: {first_line}")
+                pytest.fail(
+                    f"{obj['kind']}/{obj['metadata']['name']} invalid for Kubernetes {version}: {first_line}"
+                )
             checked += 1
     assert checked >= 2 * 9, "the CRDs, workloads, service accounts and RBAC objects were all checked"
 

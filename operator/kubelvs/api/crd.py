@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic_core import CoreSchema, SchemaSerializer, core_schema
+from pydantic_core import PydanticSerializationError, SchemaError, SchemaSerializer, core_schema
 
 from kubelvs import GROUP, VERSION
 from kubelvs.api import celrules
@@ -36,15 +36,12 @@ class _SerialisedDefaults(GenerateJsonSchema):
     def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
         json_schema = super().default_schema(schema)
         if json_schema.get("default") is not None:
-            json_schema["default"] = _serialise(schema["schema"], self.get_default_value(schema))
+            try:
+                serialiser = SchemaSerializer(schema["schema"])
+                json_schema["default"] = serialiser.to_python(self.get_default_value(schema), mode="json")
+            except (PydanticSerializationError, SchemaError):  # refers to definitions held elsewhere
+                pass  # pydantic's own JSON encoding of the default stands
         return json_schema
-
-
-def _serialise(inner: CoreSchema, value: Any) -> Any:
-    try:
-        return SchemaSerializer(inner).to_python(value, mode="json")
-    except Exception:  # a schema that needs definitions of its own: its default is JSON already
-        return value
 
 
 def _resolved(node: Schema, defs: Schema) -> Schema:

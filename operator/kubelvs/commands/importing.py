@@ -1,0 +1,62 @@
+"""``kubelvs import ipvsadm|keepalived FILE``: turn existing LVS configuration into CR YAML.
+
+The YAML goes to stdout; every note (what was dropped, assumed or rejected, with its line) goes to
+stderr. Exit 0 if anything was imported, 1 if nothing was (the input had errors only, or no rules).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from kubelvs.formats import ipvsadm, keepalived, manifests, tables
+from kubelvs.formats.manifests import Document
+from kubelvs.formats.notes import Note
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    for name, help_text in (
+        ("ipvsadm", "ipvsadm -S / -Sn output, or a shell script of ipvsadm commands"),
+        ("keepalived", "a keepalived.conf (virtual_server, real_server, checkers, vrrp_instance)"),
+    ):
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("file", metavar="FILE", help="the file to read; - for stdin")
+        command.add_argument(
+            "--namespace", default="default", help="namespace of the generated objects (default: default)"
+        )
+
+
+def _read(name: str) -> str:
+    return sys.stdin.read() if name == "-" else Path(name).read_text()
+
+
+def convert(fmt: str, text: str, source: str, namespace: str) -> tuple[list[Document], list[Note]]:
+    """The objects and notes of one input text."""
+    if fmt == "ipvsadm":
+        table = ipvsadm.parse(text)
+        documents, notes = tables.to_documents(table.services, table.destinations, table.lines, namespace, source)
+        return documents, table.notes + notes
+    result = keepalived.convert(text, source, namespace)
+    return result.documents, result.notes
+
+
+def run(args: argparse.Namespace) -> int:
+    source = "<stdin>" if args.file == "-" else args.file
+    try:
+        text = _read(args.file)
+    except OSError as error:
+        print(f"{source}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    documents, notes = convert(args.format, text, source, args.namespace)
+    for note in sorted(notes, key=lambda n: n.line):
+        print(note.format(source), file=sys.stderr)
+    if not documents:
+        print(f"{source}: nothing imported", file=sys.stderr)
+        return 1
+    sys.stdout.write(manifests.render(documents))
+    return 0

@@ -93,7 +93,9 @@ VIRTUAL_SERVER_SPEC = (
         ".port",
     ),
     CelRule(
-        f"!has(self.schedulerFlags) || self.schedulerFlags.all(f, f.startsWith({_SCHEDULER} + '-'))",
+        # compares with literals only: cheap in the API server's cost estimate whatever the string sizes
+        "!has(self.schedulerFlags) || "
+        f"self.schedulerFlags.all(f, {_SCHEDULER} == (f.startsWith('sh-') ? 'sh' : 'mh'))",
         "sh-fallback and sh-port belong to scheduler sh, mh-fallback and mh-port to scheduler mh",
         ".schedulerFlags",
     ),

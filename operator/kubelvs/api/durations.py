@@ -43,5 +43,5 @@ Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": PATTERN}),
+    WithJsonSchema({"type": "string", "pattern": PATTERN, "maxLength": 32}),  # bounds CEL's duration() cost
 ]

@@ -25,24 +25,37 @@ logger = logging.getLogger(__name__)
 
 NODE_ADDRESS_TYPES = frozenset({"InternalIP", "ExternalIP"})
 RETRY_DELAY = 5.0
+# Our own registry, so that importing this module next to other kopf code (the agent's watcher, tests)
+# never mixes handlers; it still carries kopf's default login handlers.
+REGISTRY = kopf.OperatorRegistry()
 RESYNC_INTERVAL = 30.0
+
+
+@kopf.on.login(registry=REGISTRY)
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """The service account in a pod, else ``$KUBECONFIG`` read now (the client library reads it at import)."""
+    return (
+        kopf.login_with_service_account(**kwargs)
+        or kopf.login_with_kubeconfig(**kwargs)
+        or kopf.login_via_client(**kwargs)
+    )
 
 
 def _snapshot(body: kopf.Body) -> dict[str, Any]:
     return copy.deepcopy(dict(body))
 
 
-@kopf.index(GROUP, VERSION, "virtualservers")
+@kopf.index(GROUP, VERSION, "virtualservers", registry=REGISTRY)
 def virtual_servers(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[str, dict[str, Any]]:
     return {f"{namespace}/{name}": _snapshot(body)}
 
 
-@kopf.index(GROUP, VERSION, "realservers")
+@kopf.index(GROUP, VERSION, "realservers", registry=REGISTRY)
 def real_servers(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[str, dict[str, Any]]:
     return {f"{namespace}/{name}": _snapshot(body)}
 
 
-@kopf.index("", "v1", "nodes")
+@kopf.index("", "v1", "nodes", registry=REGISTRY)
 def node_addresses(name: str, status: kopf.Status, **_: Any) -> dict[str, frozenset[str]]:
     addresses = set()
     for item in status.get("addresses") or []:
@@ -88,23 +101,23 @@ async def _reconcile(memo: Any, indexes: Mapping[str, Any]) -> Outcome:
     return await _reconciler(memo).reconcile(read_world)
 
 
-@kopf.on.event(GROUP, VERSION, "virtualservers")
-@kopf.on.event(GROUP, VERSION, "realservers")
-@kopf.on.event("", "v1", "nodes")
+@kopf.on.event(GROUP, VERSION, "virtualservers", registry=REGISTRY)
+@kopf.on.event(GROUP, VERSION, "realservers", registry=REGISTRY)
+@kopf.on.event("", "v1", "nodes", registry=REGISTRY)
 async def world_changed(memo: Any, **kwargs: Any) -> None:
     # Event handlers are not retried; a failed write leaves needs_retry for the resync timers.
     await _reconcile(memo, kwargs)
 
 
-@kopf.timer(GROUP, VERSION, "virtualservers", interval=RESYNC_INTERVAL)
-@kopf.timer(GROUP, VERSION, "realservers", interval=RESYNC_INTERVAL)
+@kopf.timer(GROUP, VERSION, "virtualservers", interval=RESYNC_INTERVAL, registry=REGISTRY)
+@kopf.timer(GROUP, VERSION, "realservers", interval=RESYNC_INTERVAL, registry=REGISTRY)
 async def retry_failed_writes(memo: Any, **kwargs: Any) -> None:
     if _reconciler(memo).needs_retry:
         await _reconcile(memo, kwargs)
 
 
-@kopf.on.delete(GROUP, VERSION, "virtualservers")
-@kopf.on.delete(GROUP, VERSION, "realservers")
+@kopf.on.delete(GROUP, VERSION, "virtualservers", registry=REGISTRY)
+@kopf.on.delete(GROUP, VERSION, "realservers", registry=REGISTRY)
 async def released(memo: Any, **kwargs: Any) -> None:
     # The object being deleted is already out of the judgement (it has a deletionTimestamp).
     outcome = await _reconcile(memo, kwargs)

@@ -55,6 +55,7 @@ def serve(config: OperatorConfig, scope: Scope, writer: StatusWriter | None = No
         standalone=scope.standalone,
         peering_name=None if scope.standalone else scope.peering,
         liveness_endpoint=scope.liveness,
+        registry=handlers.REGISTRY,
         settings=settings(),
         memo=kopf.Memo(reconciler=reconciler),
         **scope.extra,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,7 +42,8 @@ class StatusWriter:
         try:
             kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
         except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+            # The client reads $KUBECONFIG once, at import; read it now, as kopf does.
+            kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
         return cls(kubernetes.client.CustomObjectsApi())
 
     async def patch_status(self, kind: str, namespace: str, name: str, status: Mapping[str, Any]) -> WriteOutcome:

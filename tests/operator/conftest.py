@@ -1,0 +1,97 @@
+"""One emulated API server and one running operator per test module (kopf takes seconds to start).
+
+Tests are synchronous: they talk to the emulator over HTTP (:class:`emulator.Client`) while kopf runs
+in a thread of its own, exactly as it would against a real API server. A module may override
+``operator_config`` (VIP pools) before the operator starts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import emulator
+import pytest
+
+from kubelvs.controller.config import OperatorConfig
+from kubelvs.controller.running import Scope, serve
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulator.Served]:
+    with emulator.serve() as served:
+        kubeconfig = emulator.write_kubeconfig(served.url, tmp_path_factory.mktemp("kube") / "config")
+        saved = os.environ.get("KUBECONFIG")
+        os.environ["KUBECONFIG"] = str(kubeconfig)
+        try:
+            yield served
+        finally:
+            if saved is None:
+                os.environ.pop("KUBECONFIG", None)
+            else:
+                os.environ["KUBECONFIG"] = saved
+
+
+@pytest.fixture(scope="module")
+def api(cluster: emulator.Served) -> emulator.Client:
+    return emulator.Client(cluster.url)
+
+
+@pytest.fixture(scope="module")
+def operator_config() -> OperatorConfig:
+    return OperatorConfig(
+        vip_pools=(ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("2001:db8::/64")),
+    )
+
+
+@pytest.fixture(scope="module")
+def operator(cluster: emulator.Served, operator_config: OperatorConfig) -> Iterator[None]:
+    """``kubelvs operator --standalone`` in a thread, against the emulator, until the module ends."""
+    stop, ready = threading.Event(), threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            serve(operator_config, Scope(standalone=True, extra={"stop_flag": stop, "ready_flag": ready}))
+        except BaseException as error:  # surfaced by the fixture below
+            failure.append(error)
+            ready.set()
+
+    thread = threading.Thread(target=run, name="operator", daemon=True)
+    thread.start()
+    assert ready.wait(30), "kopf did not get ready within 30 s"
+    assert not failure, f"the operator failed to start: {failure[0]!r}"
+    yield
+    stop.set()
+    thread.join(30)
+    assert not thread.is_alive(), "the operator did not stop within 30 s"
+
+
+def virtual_server(name: str, namespace: str = "default", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{emulator.GROUP}/{emulator.VERSION}",
+        "kind": "VirtualServer",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"address": "192.0.2.10", "port": 80, "protocol": "TCP", **spec},
+    }
+
+
+def real_server(name: str, virtual_server: str, namespace: str = "default", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{emulator.GROUP}/{emulator.VERSION}",
+        "kind": "RealServer",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"virtualServer": virtual_server, "address": "10.0.0.1", **spec},
+    }
+
+
+def node(name: str, *addresses: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name},
+        "status": {"addresses": [{"type": "InternalIP", "address": address} for address in addresses]},
+    }

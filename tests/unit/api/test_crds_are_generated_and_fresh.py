@@ -24,7 +24,16 @@ from kubernetes.client import ApiClient
 
 from kubelvs import cli
 from kubelvs.api import crd
-from kubelvs.api.models import HealthCheck, HttpCheck, Persistence, RealServerSpec, VirtualServerSpec
+from kubelvs.api.models import (
+    HealthCheck,
+    HttpCheck,
+    Persistence,
+    RealServer,
+    RealServerSpec,
+    VirtualServer,
+    VirtualServerSpec,
+)
+from kubelvs.api.objects import parse_object
 
 ROOT = Path(__file__).parents[3]
 CRDS = ROOT / "crds"
@@ -199,3 +208,87 @@ def test_examples_pass_the_generated_schema_and_its_cel_rules(doc: dict[str, Any
     assert crd_admission.unknown_fields(doc, schema) == []
     assert crd_admission.schema_errors(doc, schema) == []
     assert crd_admission.admission_errors(doc) == []
+
+
+def _object(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "lvs.kubelvs.io/v1alpha1", "kind": kind, "metadata": {"name": "ok"}, "spec": spec}
+
+
+VALID = [
+    pytest.param({"address": "192.0.2.10", "port": 80}, id="minimal"),
+    pytest.param(
+        {"address": "2001:db8::10", "port": 443, "persistence": {"netmask": "/64"}}, id="ipv6-persistent"
+    ),
+    pytest.param({"address": "192.0.2.10", "port": 0, "persistence": {"timeout": 60}}, id="all-ports-persistent"),
+    pytest.param({"address": "192.0.2.10", "port": 53, "protocol": "UDP", "onePacket": True}, id="udp-ops"),
+    pytest.param(
+        {"address": "192.0.2.10", "port": 80, "scheduler": "sh", "schedulerFlags": ["sh-port", "sh-fallback"]},
+        id="sh-flags",
+    ),
+    pytest.param({"address": "192.0.2.10", "port": 80, "scheduler": "mh", "schedulerFlags": ["mh-port"]}, id="mh"),
+    pytest.param(
+        {
+            "fwmark": 7,
+            "fwmarkMatch": {"destination": "2001:db8::10", "ports": [80, 443]},
+            "persistence": {"netmask": "/128"},
+        },
+        id="ipv6-fwmark-with-match",
+    ),
+    pytest.param(
+        {"fwmark": 7, "addressFamily": "IPv6", "persistence": {"netmask": "/64"}}, id="fwmark-family-only"
+    ),
+    pytest.param(
+        {"address": "192.0.2.10", "port": 80, "forwarding": "nat", "natReturnPath": "snat"}, id="nat-snat"
+    ),
+    pytest.param(
+        {
+            "address": "2001:db8::10",
+            "port": 80,
+            "forwarding": "nat",
+            "directors": {"gateway": {"address": "fd00::1"}},
+        },
+        id="ipv6-nat-route",
+    ),
+    pytest.param(
+        {
+            "address": "192.0.2.10",
+            "port": 80,
+            "healthCheck": {
+                "type": "https",
+                "interval": "500ms",
+                "connectTimeout": "4s",
+                "http": {"path": "/healthz", "expectStatus": [200, 204]},
+            },
+        },
+        id="https-check",
+    ),
+    pytest.param(
+        {"address": "192.0.2.10", "port": 80, "healthCheck": {"type": "tcp", "interval": "1m30s"}}, id="tcp-check"
+    ),
+]
+
+
+@pytest.mark.parametrize("spec", VALID)
+def test_valid_virtual_servers_pass_the_models_and_the_crd(spec: dict[str, Any]) -> None:
+    obj = _object("VirtualServer", spec)
+    assert isinstance(parse_object(obj), VirtualServer)
+    assert crd_admission.admission_errors(obj) == []
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param({"virtualServer": "web", "address": "192.0.2.21"}, id="minimal"),
+        pytest.param(
+            {"virtualServer": "web", "address": "192.0.2.21", "upperThreshold": 100, "lowerThreshold": 100},
+            id="thresholds-equal",
+        ),
+        pytest.param(
+            {"virtualServer": "web", "address": "192.0.2.21", "lowerThreshold": 5}, id="lower-without-upper"
+        ),
+    ],
+)
+def test_valid_real_servers_pass_the_models_and_the_crd(spec: dict[str, Any]) -> None:
+    obj = _object("RealServer", spec)
+    assert isinstance(parse_object(obj), RealServer)
+    assert crd_admission.admission_errors(obj) == []

@@ -97,7 +97,12 @@ class ElectionSettings:
 
 
 class Election:
-    """Runs one contender per director group this node is a candidate for; reports the groups it holds."""
+    """Runs one contender per director group this node is a candidate for; reports the groups it holds.
+
+    ``on_change(held)`` is called (and awaited, if it returns an awaitable) after every change of the held
+    set, in order. A step-down is reported *before* the Lease is released, so the agent can unbind the VIP
+    before anyone else binds it. The callback must not call back into the election.
+    """
 
     def __init__(
         self,
@@ -200,7 +205,7 @@ class _Contender:
             try:
                 if self.leading:
                     started = time.monotonic()
-                    renewed = await self._renew()
+                    renewed = await self._renew() and not self.api_lost
                     pause = self.settings.renew_period if renewed else self.settings.retry_period
                     await asyncio.sleep(max(0.0, started + pause - time.monotonic()))
                 else:

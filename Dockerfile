@@ -1,0 +1,31 @@
+# One image for both processes: `kubelvs operator` (Deployment, non-root) and `kubelvs agent` (DaemonSet,
+# root and privileged through the chart's securityContext). Build from the repository root:
+#   docker build -t kubelvs:dev .
+# Pin the base image by digest for reproducible builds, e.g.
+#   docker buildx imagetools inspect python:3.11-slim-bookworm   ->   --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:...
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY operator ./operator
+# Wheels of kube-lvs and every dependency; the final stage installs them without a compiler or network.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM ${PYTHON_IMAGE}
+# iproute2: `ip` for looking at VIPs and policy routes; ipvsadm: `ipvsadm -Ln` and `kubelvs status` next
+# to the agent; nftables: `nft list table ip kubelvs`. The agent itself programs the kernel via netlink
+# (pyroute2), and the kernel loads ip_vs, its schedulers and ipip with the node's own modprobe, so no kmod.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends iproute2 ipvsadm nftables \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir --no-index /wheels/*.whl && rm -rf /wheels \
+    && groupadd --system --gid 10001 kubelvs \
+    && useradd --system --uid 10001 --gid kubelvs --no-create-home --shell /usr/sbin/nologin kubelvs
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+# The operator's user; the chart runs the agent as root (runAsUser: 0) because netlink and /proc/sys need it.
+USER 10001:10001
+ENTRYPOINT ["kubelvs"]
+CMD ["--help"]

@@ -88,10 +88,55 @@ def real_server(name: str, virtual_server: str, namespace: str = "default", **sp
     }
 
 
-def node(name: str, *addresses: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {"name": name},
-        "status": {"addresses": [{"type": "InternalIP", "address": address} for address in addresses]},
-    }
+def add_node(api: emulator.Client, name: str, *addresses: str) -> None:
+    """Register a Node and report its addresses through the status subresource, as a kubelet does."""
+    api.create("nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
+    status = {"addresses": [{"type": "InternalIP", "address": address} for address in addresses]}
+    api.patch("v1", "nodes", None, name, {"status": status}, subresource="status")
+
+
+API_VERSION = f"{emulator.GROUP}/{emulator.VERSION}"
+
+
+def fetch(api: emulator.Client, plural: str, name: str, namespace: str = "default") -> dict[str, Any]:
+    result: dict[str, Any] = api.get(API_VERSION, plural, namespace, name)
+    return result
+
+
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """One condition of an object's status, or None."""
+    for item in (obj.get("status") or {}).get("conditions") or []:
+        if item["type"] == kind:
+            return dict(item)
+    return None
+
+
+def settled(
+    api: emulator.Client, plural: str, name: str, kind: str, status: str, reason: str | None = None
+) -> dict[str, Any]:
+    """Wait until the object's ``kind`` condition has ``status`` (and ``reason``); return the object."""
+
+    def probe() -> dict[str, Any] | None:
+        obj = fetch(api, plural, name)
+        found = condition(obj, kind)
+        ok = found is not None and found["status"] == status and (reason is None or found["reason"] == reason)
+        return obj if ok else None
+
+    return emulator.wait_for(probe, timeout=10)
+
+
+def events(api: emulator.Client, kind: str, name: str, reason: str | None = None) -> list[dict[str, Any]]:
+    """Events posted about one object (optionally of one reason), oldest first."""
+    found = [
+        event
+        for event in api.list("v1", "events", "default")
+        if event["involvedObject"].get("kind") == kind
+        and event["involvedObject"].get("name") == name
+        and (reason is None or event["reason"] == reason)
+    ]
+    return sorted(found, key=lambda event: int(event["metadata"]["resourceVersion"]))
+
+
+def report(api: emulator.Client, plural: str, name: str, **status: Any) -> None:
+    """Patch status fields the way the active director's agent does."""
+    api.patch(API_VERSION, plural, "default", name, {"status": status}, subresource="status")

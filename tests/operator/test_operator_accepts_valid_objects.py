@@ -1,0 +1,53 @@
+"""A valid VirtualServer and its RealServer are accepted, finalized, announced and kstatus-readable."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import condition, events, fetch, real_server, settled, virtual_server
+from emulator import wait_for
+
+pytestmark = pytest.mark.usefixtures("operator")
+
+
+def test_valid_virtual_server_is_accepted_and_waits_for_a_director(api):
+    api.create("virtualservers", virtual_server("web", address="192.0.2.10"))
+    api.create("realservers", real_server("web-1", "web", address="10.0.0.1"))
+
+    vs = settled(api, "virtualservers", "web", "Accepted", "True")
+    assert vs["status"]["observedGeneration"] == vs["metadata"]["generation"] == 1
+    assert condition(vs, "Programmed")["reason"] == "NoActiveDirector"
+    assert condition(vs, "Ready")["status"] == "False"
+    # kstatus: InProgress while the agent has not programmed it; nothing is Stalled.
+    assert condition(vs, "Reconciling")["status"] == "True"
+    assert condition(vs, "Stalled") is None
+    assert wait_for(lambda: fetch(api, "virtualservers", "web")["status"]["totalRealServers"] == 1)
+    assert fetch(api, "virtualservers", "web")["status"]["ready"] == "0/1"
+
+
+def test_accepted_objects_carry_the_finalizer(api):
+    for plural, name in (("virtualservers", "web"), ("realservers", "web-1")):
+        obj = wait_for(
+            lambda: "lvs.kubelvs.io/finalizer" in fetch(api, plural, name)["metadata"].get("finalizers", [])
+        )
+        assert obj
+
+
+def test_conditions_have_the_metav1_shape(api):
+    vs = settled(api, "virtualservers", "web", "Accepted", "True")
+    for item in vs["status"]["conditions"]:
+        assert set(item) == {"type", "status", "reason", "message", "observedGeneration", "lastTransitionTime"}
+        assert item["lastTransitionTime"].endswith("Z")
+
+
+def test_acceptance_is_announced_once_as_an_event(api):
+    settled(api, "realservers", "web-1", "Accepted", "True")
+    accepted = wait_for(lambda: events(api, "VirtualServer", "web", "Accepted"))
+    assert accepted[0]["type"] == "Normal"
+    assert events(api, "RealServer", "web-1", "Accepted")
+    assert len(events(api, "VirtualServer", "web", "Accepted")) == 1
+
+
+def test_real_server_is_accepted_and_waits_for_its_service(api):
+    rs = settled(api, "realservers", "web-1", "Accepted", "True")
+    assert rs["status"]["observedGeneration"] == 1
+    assert condition(rs, "Ready")["reason"] == "VirtualServerNotProgrammed"

@@ -43,8 +43,9 @@ class Persistence(Model):
 
     timeout: int = Field(300, ge=1, le=2147483647)
     """Seconds a client stays with its real server after its last connection (ipvsadm -p; default 300)."""
-    netmask: Netmask = "255.255.255.255"
-    """Clients inside one netmask share a real server (ipvsadm -M): dotted for IPv4, /N for IPv6."""
+    netmask: Netmask | None = None
+    """Clients inside one netmask share a real server (ipvsadm -M): dotted for IPv4, /N for IPv6.
+    Default: each client address on its own (255.255.255.255 or /128)."""
 
 
 class Gateway(Model):

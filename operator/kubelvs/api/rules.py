@@ -70,7 +70,7 @@ def virtual_server_problems(spec: VirtualServerSpec) -> Iterator[Problem]:
             )
     if spec.one_packet and spec.fwmark is None and (spec.protocol or Protocol.TCP) != Protocol.UDP:
         yield Problem("spec.onePacket", "one-packet scheduling (--ops) is only for UDP services")
-    if spec.persistence is not None:
+    if spec.persistence is not None and spec.persistence.netmask is not None:
         ipv6 = service_family(spec) == AddressFamily.IPV6
         if spec.persistence.netmask.startswith("/") != ipv6:
             want = "a prefix length like /64" if ipv6 else "a dotted netmask like 255.255.255.0"

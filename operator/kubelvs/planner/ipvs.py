@@ -82,7 +82,7 @@ def service(spec: VirtualServerSpec) -> Service:
         spec.scheduler.value,
         flags | SvcFlag.PERSISTENT,
         spec.persistence.timeout,
-        netmask_prefix(spec.persistence.netmask),
+        full if spec.persistence.netmask is None else netmask_prefix(spec.persistence.netmask),
     )
 
 

@@ -237,13 +237,6 @@ CASES = [
         vs(**V6, persistence={"netmask": "255.255.255.0"}),
     ),
     case(
-        "default-ipv4-netmask-on-ipv6-service",
-        CEL,
-        "spec.persistence.netmask",
-        ("'255.255.255.255'", "IPv6"),
-        vs(**V6, persistence={}),
-    ),
-    case(
         "prefix-length-on-ipv4-service",
         CEL,
         "spec.persistence.netmask",

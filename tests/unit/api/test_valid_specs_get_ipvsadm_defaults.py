@@ -10,7 +10,8 @@ from kubelvs.api.durations import format_duration, parse_duration
 from kubelvs.api.enums import Forwarding, HealthCheckType, NatReturnPath, OnFailure, Scheduler
 from kubelvs.api.models import HealthCheck, RealServerSpec, VirtualServer, VirtualServerSpec
 from kubelvs.api.objects import parse_object
-from kubelvs.api.rules import effective_forwarding, effective_port, service_identity
+from kubelvs.api.rules import effective_forwarding, effective_port, service_identity, virtual_server_problems
+from kubelvs.planner.ipvs import service as planner_service
 
 
 def test_virtual_server_defaults_are_ipvsadm_defaults() -> None:
@@ -38,7 +39,14 @@ def test_persistence_without_options_is_ipvsadm_dash_p() -> None:
     spec = VirtualServerSpec.model_validate({"address": "192.0.2.10", "port": 80, "persistence": {}})
     assert spec.persistence is not None
     assert spec.persistence.timeout == 300  # ipvsadm -p alone: 300 s
-    assert spec.persistence.netmask == "255.255.255.255"  # no -M: per client address
+    assert spec.persistence.netmask is None  # no -M: per client address
+    assert planner_service(spec).netmask == 32
+
+
+def test_ipv6_persistence_without_netmask_is_per_client_address() -> None:
+    spec = VirtualServerSpec.model_validate({"address": "2001:db8::10", "port": 80, "persistence": {}})
+    assert list(virtual_server_problems(spec)) == []
+    assert planner_service(spec).netmask == 128
 
 
 def test_port_zero_is_accepted_with_persistence() -> None:

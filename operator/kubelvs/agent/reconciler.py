@@ -1,7 +1,7 @@
 """Read the kernel, diff it against a NodeState, apply the fewest ordered writes.
 
-Order keeps traffic flowing: unwanted VIPs leave first (stop attracting packets), then tunl0 and
-sysctls, IPVS (services before their destinations, deletions last), packet rules and policy routes,
+Order keeps traffic flowing: unwanted VIPs leave first (stop attracting packets), then tunl0, IPVS
+(services before their destinations, deletions last), sysctls, packet rules and policy routes,
 new VIPs last (a VIP only appears once everything behind it is in place), and sysctls a role no longer
 needs are restored at the very end. Every write is counted, so a second pass over the same state can
 be shown to write nothing, and a failing write is reported against its object without stopping the
@@ -137,8 +137,8 @@ class Reconciler:
         self._addresses(state, outcome, removing=True)
         if state.tunnel:
             self._try(outcome, "tunnel tunl0", "tunnel.up", self._tunnel_up)
-        self._sysctls(state, outcome)
         self._ipvs(state, outcome)
+        self._sysctls(state, outcome)  # after IPVS: net/ipv4/vs/* only exist once ip_vs is loaded
         self._packet_rules(state, outcome)
         self._policy_routes(state, outcome)
         self._addresses(state, outcome, removing=False)

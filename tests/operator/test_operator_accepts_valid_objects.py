@@ -24,12 +24,17 @@ def test_valid_virtual_server_is_accepted_and_waits_for_a_director(api):
     assert fetch(api, "virtualservers", "web")["status"]["ready"] == "0/1"
 
 
-def test_accepted_objects_carry_the_finalizer(api):
-    for plural, name in (("virtualservers", "web"), ("realservers", "web-1")):
-        obj = wait_for(
-            lambda: "lvs.kubelvs.io/finalizer" in fetch(api, plural, name)["metadata"].get("finalizers", [])
-        )
-        assert obj
+@pytest.mark.parametrize(
+    ("plural", "name"),
+    [
+        pytest.param("virtualservers", "web", id="virtual-server"),
+        pytest.param("realservers", "web-1", id="real-server"),
+    ],
+)
+def test_accepted_objects_carry_the_finalizer(api, plural, name):
+    assert wait_for(
+        lambda: "lvs.kubelvs.io/finalizer" in fetch(api, plural, name)["metadata"].get("finalizers", [])
+    )
 
 
 def test_conditions_have_the_metav1_shape(api):

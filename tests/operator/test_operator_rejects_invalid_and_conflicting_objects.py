@@ -62,13 +62,21 @@ CASES = [
         id="dr-port-mismatch",
     ),
     pytest.param(
-        [vs("tun", address="192.0.2.34", port=53, protocol="UDP", forwarding="tun"), rs("tun-1", "tun", port=5353)],
+        [
+            vs("tun", address="192.0.2.34", port=53, protocol="UDP", forwarding="tun"),
+            rs("tun-1", "tun", port=5353),
+        ],
         "realservers", "tun-1", "IncompatibleWithVirtualServer", "tun forwarding cannot remap ports",
         id="tun-port-mismatch",
     ),
     pytest.param(
-        [vs("dup", address="192.0.2.35"), rs("dup-1", "dup", address="10.0.0.9"), rs("dup-2", "dup", address="10.0.0.9")],
-        "realservers", "dup-2", "DuplicateDestination", "10.0.0.9:80 is already the older RealServer default/dup-1",
+        [
+            vs("dup", address="192.0.2.35"),
+            rs("dup-1", "dup", address="10.0.0.9"),
+            rs("dup-2", "dup", address="10.0.0.9"),
+        ],
+        "realservers", "dup-2", "DuplicateDestination",
+        "10.0.0.9:80 is already the older RealServer default/dup-1",
         id="one-destination-twice",
     ),
 ]  # fmt: skip

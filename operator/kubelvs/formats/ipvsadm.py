@@ -180,13 +180,13 @@ def _command_args(line: str, number: int, variables: dict[str, str], table: Tabl
     if not stripped or stripped.startswith("#"):
         return None
     try:
-        words = shlex.split(stripped, comments=True)
+        words = _split(stripped)
     except ValueError as error:
         raise LineError("shell", f"cannot split the line: {error}") from None
     if not words:
         return None
     for cut, word in enumerate(words):
-        if word in _SHELL_OPERATORS or word.startswith((">", "2>")):
+        if word in _SHELL_OPERATORS or word[0] in ";&|<>":
             table.note(number, word, f"shell operator: everything from {word!r} on is ignored", Level.INFO)
             words = words[:cut]
             break
@@ -206,6 +206,14 @@ def _command_args(line: str, number: int, variables: dict[str, str], table: Tabl
         return words[1:]
     table.note(number, words[0] if words else "shell", "not an ipvsadm command; ignored")
     return None
+
+
+def _split(line: str) -> list[str]:
+    """Shell words, with ``;``, ``&&``, ``|`` and redirections split off even when glued to a word."""
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    return list(lexer)
 
 
 def _expand(word: str, variables: dict[str, str]) -> str:
@@ -230,7 +238,10 @@ def _options(args: list[str]) -> list[tuple[str, str | None]]:
             if name not in _LONG:
                 raise LineError(arg, "unknown ipvsadm option")
             canonical, takes = _LONG[name]
-            if eq:
+            if canonical == "set":  # --set tcp tcpfin udp: three positional values
+                result.append((canonical, " ".join(args[index : index + 3])))
+                index += 3
+            elif eq:
                 result.append((canonical, value))
             elif takes == 1:
                 if index >= len(args):

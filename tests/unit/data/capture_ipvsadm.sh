@@ -51,12 +51,16 @@ ipvsadm -A -t 192.0.2.100:110 -s lblcr
 ipvsadm -a -t 192.0.2.100:110 -r 2001:db8:1::61 -i -w 1
 ipvsadm -A -u 192.0.2.100:514 -s wlc -p 30 -o
 ipvsadm -a -u 192.0.2.100:514 -r 198.51.100.71:514 -m -w 1
+ipvsadm -A -u 192.0.2.54:53 -s sh -b sh-port -o -p 100 -M 255.255.0.0
+ipvsadm -a -u 192.0.2.54:53 -r 198.51.100.91:53 -m -w 7
+ipvsadm -A -t [2001:db8::101]:443 -s rr -p 300 -M 128
+ipvsadm -a -t [2001:db8::101]:443 -r [2001:db8:1::91]:443 -g -w 65535
 ipvsadm -S -n > "$out/ipvsadm-Sn.txt"
 ipvsadm -S > "$out/ipvsadm-S.txt"
 ipvsadm -L -n > "$out/ipvsadm-Ln.txt"
 ipvsadm -L -n --stats > "$out/ipvsadm-Ln-stats.txt"
 ipvsadm -L -n --rate > "$out/ipvsadm-Ln-rate.txt"
-ipvsadm -L -n --stats --rate > "$out/ipvsadm-Ln-stats-rate.txt" 2>&1 || true
+ipvsadm -L -n --thresholds > "$out/ipvsadm-Ln-thresholds.txt"
 # What kube-lvs cannot express (tunnel types, persistence engines): import must warn about each.
 ipvsadm -C
 ipvsadm -A -u 192.0.2.60:5060 -s rr -p 60 --pe sip

@@ -13,6 +13,7 @@ import collections
 import datetime
 import enum
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -35,6 +36,10 @@ from kubelvs.controller.notices import Notice, Severity, acceptance, backend_hea
 from kubelvs.controller.writing import WriteOutcome
 
 logger = logging.getLogger(__name__)
+
+
+TRUST_OWN_WRITES = 30.0
+"""Seconds the operator's last write of a status beats an index that does not show it yet."""
 
 
 class Writer(Protocol):
@@ -66,11 +71,6 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _resource_version(raw: Raw) -> str | None:
-    value = (raw.get("metadata") or {}).get("resourceVersion")
-    return str(value) if value is not None else None
-
-
 class Reconciler:
     """Runs passes one at a time; remembers only what it wrote and the directors it saw."""
 
@@ -81,9 +81,10 @@ class Reconciler:
         self._lock = asyncio.Lock()
         self._requested = 0
         self._served = 0
-        # (kind, key) -> (resourceVersion the write was based on, what was written): covers the moment
-        # between a write and its watch event, so a second pass neither rewrites nor re-announces.
-        self._written: dict[tuple[str, str], tuple[str | None, dict[str, Any]]] = {}
+        # (kind, key) -> (when, what was written). The operator is the only writer of its fields, so what
+        # it wrote last is their truth until the watch shows it: events from before the write may still
+        # be on their way, and judging them would rewrite transition times and repeat Events.
+        self._written: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._directors: dict[str, str | None] = {}
         self.needs_retry = False
 
@@ -153,10 +154,16 @@ class Reconciler:
         return Outcome.RETRY if WriteOutcome.FAILED in outcomes else Outcome.CLEAN
 
     def _old(self, kind: str, key: str, raw: Raw, fields: Sequence[str]) -> dict[str, Any]:
+        current = owned(raw, fields)
         remembered = self._written.get((kind, key))
-        if remembered is not None and remembered[0] == _resource_version(raw):
-            return remembered[1]
-        return owned(raw, fields)
+        if remembered is None:
+            return current
+        written_at, written = remembered
+        if current == written or time.monotonic() - written_at > TRUST_OWN_WRITES:
+            # Seen (or long enough ago that someone else must have changed it since): the watch is the truth.
+            del self._written[(kind, key)]
+            return current
+        return written
 
     async def _write(
         self,
@@ -175,7 +182,7 @@ class Reconciler:
             metrics.STATUS_WRITES.labels(kind=kind, outcome=outcome.value).inc()
             if outcome is not WriteOutcome.WRITTEN:
                 return outcome
-            self._written[(kind, key)] = (_resource_version(raw), new)
+            self._written[(kind, key)] = (time.monotonic(), new)
         for notice in notices:
             if notice.severity is Severity.WARNING and notice.reason == "Rejected":
                 reason = next((c["reason"] for c in new["conditions"] if c["type"] == "Accepted"), "Unknown")

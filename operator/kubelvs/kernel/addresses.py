@@ -1,0 +1,122 @@
+"""Interface addresses of the current network namespace over rtnetlink (pyroute2): VIPs on a director's
+interface, on ``lo`` for DR backends and on ``tunl0`` for TUN backends, plus the facts the planner needs
+(default-route interface, every local address).
+
+Adding a present address and removing a missing one both succeed, so the reconciler can retry blindly.
+Each call opens its own netlink socket, so the adapter always acts on the namespace of the calling thread
+(``ip netns exec`` or ``setns`` both work).
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import logging
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from kubelvs.kernel import arp
+from kubelvs.netstate import AddressKey
+
+logger = logging.getLogger(__name__)
+
+IFA_F_NODAD = 0x02  # a moved VIP must answer at once, not after IPv6 duplicate address detection
+GONE = {errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH}
+
+
+class InterfaceNotFound(LookupError):
+    """The named interface does not exist in this network namespace."""
+
+
+def _text(message: Any) -> str:
+    # For IPv4 IFA_LOCAL is the address itself; IFA_ADDRESS is the peer on point-to-point links.
+    value = message.get("IFA_LOCAL") or message.get("IFA_ADDRESS")
+    return ipaddress.ip_address(value).compressed
+
+
+def _index(ipr: IPRoute, interface: str) -> int | None:
+    found = ipr.link_lookup(ifname=interface)
+    return int(found[0]) if found else None
+
+
+class NetlinkAddresses:
+    """The ``Addresses`` gateway over rtnetlink in the current network namespace."""
+
+    def __init__(self, arp_interval: float = arp.DEFAULT_INTERVAL) -> None:
+        self._arp_interval = arp_interval
+
+    def list(self, interfaces: Sequence[str]) -> set[AddressKey]:
+        """Every address on the given interfaces (all of them, ours or not); missing interfaces have none."""
+        found: set[AddressKey] = set()
+        with IPRoute() as ipr:
+            for name in interfaces:
+                index = _index(ipr, name)
+                if index is None:
+                    continue
+                for message in ipr.get_addr(index=index):
+                    found.add(AddressKey(name, _text(message), int(message["prefixlen"])))
+        return found
+
+    def add(self, key: AddressKey) -> None:
+        """Put ``key.address/prefixlen`` on ``key.interface``; already there is fine."""
+        address = ipaddress.ip_address(key.address)
+        if not 0 <= key.prefixlen <= address.max_prefixlen:
+            raise ValueError(f"address {key.address}: prefix length {key.prefixlen} is out of range")
+        with IPRoute() as ipr:
+            index = _index(ipr, key.interface)
+            if index is None:
+                raise InterfaceNotFound(
+                    f"cannot add {key.address}/{key.prefixlen}: no interface {key.interface!r}"
+                )
+            extra = {"flags": IFA_F_NODAD} if address.version == 6 else {}
+            try:
+                ipr.addr("add", index=index, address=address.compressed, prefixlen=key.prefixlen, **extra)
+            except NetlinkError as error:
+                if error.code != errno.EEXIST:
+                    raise
+                return
+        logger.info("added %s/%d on %s", key.address, key.prefixlen, key.interface)
+
+    def remove(self, key: AddressKey) -> None:
+        """Take the address off its interface; already gone (or no such interface) is fine."""
+        address = ipaddress.ip_address(key.address)
+        with IPRoute() as ipr:
+            index = _index(ipr, key.interface)
+            if index is None:
+                return
+            try:
+                ipr.addr("del", index=index, address=address.compressed, prefixlen=key.prefixlen)
+            except NetlinkError as error:
+                if error.code not in GONE:
+                    raise
+                return
+        logger.info("removed %s/%d from %s", key.address, key.prefixlen, key.interface)
+
+    def default_interface(self, family: int) -> str | None:
+        """Interface of the main table's preferred default route of ``family`` (lowest metric)."""
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            raise ValueError(f"family {family} is neither AF_INET nor AF_INET6")
+        with IPRoute() as ipr:
+            routes = sorted(ipr.get_default_routes(family=family), key=lambda r: r.get("RTA_PRIORITY") or 0)
+            for route in routes:
+                index = route.get("RTA_OIF")
+                if index is None and route.get("RTA_MULTIPATH"):
+                    index = route.get("RTA_MULTIPATH")[0]["oif"]
+                if index is None:
+                    continue  # blackhole/unreachable defaults have no interface
+                for link in ipr.link("get", index=index):
+                    return str(link.get("IFLA_IFNAME"))
+        return None
+
+    def local_addresses(self) -> set[str]:
+        """Every address on every interface of this namespace, in compressed text form."""
+        with IPRoute() as ipr:
+            return {_text(message) for message in ipr.get_addr()}
+
+    def gratuitous_arp(self, interface: str, address: str, count: int) -> None:
+        """Announce ``address`` on ``interface``: gratuitous ARP (IPv4) or unsolicited NA (IPv6)."""
+        arp.announce(interface, address, count, self._arp_interval)

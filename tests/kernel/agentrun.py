@@ -1,11 +1,15 @@
 """Drive ``kubelvs agent --standalone`` inside test namespaces, as an operator would on real hosts.
 
-Manifests are plain dicts written as YAML; every agent run is a real process in the namespace
-(``ip netns exec NS kubelvs agent ...``), so the tests prove the product, not a test double.
+Manifests are plain dicts written as YAML. A ``--once`` pass runs the real command line
+(``kubelvs.cli.main``) on a thread switched into the namespace: the same code, adapters and kernel as
+``ip netns exec NS kubelvs agent ...``, without a python start-up that costs minutes under emulation.
+The long-running agent (signals, file watching) is a real process (:func:`start`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import re
 import subprocess
@@ -15,7 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _inside import inside
 from netns import Namespace
+
+from kubelvs import cli
 
 API = "lvs.kubelvs.io/v1alpha1"
 DIRECTOR_LABEL = "kubelvs.io/director=true"
@@ -56,12 +63,17 @@ def agent(
     labels: str = "",
     expect: int = 0,
 ) -> str:
-    """One ``--once`` pass in ``ns``; asserts the exit status and returns the summary line (writes, errors)."""
-    done = ns.exec(*command(ns, manifests, state_dir, "--once", *extra, labels=labels), check=False, timeout=120)
-    assert done.returncode == expect, f"agent in {ns.name} exited {done.returncode}:\n{done.stderr}"
-    summary = [line for line in done.stderr.splitlines() if line.startswith("kubelvs agent: ")]
-    assert summary, done.stderr
-    return summary[-1].removeprefix("kubelvs agent: ") + ("\n" + done.stderr if expect else "")
+    """One ``--once`` pass in ``ns``; asserts the exit status and returns the summary line (writes, errors),
+    followed by everything the agent printed when a failure is expected."""
+    argv = command(ns, manifests, state_dir, "--once", *extra, labels=labels)[3:]  # after "python -m kubelvs.cli"
+    err = io.StringIO()
+    with inside(ns.name), contextlib.redirect_stderr(err):
+        status = cli.main(argv)
+    text = err.getvalue()
+    assert status == expect, f"agent in {ns.name} exited {status}:\n{text}"
+    summary = [line for line in text.splitlines() if line.startswith("kubelvs agent: ")]
+    assert summary, text
+    return summary[-1].removeprefix("kubelvs agent: ") + ("\n" + text if expect else "")
 
 
 def director(ns: Namespace, manifests: Path, state_dir: Path, *extra: str, expect: int = 0) -> str:

@@ -30,9 +30,14 @@ VALUE_SETS = [
             "config": {"vipPools": ["192.0.2.0/24", "2001:db8::/64"], "resyncPeriod": "1m"},
             "ipvs": {
                 "timeouts": {"tcp": 0, "tcpFin": 30, "udp": 60},
-                "syncDaemon": {"interface": "eth1", "syncId": 7},
+                "syncDaemon": {"enabled": True, "interface": "eth1", "syncId": 7},
             },
-            "leaderElection": {"leaseDuration": "6s", "renewDeadline": "4s", "retryPeriod": "500ms"},
+            "leaderElection": {
+                "leaseDuration": "6s",
+                "renewDeadline": "4s",
+                "renewPeriod": "2s",
+                "retryPeriod": "500ms",
+            },
             "logLevel": "debug",
         },
         id="pools-timeouts-sync-daemon-debug",

@@ -33,6 +33,11 @@ import pytest
             ["/ipvs/syncDaemon/interface"],
             id="interface-name-too-long",
         ),
+        pytest.param(
+            {"ipvs": {"syncDaemon": {"enabled": True}}},
+            ["/ipvs/syncDaemon/interface", "minLength"],
+            id="sync-daemon-without-interface",
+        ),
         pytest.param({"agent": {"capabilities": ["CAP_NET_ADMIN"]}}, ["/agent/capabilities/0"], id="cap-prefix"),
         pytest.param({"logLevel": "trace"}, ["/logLevel", "info"], id="unknown-log-level"),
         pytest.param({"image": {"digest": "latest"}}, ["/image/digest"], id="digest-not-sha256"),

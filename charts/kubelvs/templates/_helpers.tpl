@@ -74,18 +74,20 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 - --tcpfin-timeout={{ .Values.ipvs.timeouts.tcpFin }}
 - --udp-timeout={{ .Values.ipvs.timeouts.udp }}
 {{- if .Values.ipvs.syncDaemon.enabled }}
-{{- with .Values.ipvs.syncDaemon.interface }}
-- --sync-interface={{ . }}
-{{- end }}
+- --sync-interface={{ .Values.ipvs.syncDaemon.interface }}
 - --sync-id={{ .Values.ipvs.syncDaemon.syncId }}
 {{- else }}
 - --no-sync-daemon
 {{- end }}
 - --lease-duration={{ .Values.leaderElection.leaseDuration }}
 - --renew-deadline={{ .Values.leaderElection.renewDeadline }}
+- --renew-period={{ .Values.leaderElection.renewPeriod }}
 - --retry-period={{ .Values.leaderElection.retryPeriod }}
+{{- if not .Values.leaderElection.failStatic }}
+- --no-fail-static
+{{- end }}
 - --drain-timeout={{ .Values.agent.drainTimeout }}
-- --metrics-port={{ .Values.agent.metricsPort }}
+- --state-file={{ trimSuffix "/" .Values.agent.stateDir }}/owned.json
 {{- range .Values.agent.extraArgs }}
 - {{ . | quote }}
 {{- end }}
@@ -104,6 +106,9 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 - --peering={{ .Values.operator.peering.name }}
 {{- else }}
 - --standalone
+{{- end }}
+{{- if .Values.operator.healthPort }}
+- --liveness=http://0.0.0.0:{{ .Values.operator.healthPort }}/healthz
 {{- end }}
 {{- range .Values.operator.extraArgs }}
 - {{ . | quote }}

@@ -58,11 +58,15 @@ def run(args: argparse.Namespace) -> int:
     from kubelvs.kernel.ipvs import NetlinkIpvs
 
     owners = owners_from_manifests(args.manifests) if args.manifests else owners_from_record(args.state_file)
-    table = NetlinkIpvs()
-    services = table.services()
-    keys = sorted(services)
-    destinations = table.destinations(keys)
-    stats = table.stats(keys)
+    try:
+        table = NetlinkIpvs()
+        services = table.services()
+        keys = sorted(services)
+        destinations = table.destinations(keys)
+        stats = table.stats(keys)
+    except Exception as error:  # at the edge: no IPVS module, no privilege -> one clear line, no traceback
+        print(f"cannot read the IPVS table: {error} (needs root and the ip_vs module)", file=sys.stderr)
+        return 1
     for line in listing.render(services.values(), destinations.values(), stats, owners):
         print(line)
     return 0

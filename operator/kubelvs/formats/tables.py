@@ -54,11 +54,14 @@ def service_spec(service: Service) -> dict[str, Any]:
     if service.flags & SvcFlag.ONEPACKET:
         spec["onePacket"] = True
     if service.flags & SvcFlag.PERSISTENT:
-        if key.family == Family.INET6:
-            netmask = f"/{service.netmask}"
-        else:
-            netmask = str(ipaddress.IPv4Network(f"0.0.0.0/{service.netmask}").netmask)
-        spec["persistence"] = {"timeout": service.timeout, "netmask": netmask}
+        spec["persistence"] = {"timeout": service.timeout}
+        full = 128 if key.family == Family.INET6 else 32
+        if service.netmask != full:  # one client address is the API's default, as ipvsadm's
+            spec["persistence"]["netmask"] = (
+                f"/{service.netmask}"
+                if key.family == Family.INET6
+                else str(ipaddress.IPv4Network(f"0.0.0.0/{service.netmask}").netmask)
+            )
     return spec
 
 

@@ -48,14 +48,23 @@ def operator_config() -> OperatorConfig:
 
 
 @pytest.fixture(scope="module")
-def operator(cluster: emulator.Served, operator_config: OperatorConfig) -> Iterator[None]:
+def operator_namespaces() -> tuple[str, ...]:
+    """Namespaces the operator serves; empty: all of them (``--all-namespaces``)."""
+    return ()
+
+
+@pytest.fixture(scope="module")
+def operator(
+    cluster: emulator.Served, operator_config: OperatorConfig, operator_namespaces: tuple[str, ...]
+) -> Iterator[None]:
     """``kubelvs operator --standalone`` in a thread, against the emulator, until the module ends."""
     stop, ready = threading.Event(), threading.Event()
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            serve(operator_config, Scope(standalone=True, extra={"stop_flag": stop, "ready_flag": ready}))
+            flags = {"stop_flag": stop, "ready_flag": ready}
+            serve(operator_config, Scope(namespaces=operator_namespaces, standalone=True, extra=flags))
         except BaseException as error:  # surfaced by the fixture below
             failure.append(error)
             ready.set()

@@ -14,8 +14,10 @@ controllers rely on:
   as kopf expects when it adds finalizers;
 - ``PUT`` on a named object (replace), as ``kubectl replace`` / client ``replace_*`` calls send.
 
-Still missing (not needed so far): field and label selectors, ``?resourceVersion=`` on watches (every
-watch starts with the whole list), ``?timeoutSeconds``, server-side apply, admission.
+It also teaches kmock's URL parser ``/api/v1/namespaces[/NAME]`` (kopf lists namespaces in ``--namespace``
+mode; kmock 0.8 answers 500). Still missing (not needed so far): field and label selectors,
+``?resourceVersion=`` on watches (every watch starts with the whole list), ``?timeoutSeconds``,
+server-side apply, admission.
 
 :func:`serve` runs it on 127.0.0.1 in a thread of its own, so an operator under test (kopf in another
 thread) and plain synchronous tests (:class:`Client`) can share it across a whole module.
@@ -43,7 +45,22 @@ import aiohttp.web
 import attrs
 import jsonpatch
 import kmock
-from kmock._internal import dicts, enums, rendering
+from kmock._internal import dicts, enums, parsing, rendering
+
+_parse_path = parsing.parse_path
+
+
+def _parse_namespaces_too(path: str) -> parsing.ParsedPath:
+    """kmock 0.8 reads ``/api/v1/namespaces[/NAME]`` as a namespace prefix without a resource and fails."""
+    parts = path.strip("/").split("/")
+    if parts[:3] == ["api", "v1", "namespaces"] and len(parts) <= 4:
+        name = parts[3] if len(parts) == 4 else None
+        return parsing.ParsedPath(group="", version="v1", plural="namespaces", name=name)
+    return _parse_path(path)
+
+
+# kopf lists namespaces when it serves named ones (--namespace); without this every such call is a 500.
+parsing.parse_path = _parse_namespaces_too
 
 GROUP = "lvs.kubelvs.io"
 VERSION = "v1alpha1"

@@ -59,6 +59,16 @@ class _Vrrp:
     addresses: list[tuple[str, str | None, int]] = field(default_factory=list)  # address, dev, line
 
 
+@dataclass
+class _Real:
+    """One real_server block: its RealServer spec, its checker (if any) and inhibit_on_failure."""
+
+    statement: Statement
+    spec: dict[str, Any]
+    checker: Statement | None
+    inhibit: bool
+
+
 def _seconds(statement: Statement, out: Converted) -> float | None:
     try:
         value = float(statement.args[0])
@@ -296,12 +306,11 @@ def _virtual_server(
     name = naming.service_name(key)
     comments = [f"{source}:{line}: virtual_server {' '.join(args)}"]
     _directors(vip, vrrps, spec, comments, out, line)
-    dests = [_real_server(item, spec, out) for item in reals]
-    checks = [(item, d[1]) for item, d in zip(reals, dests, strict=True) if d is not None]
-    health = _health_check(checks, check_defaults, out, line)
+    dests = [d for d in (_real_server(item, spec, out) for item in reals) if d is not None]
+    health = _health_check(dests, check_defaults, out, line)
     if health is not None:
         spec["healthCheck"] = health
-    if spec.get("forwarding") == "nat" or any(d and d[0].get("forwarding") == "nat" for d in dests):
+    if spec.get("forwarding") == "nat" or any(d.spec.get("forwarding") == "nat" for d in dests):
         gateway = _nat_return_path(spec, vrrps, addresses[0], key.family, out, line, comments)
         if gateway:
             addresses[1].add(gateway)
@@ -309,10 +318,8 @@ def _virtual_server(
     if vs is None:
         return
     out.documents.append(Document(vs, tuple(comments)))
-    for item, dest in zip(reals, dests, strict=True):
-        if dest is None:
-            continue
-        rs_spec = dest[0]
+    for dest in dests:
+        item, rs_spec = dest.statement, dest.spec
         rs_spec["virtualServer"] = name
         rs_key = DestKey(key, rs_spec["address"], rs_spec.get("port", spec.get("port", 0)))
         rs = _checked("RealServer", naming.destination_name(rs_key), namespace, rs_spec, item.line, out)
@@ -332,8 +339,8 @@ def _service_key(spec: dict[str, Any], reals: list[Statement], family_hint: str 
     return ServiceKey(family, Proto[spec["protocol"]], spec["address"], spec["port"])
 
 
-def _real_server(item: Statement, vs_spec: dict[str, Any], out: Converted) -> tuple[dict[str, Any], Any] | None:
-    """(RealServer spec, (checker statement, inhibit, threshold notes)) or None when it cannot be read."""
+def _real_server(item: Statement, vs_spec: dict[str, Any], out: Converted) -> _Real | None:
+    """One real_server block, or None (with an error note) when it cannot be read."""
     args = item.args
     try:
         address = ipaddress.ip_address(args[0]).compressed
@@ -384,7 +391,7 @@ def _real_server(item: Statement, vs_spec: dict[str, Any], out: Converted) -> tu
             out.note(inner.line, keyword, "checker has no kube-lvs equivalent (tcp, http, https); ignored")
         else:
             out.note(inner.line, keyword, "real_server setting with no kube-lvs equivalent; ignored")
-    return rs, (checker, inhibit)
+    return _Real(item, rs, checker, inhibit)
 
 
 def _checker(checker: Statement, defaults: dict[str, Any], out: Converted) -> dict[str, Any]:
@@ -449,27 +456,30 @@ def _url(url: Statement, out: Converted) -> dict[str, Any]:
 
 
 def _health_check(
-    checks: list[tuple[Statement, Any]], defaults: dict[str, Any], out: Converted, line: int
+    reals: list[_Real], defaults: dict[str, Any], out: Converted, line: int
 ) -> dict[str, Any] | None:
     """The first real server's checker for the whole VirtualServer; differences are noted."""
-    with_checker = [(item, checker, inhibit) for item, (checker, inhibit) in checks if checker is not None]
-    if not with_checker:
+    checked = [(real, real.checker) for real in reals if real.checker is not None]
+    if not checked:
         return None
-    first_item, first, _ = with_checker[0]
-    check = _checker(first, defaults, out)
-    for _item, checker, _ in with_checker[1:]:
-        quiet = Converted()
-        if _checker(checker, defaults, quiet) != check:
+    first, first_checker = checked[0]
+    check = _checker(first_checker, defaults, out)
+    for _, checker in checked[1:]:
+        if _checker(checker, defaults, Converted()) != check:  # its own notes were given with the first
             out.note(
                 checker.line,
                 checker.keyword,
-                f"differs from the checker of real_server line {first_item.line}; kube-lvs checks every real "
-                "server of a VirtualServer alike: the first one's settings are used",
+                f"differs from the checker of real_server line {first.statement.line}; kube-lvs checks every "
+                "real server of a VirtualServer alike: the first one's settings are used",
             )
-    unchecked = [item for item, (checker, _) in checks if checker is None]
-    for item in unchecked:
-        out.note(item.line, "real_server", "has no checker but its VirtualServer's health check applies to it")
-    inhibits = {inhibit or bool(defaults.get("inhibit")) for _, _, inhibit in with_checker}
+    for real in reals:
+        if real.checker is None:
+            out.note(
+                real.statement.line,
+                "real_server",
+                "has no checker but its VirtualServer's health check applies to it",
+            )
+    inhibits = {real.inhibit or bool(defaults.get("inhibit")) for real, _ in checked}
     if len(inhibits) > 1:
         out.note(line, "inhibit_on_failure", "set on some real servers only; kube-lvs quiesces all of them")
     check["onFailure"] = "quiesce" if True in inhibits else "remove"

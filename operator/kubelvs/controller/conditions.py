@@ -60,8 +60,8 @@ REAL_SERVER_FIELDS = ("observedGeneration", "conditions")
 
 
 @dataclass(frozen=True)
-class Verdicts:
-    """The facts one object's status is derived from, besides its own body."""
+class RealServerFacts:
+    """What a RealServer's status depends on besides its own body: its verdict and its parent's state."""
 
     verdict: Verdict
     parent_programmed: bool = False
@@ -121,7 +121,7 @@ def checks_health(vs: VirtualServer) -> bool:
     return check is not None and check.type != HealthCheckType.NONE
 
 
-def is_healthy(raw: Mapping[str, Any], facts: Verdicts) -> bool:
+def is_healthy(raw: Mapping[str, Any], facts: RealServerFacts) -> bool:
     """A real server counts as ready: accepted, its service programmed, and passing (or not needing) checks."""
     if not facts.verdict.accepted or not facts.parent_programmed:
         return False
@@ -177,7 +177,7 @@ def virtual_server_status(
     }
 
 
-def real_server_status(raw: Mapping[str, Any], facts: Verdicts, now: str) -> dict[str, Any]:
+def real_server_status(raw: Mapping[str, Any], facts: RealServerFacts, now: str) -> dict[str, Any]:
     """The operator's fields of a RealServer's status."""
     status = _status(raw)
     generation = _generation(raw)
@@ -229,7 +229,7 @@ def condition(status: Mapping[str, Any], kind: Type) -> Mapping[str, Any] | None
 
 def real_server_facts(
     rs: RealServer | None, verdict: Verdict, parents: Mapping[str, tuple[bool, bool]]
-) -> Verdicts:
-    """Verdicts for one RealServer: ``parents`` maps VirtualServer key -> (programmed, checks health)."""
+) -> RealServerFacts:
+    """RealServerFacts for one RealServer: ``parents`` maps VirtualServer key -> (programmed, checks health)."""
     programmed, checking = parents.get(rs.virtual_server_key, (False, True)) if rs is not None else (False, True)
-    return Verdicts(verdict=verdict, parent_programmed=programmed, parent_checks_health=checking)
+    return RealServerFacts(verdict=verdict, parent_programmed=programmed, parent_checks_health=checking)

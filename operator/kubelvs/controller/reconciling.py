@@ -22,7 +22,9 @@ from kubelvs.controller import metrics
 from kubelvs.controller.conditions import (
     REAL_SERVER_FIELDS,
     VIRTUAL_SERVER_FIELDS,
+    Type,
     checks_health,
+    condition,
     is_healthy,
     is_programmed,
     owned,
@@ -32,12 +34,14 @@ from kubelvs.controller.conditions import (
 )
 from kubelvs.controller.config import OperatorConfig
 from kubelvs.controller.judging import Raw, judge
-from kubelvs.controller.notices import Notice, Severity, acceptance, backend_health, failover
+from kubelvs.controller.notices import Notice, acceptance, backend_health, failover
 from kubelvs.controller.writing import WriteOutcome
 
 logger = logging.getLogger(__name__)
 
 
+WRITE_CONCURRENCY = 8
+"""Status patches in flight at once (each is a blocking client call in a worker thread)."""
 TRUST_OWN_WRITES = 30.0
 """Seconds the operator's last write of a status beats an index that does not show it yet."""
 
@@ -58,6 +62,23 @@ class World:
     virtual_servers: Mapping[str, Raw]
     real_servers: Mapping[str, Raw]
     node_addresses: Mapping[str, frozenset[str]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One object's status as it is (``old``) and as it should be (``new``), and what to announce."""
+
+    kind: str
+    key: str
+    raw: Raw
+    old: dict[str, Any]
+    new: dict[str, Any]
+    notices: list[Notice]
+
+
+def _parent_key(key: str, raw: Raw) -> str:
+    """``namespace/virtualServer`` of a RealServer, read raw so that invalid ones are counted too."""
+    return f"{key.split('/', 1)[0]}/{(raw.get('spec') or {}).get('virtualServer')}"
 
 
 class Outcome(enum.StrEnum):
@@ -102,6 +123,22 @@ class Reconciler:
             return outcome
 
     async def _pass(self, world: World) -> Outcome:
+        plans = self._plan(world)
+        limit = asyncio.Semaphore(WRITE_CONCURRENCY)
+
+        async def write(plan: Plan) -> WriteOutcome | None:
+            async with limit:
+                return await self._write(plan)
+
+        outcomes = await asyncio.gather(*(write(plan) for plan in plans))
+        for plan, outcome in zip(plans, outcomes, strict=True):
+            if plan.kind == "VirtualServer" and outcome is not WriteOutcome.FAILED:
+                self._directors[plan.key] = (plan.raw.get("status") or {}).get("activeDirector")
+        self._forget(world)
+        return Outcome.RETRY if WriteOutcome.FAILED in outcomes else Outcome.CLEAN
+
+    def _plan(self, world: World) -> list[Plan]:
+        """Judge the world and derive every object's status and notices (no I/O)."""
         judgement = judge(world.virtual_servers, world.real_servers, world.node_addresses, self.config.vip_pools)
         now = _now()
         parents = {
@@ -110,40 +147,31 @@ class Reconciler:
         }
         ready: collections.Counter[str] = collections.Counter()
         total: collections.Counter[str] = collections.Counter()
-        outcomes: list[WriteOutcome | None] = []
+        plans: list[Plan] = []
 
         for key, verdict in judgement.real_servers.items():
             raw = world.real_servers[key]
             model = judgement.parsed_real_servers.get(key)
             facts = real_server_facts(model, verdict, parents)
-            parent = (
-                model.virtual_server_key
-                if model
-                else f"{key.split('/')[0]}/{(raw.get('spec') or {}).get('virtualServer')}"
-            )
+            parent = _parent_key(key, raw)
             total[parent] += 1
             ready[parent] += is_healthy(raw, facts)
             old = self._old("RealServer", key, raw, REAL_SERVER_FIELDS)
             new = real_server_status(raw, facts, now)
             spec = raw.get("spec") or {}
-            target = f"real server {spec.get('address')}:{spec.get('port', '(service port)')}"
+            target = f"real server {spec.get('address')}" + (f":{spec['port']}" if spec.get("port") else "")
             notices = acceptance(old, new) + backend_health(old, new, target)
-            outcomes.append(await self._write("RealServer", key, raw, old, new, notices))
+            plans.append(Plan("RealServer", key, raw, old, new, notices))
 
         for key, verdict in judgement.virtual_servers.items():
             raw = world.virtual_servers[key]
             old = self._old("VirtualServer", key, raw, VIRTUAL_SERVER_FIELDS)
             new = virtual_server_status(raw, verdict, ready[key], total[key], now)
             notices = acceptance(old, new)
-            director = (raw.get("status") or {}).get("activeDirector")
             if key in self._directors:
-                notices += failover(self._directors[key], director)
-            outcome = await self._write("VirtualServer", key, raw, old, new, notices)
-            if outcome is not WriteOutcome.FAILED:
-                self._directors[key] = director
-            outcomes.append(outcome)
+                notices += failover(self._directors[key], (raw.get("status") or {}).get("activeDirector"))
+            plans.append(Plan("VirtualServer", key, raw, old, new, notices))
 
-        self._forget(world)
         for kind, verdicts in (
             ("VirtualServer", judgement.virtual_servers),
             ("RealServer", judgement.real_servers),
@@ -151,7 +179,7 @@ class Reconciler:
             accepted = sum(verdict.accepted for verdict in verdicts.values())
             metrics.OBJECTS.labels(kind=kind, accepted="true").set(accepted)
             metrics.OBJECTS.labels(kind=kind, accepted="false").set(len(verdicts) - accepted)
-        return Outcome.RETRY if WriteOutcome.FAILED in outcomes else Outcome.CLEAN
+        return plans
 
     def _old(self, kind: str, key: str, raw: Raw, fields: Sequence[str]) -> dict[str, Any]:
         current = owned(raw, fields)
@@ -165,29 +193,21 @@ class Reconciler:
             return current
         return written
 
-    async def _write(
-        self,
-        kind: str,
-        key: str,
-        raw: Raw,
-        old: Mapping[str, Any],
-        new: dict[str, Any],
-        notices: Sequence[Notice],
-    ) -> WriteOutcome | None:
+    async def _write(self, plan: Plan) -> WriteOutcome | None:
         """Patch the status if it differs, then announce; None when there was nothing to write."""
         outcome: WriteOutcome | None = None
-        if new != old:
-            namespace, name = key.split("/", 1)
-            outcome = await self._writer.patch_status(kind, namespace, name, new)
-            metrics.STATUS_WRITES.labels(kind=kind, outcome=outcome.value).inc()
+        if plan.new != plan.old:
+            namespace, name = plan.key.split("/", 1)
+            outcome = await self._writer.patch_status(plan.kind, namespace, name, plan.new)
+            metrics.STATUS_WRITES.labels(kind=plan.kind, outcome=outcome.value).inc()
             if outcome is not WriteOutcome.WRITTEN:
                 return outcome
-            self._written[(kind, key)] = (time.monotonic(), new)
-        for notice in notices:
-            if notice.severity is Severity.WARNING and notice.reason == "Rejected":
-                reason = next((c["reason"] for c in new["conditions"] if c["type"] == "Accepted"), "Unknown")
-                metrics.REJECTIONS.labels(kind=kind, reason=reason).inc()
-            self._announce(raw, notice)
+            self._written[(plan.kind, plan.key)] = (time.monotonic(), plan.new)
+        for notice in plan.notices:
+            if notice.reason == "Rejected":
+                accepted = condition(plan.new, Type.ACCEPTED) or {}
+                metrics.REJECTIONS.labels(kind=plan.kind, reason=accepted.get("reason", "Unknown")).inc()
+            self._announce(plan.raw, notice)
         return outcome
 
     def _forget(self, world: World) -> None:

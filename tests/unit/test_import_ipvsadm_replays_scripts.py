@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kubelvs.formats import ipvsadm
@@ -102,3 +104,11 @@ def test_howto_script_names_what_it_skipped() -> None:
 )
 def test_script_replays_like_ipvsadm(script: str, expected: list[str]) -> None:
     assert _lines(script) == expected
+
+
+def test_edits_and_deletions_replay_to_what_the_kernel_kept() -> None:
+    data = Path(__file__).parent / "data"
+    kept = (data / "ipvsadm-edits-Sn.txt").read_text().splitlines()  # captured after running the script
+    table = ipvsadm.parse((data / "ipvsadm-edits.sh").read_text())
+    assert ipvsadm.render(table.services.values(), table.destinations.values()) == kept
+    assert not [n for n in table.notes if n.level == Level.ERROR]

@@ -70,6 +70,9 @@ ipvsadm -a -t 192.0.2.61:80 -r 198.51.100.82:80 -i --tun-type gue --tun-port 608
 ipvsadm -a -t 192.0.2.61:80 -r 198.51.100.83:80 -i --tun-type gre --tun-csum -w 1
 ipvsadm -a -t 192.0.2.61:80 -r 198.51.100.84:80 -i --tun-type ipip -w 1
 ipvsadm -S -n > "$out/ipvsadm-Sn-unsupported.txt"
+# Edits and deletions: import replays the script to what the kernel kept.
+sh "$(dirname "$0")/ipvsadm-edits.sh"
+ipvsadm -S -n > "$out/ipvsadm-edits-Sn.txt"
 ipvsadm --version > "$out/ipvsadm-version.txt" 2>&1 || true
 uname -r >> "$out/ipvsadm-version.txt"
 echo capture-ok

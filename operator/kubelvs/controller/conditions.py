@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from kubelvs.api.enums import HealthCheckType
-from kubelvs.api.models import Condition, RealServer, VirtualServer
+from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.controller.judging import Verdict
 
 logger = logging.getLogger(__name__)
@@ -91,15 +91,17 @@ def _conditions(
         previous = before.get(kind)
         unchanged = previous is not None and previous.get("status") == status
         since = str(previous.get("lastTransitionTime")) if unchanged and previous is not None else now
-        condition = Condition(
-            type=kind,
-            status=status,
-            reason=reason,
-            message=message,
-            observed_generation=generation,
-            last_transition_time=since,
+        # kubelvs.api.models.Condition's metav1 shape, built directly: this runs per object per pass.
+        result.append(
+            {
+                "type": str(kind),
+                "status": status,
+                "reason": reason,
+                "message": message,
+                "observedGeneration": generation,
+                "lastTransitionTime": since,
+            }
         )
-        result.append(condition.model_dump(by_alias=True))
     # Conditions someone else added (not ours) stay as they are.
     result.extend(dict(item) for item in old if isinstance(item, Mapping) and item.get("type") not in OWNED_TYPES)
     return result

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,19 +111,26 @@ def _placement(
     return None
 
 
+Parse = Callable[[Raw], VirtualServer | RealServer | list[Problem]]
+
+
 def judge(
     virtual_servers: Mapping[str, Raw],
     real_servers: Mapping[str, Raw],
     node_addresses: Mapping[str, frozenset[str]],
     pools: Sequence[Network],
+    parse: Parse = parse_object,
 ) -> Judgement:
-    """Judge every live object; keys are ``namespace/name``, objects being deleted are left out."""
+    """Judge every live object; keys are ``namespace/name``, objects being deleted are left out.
+
+    ``parse`` is :func:`~kubelvs.api.objects.parse_object` or a memo of it (see :class:`ParseCache`).
+    """
     result = Judgement()
     claimed: dict[str, str] = {}
     for key, raw in sorted(virtual_servers.items(), key=lambda item: _age(*item)):
         if is_deleting(raw):
             continue
-        parsed = parse_object(raw)
+        parsed = parse(raw)
         if isinstance(parsed, list):
             result.virtual_servers[key] = Verdict(Rejection.INVALID_SPEC, tuple(parsed))
             continue
@@ -147,7 +154,7 @@ def judge(
     for key, raw in sorted(real_servers.items(), key=lambda item: _age(*item)):
         if is_deleting(raw):
             continue
-        parsed_rs = parse_object(raw)
+        parsed_rs = parse(raw)
         if isinstance(parsed_rs, list):
             result.real_servers[key] = Verdict(Rejection.INVALID_SPEC, tuple(parsed_rs))
             continue
@@ -182,3 +189,28 @@ def _judge_real_server(
         return Verdict(Rejection.DUPLICATE_DESTINATION, (Problem("spec.address", message),))
     destinations[destination] = rs.key
     return ACCEPTED
+
+
+class ParseCache:
+    """Remembers each object's parse by (uid, generation): a spec only changes with its generation."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[str, int], VirtualServer | RealServer | list[Problem]] = {}
+        self._used: set[tuple[str, int]] = set()
+
+    def __call__(self, raw: Raw) -> VirtualServer | RealServer | list[Problem]:
+        meta = raw.get("metadata") or {}
+        uid, generation = meta.get("uid"), meta.get("generation")
+        if not isinstance(uid, str) or not isinstance(generation, int):
+            return parse_object(raw)
+        key = (uid, generation)
+        self._used.add(key)
+        if key not in self._parsed:
+            self._parsed[key] = parse_object(raw)
+        return self._parsed[key]
+
+    def forget_unused(self) -> None:
+        """Drop parses no call asked for since the last time (old generations, deleted objects)."""
+        for key in set(self._parsed) - self._used:
+            del self._parsed[key]
+        self._used.clear()

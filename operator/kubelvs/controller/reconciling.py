@@ -33,7 +33,7 @@ from kubelvs.controller.conditions import (
     virtual_server_status,
 )
 from kubelvs.controller.config import OperatorConfig
-from kubelvs.controller.judging import Raw, judge
+from kubelvs.controller.judging import ParseCache, Raw, judge
 from kubelvs.controller.notices import Notice, acceptance, backend_health, failover
 from kubelvs.controller.writing import WriteOutcome
 
@@ -107,6 +107,7 @@ class Reconciler:
         # be on their way, and judging them would rewrite transition times and repeat Events.
         self._written: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._directors: dict[str, str | None] = {}
+        self._parse = ParseCache()
         self.needs_retry = False
 
     async def reconcile(self, read_world: Callable[[], World]) -> Outcome:
@@ -139,7 +140,10 @@ class Reconciler:
 
     def _plan(self, world: World) -> list[Plan]:
         """Judge the world and derive every object's status and notices (no I/O)."""
-        judgement = judge(world.virtual_servers, world.real_servers, world.node_addresses, self.config.vip_pools)
+        judgement = judge(
+            world.virtual_servers, world.real_servers, world.node_addresses, self.config.vip_pools, self._parse
+        )
+        self._parse.forget_unused()
         now = _now()
         parents = {
             key: (is_programmed(world.virtual_servers[key]), checks_health(vs))

@@ -1,9 +1,12 @@
 # One image for both processes: `kubelvs operator` (Deployment, non-root) and `kubelvs agent` (DaemonSet,
 # root and privileged through the chart's securityContext). Build from the repository root:
 #   docker build -t kubelvs:dev .
-# Pin the base image by digest for reproducible builds, e.g.
-#   docker buildx imagetools inspect python:3.11-slim-bookworm   ->   --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:...
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# The base image is pinned by tag and digest, so a rebuild gets the same bytes. The digest is the one a
+# Renovate-maintained public digest list records for this tag. It was not checked against the registry
+# here, because this machine has no registry access. Bump both together:
+#   docker buildx imagetools inspect python:3.11-slim-bookworm    (the "Digest:" line)
+# or override: --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG PYTHON_IMAGE=python:3.11.10-slim-bookworm@sha256:5148c0e4bbb64271bca1d3322360ebf4bfb7564507ae32dd639322e4952a6b16
 
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src

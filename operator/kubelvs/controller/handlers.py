@@ -25,10 +25,10 @@ logger = logging.getLogger(__name__)
 
 NODE_ADDRESS_TYPES = frozenset({"InternalIP", "ExternalIP"})
 RETRY_DELAY = 5.0
-# Our own registry, so that importing this module next to other kopf code (the agent's watcher, tests)
-# never mixes handlers; it still carries kopf's default login handlers.
-REGISTRY = kopf.OperatorRegistry()
 RESYNC_INTERVAL = 30.0
+# Our own registry, so that importing this module next to other kopf code (the agent's watcher, tests)
+# never mixes handlers.
+REGISTRY = kopf.OperatorRegistry()
 
 
 @kopf.on.login(registry=REGISTRY)

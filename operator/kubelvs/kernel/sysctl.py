@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 PROC_SYS = Path("/proc/sys")
 
 # Letters, digits and the few separators sysctl and interface names use; no "..", no leading "/".
-_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]*(/[A-Za-z0-9_][A-Za-z0-9_.:@+-]*)*")
+# At least one "/": the dotted form (net.ipv4.ip_forward) is refused rather than read as a missing key.
+_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]*(/[A-Za-z0-9_][A-Za-z0-9_.:@+-]*)+")
 
 
 class SysctlError(OSError):

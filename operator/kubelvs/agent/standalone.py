@@ -47,14 +47,14 @@ class Options:
 def open_kernel() -> Kernel:
     """The pyroute2 / procfs / nft gateways of the current network namespace."""
     from kubelvs.kernel.addresses import NetlinkAddresses
-    from kubelvs.kernel.ipvs import NetlinkIpvs
+    from kubelvs.kernel.ipvs import KernelIpvsTable
     from kubelvs.kernel.nft import NftPacketRules
     from kubelvs.kernel.routes import NetlinkPolicyRoutes
     from kubelvs.kernel.sysctl import ProcSysctls
     from kubelvs.kernel.tunnel import NetlinkTunnel
 
     return Kernel(
-        ipvs=NetlinkIpvs(),
+        ipvs=KernelIpvsTable(),
         addresses=NetlinkAddresses(),
         sysctls=ProcSysctls(),
         tunnel=NetlinkTunnel(),

@@ -71,4 +71,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         print(f"kubelvs agent: kernel adapters unavailable: {error}", file=sys.stderr)
         return 2
-    return standalone.StandaloneAgent(options, kernel).run(args.once)
+    try:
+        return standalone.StandaloneAgent(options, kernel).run(args.once)
+    finally:
+        close = getattr(kernel.ipvs, "close", None)  # the IPVS adapter holds netlink sockets
+        if close is not None:
+            close()

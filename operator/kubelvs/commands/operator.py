@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics-port",
         type=int,
-        default=int(os.environ.get("KUBELVS_METRICS_PORT", "8080")),
+        default=os.environ.get("KUBELVS_METRICS_PORT", "8080"),  # a string: argparse checks it like a flag
         metavar="PORT",
         help="Prometheus metrics port (0: off; env KUBELVS_METRICS_PORT)",
     )

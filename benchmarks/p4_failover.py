@@ -1,0 +1,313 @@
+"""P4: failover under real traffic, keepalived (VRRP, advert_int 1) as the baseline, in the VM.
+
+Topology, all network namespaces on one bridge inside the guest (TEST-NET-1 only): a client, two
+directors ``kd1`` (MASTER, priority 150) and ``kd2`` (BACKUP, 100), and two DR real servers with the VIP on
+``lo``. keepalived programs IPVS (``lb_kind DR``, ``rr``, TCP_CHECK) and holds the VIP by VRRP. The client
+makes one HTTP request on a new connection every 20 ms (2 s timeout each) while the MASTER's keepalived is
+
+- ``stop``: stopped gracefully (SIGTERM: it sends a priority-0 advert and drops VIP and IPVS rules);
+- ``sigkill``: SIGKILLed (VIP and IPVS rules stay behind on kd1, which still forwards);
+- ``node-lost``: SIGKILLed and kd1's link taken down (a director that dies with its keepalived).
+
+Per scenario: requests after the fault that failed, that were delayed (> 0.5 s), and the longest time
+without any successful answer. kube-lvs' side needs the in-cluster agent with Lease election; until it exists
+its row says so. The file is also the servers' and client's script (stdlib only)::
+
+    python p4_failover.py serve NAME PORT
+    python p4_failover.py client ADDRESS PORT SECONDS
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+SCRIPT = Path(__file__).resolve()
+SUBNET = "192.0.2"  # TEST-NET-1, only inside the guest
+VIP = f"{SUBNET}.100"
+PORT = 80
+NODES = {
+    "kc": f"{SUBNET}.10",
+    "kd1": f"{SUBNET}.1",
+    "kd2": f"{SUBNET}.2",
+    "kr1": f"{SUBNET}.11",
+    "kr2": f"{SUBNET}.12",
+}
+BRIDGE = "kbr0"
+REQUEST_EVERY_S = 0.02
+REQUEST_TIMEOUT_S = 2.0
+DELAYED_S = 0.5
+BEFORE_FAULT_S = 4.0
+AFTER_FAULT_S = 10.0
+SCENARIOS = ("stop", "sigkill", "node-lost")
+
+KEEPALIVED_CONF = """
+global_defs {{
+    router_id {name}
+    vrrp_garp_master_delay 1
+    vrrp_garp_master_repeat 3
+}}
+vrrp_instance VI_BENCH {{
+    state {state}
+    interface eth0
+    virtual_router_id 51
+    priority {priority}
+    advert_int 1
+    virtual_ipaddress {{
+        {vip}/32 dev eth0
+    }}
+}}
+virtual_server {vip} {port} {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+{real_servers}
+}}
+"""
+
+REAL_SERVER = """    real_server {address} {port} {{
+        weight 1
+        TCP_CHECK {{
+            connect_timeout 1
+        }}
+    }}"""
+
+
+# --- the scripts that run inside namespaces -------------------------------------------------------
+
+
+def serve(name: str, port: int) -> None:
+    body = f"{name}\n".encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    with ThreadingHTTPServer(("0.0.0.0", port), Handler) as server:
+        print("ready", flush=True)
+        server.serve_forever()
+
+
+def client(address: str, port: int, seconds: float) -> None:
+    """One GET per connection every 20 ms for ``seconds``; prints [start, end, ok] per request (monotonic)."""
+    request = f"GET / HTTP/1.0\r\nHost: {address}\r\n\r\n".encode()
+    records: list[tuple[float, float, bool]] = []
+    print("ready", flush=True)
+    stop = time.monotonic() + seconds
+    while time.monotonic() < stop:
+        start = time.monotonic()
+        ok = False
+        try:
+            with socket.create_connection((address, port), timeout=REQUEST_TIMEOUT_S) as conn:
+                conn.sendall(request)
+                ok = conn.recv(4096).startswith(b"HTTP/1.0 200")
+        except OSError:
+            ok = False
+        end = time.monotonic()
+        records.append((start, end, ok))
+        time.sleep(max(0.0, REQUEST_EVERY_S - (end - start)))
+    print(json.dumps(records), flush=True)
+
+
+# --- the driver ------------------------------------------------------------------------------------
+
+
+def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(list(argv), capture_output=True, text=True, check=False)
+    if check and done.returncode:
+        raise RuntimeError(f"{' '.join(argv)} -> exit {done.returncode}: {done.stderr.strip()}")
+    return done
+
+
+def in_ns(ns: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return sh("ip", "netns", "exec", ns, *argv, check=check)
+
+
+def build_topology() -> None:
+    sh("ip", "link", "add", BRIDGE, "type", "bridge")
+    sh("ip", "link", "set", BRIDGE, "up")
+    for ns, address in NODES.items():
+        sh("ip", "netns", "add", ns)
+        sh("ip", "link", "add", f"v-{ns}", "type", "veth", "peer", "name", "eth0", "netns", ns)
+        sh("ip", "link", "set", f"v-{ns}", "master", BRIDGE, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+    for ns in ("kr1", "kr2"):  # DR real servers: the VIP on lo, never answered for by ARP
+        sh("ip", "-n", ns, "addr", "add", f"{VIP}/32", "dev", "lo")
+        for key, value in (("arp_ignore", "1"), ("arp_announce", "2")):
+            for device in ("all", "eth0"):
+                in_ns(ns, "sysctl", "-qw", f"net.ipv4.conf.{device}.{key}={value}")
+
+
+def start_ready(ns: str, *argv: str) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        ["ip", "netns", "exec", ns, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if line != "ready":
+        process.kill()
+        raise RuntimeError(
+            f"{argv} in {ns} did not start: {line} {process.stderr.read() if process.stderr else ''}"
+        )
+    return process
+
+
+def start_keepalived(ns: str, workdir: Path) -> subprocess.Popen[str]:
+    master = ns == "kd1"
+    conf = workdir / f"{ns}.conf"
+    real_servers = "\n".join(REAL_SERVER.format(address=NODES[r], port=PORT) for r in ("kr1", "kr2"))
+    conf.write_text(
+        KEEPALIVED_CONF.format(
+            name=ns,
+            state="MASTER" if master else "BACKUP",
+            priority=150 if master else 100,
+            vip=VIP,
+            port=PORT,
+            real_servers=real_servers,
+        )
+    )
+    pids = [
+        f"--pid={workdir / ns}.pid",
+        f"--vrrp_pid={workdir / ns}-vrrp.pid",
+        f"--checkers_pid={workdir / ns}-chk.pid",
+    ]
+    log = (workdir / f"{ns}-keepalived.log").open("a")
+    # own process group: the parent and its VRRP and checker children can be killed together
+    return subprocess.Popen(
+        ["ip", "netns", "exec", ns, "keepalived", "-n", "-l", "-D", "-G", "-f", str(conf), *pids],
+        stdout=log,
+        stderr=log,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def has_vip(ns: str) -> bool:
+    return f" {VIP}/32 " in sh("ip", "-n", ns, "-4", "addr", "show", "dev", "eth0").stdout
+
+
+def wait_for(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def serving(ns: str) -> bool:
+    done = in_ns(ns, "ipvsadm", "-Ln", "-t", f"{VIP}:{PORT}", check=False)
+    return done.returncode == 0 and done.stdout.count("->") >= 3  # header line + two real servers
+
+
+def reset(directors: dict[str, subprocess.Popen[str]], workdir: Path) -> None:
+    """Both keepalived stopped, kd1's link up, no VIP or IPVS left; then both started, kd1 the MASTER."""
+    for process in directors.values():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    for ns in ("kd1", "kd2"):
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        sh("ip", "-n", ns, "addr", "del", f"{VIP}/32", "dev", "eth0", check=False)
+        in_ns(ns, "ipvsadm", "-C")
+    directors["kd1"] = start_keepalived("kd1", workdir)
+    wait_for(lambda: has_vip("kd1") and serving("kd1"), 60, "kd1 to become MASTER with both real servers")
+    directors["kd2"] = start_keepalived("kd2", workdir)
+    wait_for(lambda: serving("kd2"), 60, "kd2 (BACKUP) to program IPVS")
+    time.sleep(3)  # kd2 has heard kd1's adverts and settled as BACKUP
+
+
+def fault(kind: str, master: subprocess.Popen[str]) -> None:
+    if kind == "stop":
+        master.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(master.pid, signal.SIGKILL)
+        if kind == "node-lost":
+            sh("ip", "-n", "kd1", "link", "set", "eth0", "down")
+
+
+def analyse(records: list[tuple[float, float, bool]], at: float) -> dict[str, Any]:
+    after = [r for r in records if r[1] >= at]
+    answered = [end for _, end, ok in records if ok]
+    gaps = [b - a for a, b in itertools.pairwise(answered) if b >= at]
+    return {
+        "requests_after_fault": len(after),
+        "failed": sum(1 for r in after if not r[2]),
+        "delayed": sum(1 for r in after if r[2] and r[1] - r[0] > DELAYED_S),
+        "longest_without_answer_s": max(gaps, default=float("nan")),
+        "failed_before_fault": sum(1 for r in records if r[1] < at and not r[2]),
+    }
+
+
+def scenario(kind: str, directors: dict[str, subprocess.Popen[str]], workdir: Path) -> dict[str, Any]:
+    reset(directors, workdir)
+    probe = start_ready(
+        "kc", sys.executable, str(SCRIPT), "client", VIP, str(PORT), str(BEFORE_FAULT_S + AFTER_FAULT_S)
+    )
+    time.sleep(BEFORE_FAULT_S)
+    at = time.monotonic()
+    fault(kind, directors["kd1"])
+    wait_for(lambda: has_vip("kd2"), 30, "kd2 to take the VIP")
+    took_over = time.monotonic() - at
+    out, _ = probe.communicate(timeout=BEFORE_FAULT_S + AFTER_FAULT_S + 60)
+    records = [(float(a), float(b), bool(ok)) for a, b, ok in json.loads(out.strip().splitlines()[-1])]
+    figures = analyse(records, at)
+    figures["vip_on_backup_after_s"] = took_over
+    return figures
+
+
+def run(workdir: Path) -> dict[str, Any]:
+    version = sh("keepalived", "--version", check=False)
+    figures: dict[str, Any] = {"baseline": (version.stderr or version.stdout).splitlines()[0].strip()}
+    build_topology()
+    servers = [start_ready(ns, sys.executable, str(SCRIPT), "serve", ns, str(PORT)) for ns in ("kr1", "kr2")]
+    directors: dict[str, subprocess.Popen[str]] = {}
+    try:
+        for kind in SCENARIOS:
+            figures[f"keepalived_{kind}"] = scenario(kind, directors, workdir)
+            logger.info("keepalived %s: %s", kind, figures[f"keepalived_{kind}"])
+    finally:
+        for director in directors.values():
+            if director.poll() is None:
+                os.killpg(director.pid, signal.SIGKILL)
+            director.wait()
+        for server in servers:
+            server.kill()
+            server.wait()
+    if importlib.util.find_spec("kubelvs.agent.cluster") is None:
+        figures["kubelvs"] = "not measured yet: the in-cluster agent (Lease election + IPVS) does not exist yet"
+    else:
+        figures["kubelvs"] = "not measured yet: the in-cluster agent exists but needs an API server in the VM"
+    return figures
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1:2] == ["client"]:
+        client(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    else:
+        import guest
+
+        guest.main(["P4"])

@@ -1,0 +1,218 @@
+"""Turn one run's figures (guest ``results.json`` + host ``p5.json``) into a table and ``RESULTS.md``.
+
+``python report.py OUTDIR [--write RESULTS.md]``. Every number comes from that one run; a goal that is missed
+says so, and a side that could not run says why instead of showing a number.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+Row = tuple[str, str, str, str, str, str]
+HEADER: Row = ("benchmark", "goal", "kube-lvs", "baseline", "ratio / figure", "met")
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def s(value: Any) -> str:
+    """Seconds, in the unit that reads best."""
+    if not isinstance(value, int | float) or math.isnan(value):
+        return "n/a"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def met(figures: dict[str, Any]) -> str:
+    if "error" in figures:
+        return "**error**"
+    if "met" not in figures:
+        return "not measured"
+    return "yes" if figures["met"] else "**NO**"
+
+
+def missing(figures: dict[str, Any]) -> str | None:
+    """Why there is no kube-lvs number, if there is none."""
+    if "error" in figures:
+        return f"error: {figures['error']}"
+    value = figures.get("kubelvs")
+    return value if isinstance(value, str) else None
+
+
+def rows(guest: dict[str, Any], host: dict[str, Any]) -> list[Row]:
+    out: list[Row] = []
+    p1 = guest.get("P1", {})
+    why = missing(p1)
+    out.append(
+        (
+            f"P1 full sync {p1.get('services', '?')} svc / {p1.get('destinations', '?')} dests",
+            "<= 1.0x ipvsadm -R",
+            why
+            or f"{s(p1.get('kubelvs_total_s'))} (plan {s(p1.get('kubelvs_plan_s'))} + "
+            f"reconcile {s(p1.get('kubelvs_reconcile_s'))}; {p1.get('kubelvs_netlink_ops')} ops in "
+            f"{p1.get('kubelvs_apply_calls')} apply; same table: {p1.get('kubelvs_table_matches')})",
+            f"ipvsadm -R {s(p1.get('ipvsadm_restore_s'))} (same table: {p1.get('ipvsadm_table_matches')})",
+            f"{p1['ratio']:.2f}x" if "ratio" in p1 else "n/a",
+            met(p1),
+        )
+    )
+    p2 = guest.get("P2", {})
+    why = missing(p2)
+    out.append(
+        (
+            "P2 no-op resync",
+            "0 writes, <= 2x ipvsadm -Ln",
+            why
+            or f"{p2.get('kubelvs_writes')} writes, {p2.get('kubelvs_netlink_ops')} netlink ops; "
+            f"{s(p2.get('kubelvs_total_s'))} (plan {s(p2.get('kubelvs_plan_s'))}, reconcile "
+            f"{s(p2.get('kubelvs_reconcile_s'))}; table read {s(p2.get('read_services_s'))} + "
+            f"{s(p2.get('read_destinations_s'))})",
+            f"ipvsadm -Ln {s(p2.get('ipvsadm_ln_s'))}",
+            f"{p2['ratio']:.2f}x" if "ratio" in p2 else "n/a",
+            met(p2),
+        )
+    )
+    p3 = guest.get("P3", {})
+    why = missing(p3)
+    out.append(
+        (
+            "P3 one weight change (reconciler, in VM)",
+            "1 netlink write, p99 < 200 ms",
+            why
+            or f"ops/change {p3.get('netlink_ops_per_change')}; write acked p50 {s(p3.get('acked_p50_s'))} "
+            f"p99 {s(p3.get('acked_p99_s'))} ({p3.get('samples')} samples)",
+            f"visible in ipvsadm -Ln: p50 {s(p3.get('visible_p50_s'))} p99 {s(p3.get('visible_p99_s'))}",
+            f"p99 {s(p3.get('acked_p99_s'))}",
+            met(p3),
+        )
+    )
+    p3a = guest.get("P3-agent", {})
+    why = missing(p3a)
+    out.append(
+        (
+            "P3 one weight change (standalone agent, file edit, in VM)",
+            "p99 < 200 ms",
+            why or f"p50 {s(p3a.get('p50_s'))} p99 {s(p3a.get('p99_s'))} ({p3a.get('samples')} samples)",
+            "-",
+            f"p99 {s(p3a.get('p99_s'))}",
+            met(p3a),
+        )
+    )
+    p4 = guest.get("P4", {})
+    if "error" in p4:
+        out.append(("P4 failover", "-", "-", f"error: {p4['error']}", "-", "**error**"))
+    for kind in ("stop", "sigkill", "node-lost"):
+        figures = p4.get(f"keepalived_{kind}")
+        if figures:
+            out.append(
+                (
+                    f"P4 failover, MASTER {kind}",
+                    "(baseline comparison)",
+                    str(p4.get("kubelvs", "-")),
+                    f"{p4.get('baseline', 'keepalived')}: {figures['failed']} failed, {figures['delayed']} "
+                    f"delayed (>0.5 s) of {figures['requests_after_fault']}; VIP on backup after "
+                    f"{s(figures['vip_on_backup_after_s'])}",
+                    f"longest without answer {s(figures['longest_without_answer_s'])}",
+                    "not measured",
+                )
+            )
+    p5 = host
+    if p5:
+        out.append(
+            (
+                f"P5 health, {p5.get('targets')} {p5.get('checker')} targets at 1 s (host)",
+                p5.get("goal", ""),
+                f"CPU {p5['cpu_share_of_one_core']:.1%} of one core; detection p50 "
+                f"{s(p5['detection_p50_s'])} max {s(p5['detection_max_s'])} ({p5['killed']} killed, "
+                f"{p5['undetected']} undetected, {p5['false_downs']} false downs)",
+                "-",
+                f"CPU {p5['cpu_share_of_one_core']:.1%}",
+                met(p5),
+            )
+            if "error" not in p5
+            else ("P5 health", "-", f"error: {p5['error']}", "-", "-", "**error**")
+        )
+    p6 = guest.get("P6", {})
+    why = missing(p6)
+    out.append(
+        (
+            f"P6 agent memory, {p6.get('destinations', '?')} destinations (VM)",
+            "RSS < 150 MB",
+            why
+            or f"RSS {p6.get('rss_mb', 0):.0f} MB, peak {p6.get('peak_rss_mb', 0):.0f} MB after its first pass "
+            f"({s(p6.get('first_pass_s'))} incl. start-up and YAML)",
+            "-",
+            f"{p6.get('rss_mb', 0):.0f} MB",
+            met(p6),
+        )
+    )
+    return out
+
+
+def table(found: list[Row]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in found]
+    return "\n".join(lines)
+
+
+def machine(guest: dict[str, Any], outdir: Path) -> list[str]:
+    memory = next(
+        (
+            line.split()[1]
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        "0",
+    )
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    info = load(outdir / "machine.json")
+    return [
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; commit {commit.stdout.strip() or '?'}",
+        f"- host: `nproc` {os.cpu_count()}, {int(memory) // 1024} MiB memory, kernel {platform.release()}, "
+        f"load average at start {info.get('loadavg', '?')} (shared machine: figures are noisy)",
+        f"- VM: kernel {guest.get('setup', {}).get('kernel', '?')}, "
+        f"{'KVM' if os.environ.get('KUBELVS_VM_KVM') == '1' else 'TCG (software emulation, roughly 5-10x slower)'}"
+        f", {info.get('vm_cpus', '2')} vCPUs, {info.get('vm_memory', '1G')} memory",
+    ]
+
+
+def main(argv: list[str]) -> int:
+    outdir = Path(argv[0])
+    guest, host = load(outdir / "results.json"), load(outdir / "p5.json")
+    found = rows(guest, host)
+    text = table(found)
+    print(text)
+    if len(argv) > 2 and argv[1] == "--write":
+        body = [
+            "# Benchmark results",
+            "",
+            "Written by `benchmarks/run` from one run; see `benchmarks/README.md` for what each figure means.",
+            "",
+            *machine(guest, outdir),
+            "",
+            text,
+            "",
+            "Raw figures of this run:",
+            "",
+            "```json",
+            json.dumps({"guest": guest, "host P5": host}, indent=1, sort_keys=True),
+            "```",
+            "",
+        ]
+        Path(argv[2]).write_text("\n".join(body))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -27,7 +27,7 @@ async def test_racing_candidates_never_both_lead(start, emulator, count):
             sampler.elections = list(elections)
         await wait_for(lambda: len(sampler.believers()) == 1, timeout=3)
     assert sampler.overlaps() == []
-    assert len(sampler.samples) > 300
+    assert len(sampler.samples) > 100  # sampled all along (every 5 ms when the loop is idle)
     lease = emulator.lease(NAMESPACE, GROUP)
     assert lease["spec"]["holderIdentity"] in nodes
     assert lease["spec"]["leaseTransitions"] >= 3

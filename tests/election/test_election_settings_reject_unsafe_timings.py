@@ -20,6 +20,9 @@ from kubelvs.agent.election import ElectionSettings
             "renew_period (1.0s) must be shorter than renew_deadline",
             id="period-equals-deadline",
         ),
+        pytest.param(
+            {"retry_period": 0.5}, "retry_period (0.5s) must be shorter than renew_period", id="retry-equals-renew"
+        ),
         pytest.param({"retry_period": 0}, "retry_period must be longer than zero", id="zero-retry"),
     ],
 )

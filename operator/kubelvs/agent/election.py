@@ -30,8 +30,8 @@ How it is decided (one asyncio task per group, all API calls through :class:`~ku
   alive by writing the request; no per-node candidate Leases are needed, so the steady state costs no
   extra writes. The agent says "I am ready to lead" by listing the group in :meth:`Election.set_candidacies`
   only once it has programmed IPVS and warmed up its health checks -- that is what "healthy" means here.
-  On a *free* Lease (cold start, after a release) lower ranks wait ``rank * retry_period`` before grabbing
-  it, so the VIP does not land on a low-priority node only to be preempted a moment later.
+  On a *free* or missing Lease (cold start, after a release) lower ranks wait ``rank * retry_period``
+  before grabbing it, so the VIP does not land on a low-priority node only to be preempted a moment later.
 - **Failover after a crash** takes lease duration + up to two retry periods (the observation lag and the
   poll): about 1.5-2 s with the defaults, measured in ``tests/election/``.
 
@@ -88,6 +88,11 @@ class ElectionSettings:
             raise ValueError(
                 f"election renew_deadline ({self.renew_deadline}s) must be shorter than lease_duration "
                 f"({self.lease_duration}s), or a holder could still lead after others took over"
+            )
+        if self.retry_period >= self.renew_period:
+            raise ValueError(
+                f"election retry_period ({self.retry_period}s) must be shorter than renew_period "
+                f"({self.renew_period}s), or followers notice renewals too late"
             )
         if self.renew_period >= self.renew_deadline:
             raise ValueError(
@@ -317,8 +322,10 @@ class _Contender:
             logger.debug("%s cannot read group %s: %s", self.me, self.group, error)
             return
         now = time.monotonic()
-        if record is None:
-            await self._create()
+        if record is None:  # a group nobody held yet: free, so lower ranks give higher ones a head start
+            self.free_since = now if self.free_since is None else self.free_since
+            if now - self.free_since >= self.rank(self.me) * self.settings.retry_period:
+                await self._create()
             return
         if self.record is None or record.resource_version != self.record.resource_version:
             self.record, self.observed_at = record, now

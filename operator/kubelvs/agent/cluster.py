@@ -1,0 +1,465 @@
+"""The in-cluster agent: API objects in, election and health checks beside, kernel state out.
+
+One asyncio loop drives everything; blocking work (the client's watches, netlink, the planner) runs in
+threads so that Lease renewals are never late. The shape of one pass, level-triggered:
+
+1. snapshot the mirrors of VirtualServers, RealServers and this Node (:mod:`kubelvs.agent.watching`);
+2. node facts: labels from the Node object, addresses from the kernel;
+3. health targets: every RealServer of every VirtualServer this node directs (every director checks, so a
+   standby has current health when it takes over);
+4. plan with the groups this node holds, then apply health (``onFailure``: quiesce -> weight 0, remove ->
+   no destination), then reconcile the kernel;
+5. stand for the director groups the node may hold -- only *after* the kernel was programmed, so a node
+   only ever leads what it has in place;
+6. as holder: status fields and Events (:mod:`kubelvs.agent.reporting`).
+
+A change of the held set (a takeover, a preemption, a shutdown) is answered by a pass *before* the
+election goes on: on a step-down the VIP is unbound before the Lease is released. Fail-static: if the API
+server is gone the mirrors keep their last contents, the election keeps its Leases (see
+:mod:`kubelvs.agent.election`), and nothing is flushed; on shutdown the Leases are handed over and the
+kernel keeps its IPVS rules, so a restarted agent adopts them without dropping a packet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from kubelvs import API_VERSION, GROUP, VERSION
+from kubelvs.agent import facts as node_facts
+from kubelvs.agent.draining import Drainer
+from kubelvs.agent.election import Election, ElectionSettings
+from kubelvs.agent.health import Checker, CheckSpec, Health, HealthEngine, Transition, default_checkers
+from kubelvs.agent.leases import KubernetesLeases
+from kubelvs.agent.ownership import DEFAULT_PATH, Store
+from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
+from kubelvs.agent.reporting import Reporter
+from kubelvs.agent.watching import Mirror
+from kubelvs.api.durations import parse_duration
+from kubelvs.api.enums import HealthCheckType, OnFailure
+from kubelvs.api.models import RealServer, VirtualServer
+from kubelvs.api.objects import parse_object
+from kubelvs.api.rules import effective_port
+from kubelvs.netstate import NodeState
+from kubelvs.planner import NodeFacts, candidacies, parse_pools, plan
+from kubelvs.planner import director as directing
+from kubelvs.planner import ipvs as ipvs_plan
+from kubelvs.planner.facts import Network
+
+logger = logging.getLogger(__name__)
+
+HANDOVER_TIMEOUT = 5.0  # longest a step-down waits for the pass that unbinds the VIP
+
+
+@dataclass(frozen=True)
+class Options:
+    node: str
+    lease_namespace: str
+    vip_pools: tuple[Network, ...] = ()
+    state_file: Path | None = DEFAULT_PATH
+    resync_period: float = 30.0
+    drain_timeout: float = 300.0
+    timeouts: tuple[int, int, int] = (0, 0, 0)
+    election: ElectionSettings = field(default_factory=ElectionSettings)
+    sync_daemon: tuple[str, int] | None = None  # (interface, syncid) of IPVS connection sync, or off
+    debounce: float = 0.05
+
+
+@dataclass(frozen=True)
+class Objects:
+    """One consistent view of the API objects a pass works from."""
+
+    virtual_servers: tuple[VirtualServer, ...]
+    real_servers: tuple[RealServer, ...]
+    labels: Mapping[str, str]
+
+    def by_key(self) -> dict[str, VirtualServer]:
+        return {vs.key: vs for vs in self.virtual_servers}
+
+
+def parse_objects(raws: Iterable[Mapping[str, Any]]) -> tuple[list[VirtualServer], list[RealServer]]:
+    """Valid objects only; the operator reports the invalid ones on their status."""
+    virtual_servers: list[VirtualServer] = []
+    real_servers: list[RealServer] = []
+    for raw in raws:
+        parsed = parse_object(raw)
+        if isinstance(parsed, VirtualServer):
+            virtual_servers.append(parsed)
+        elif isinstance(parsed, RealServer):
+            real_servers.append(parsed)
+        else:
+            logger.debug("ignoring an invalid object: %s", "; ".join(str(p) for p in parsed))
+    return virtual_servers, real_servers
+
+
+def health_targets(objects: Objects, facts: NodeFacts) -> dict[str, CheckSpec]:
+    """RealServer key -> its check, for every VirtualServer this node directs that checks health."""
+    parents = objects.by_key()
+    targets: dict[str, CheckSpec] = {}
+    for rs in objects.real_servers:
+        vs = parents.get(rs.virtual_server_key)
+        if vs is None or vs.spec.health_check is None or vs.spec.health_check.type is HealthCheckType.NONE:
+            continue
+        if directing.selects(vs, facts):
+            port = effective_port(vs.spec, rs.spec)
+            targets[rs.key] = CheckSpec.from_model(vs.spec.health_check, rs.spec.address, port)
+    return targets
+
+
+def with_health(state: NodeState, objects: Objects, health: Mapping[str, Health]) -> NodeState:
+    """Quiesce (weight 0) or remove the destinations of real servers that failed their checks."""
+    parents = objects.by_key()
+    destinations = dict(state.destinations)
+    for rs in objects.real_servers:
+        vs = parents.get(rs.virtual_server_key)
+        if vs is None or vs.spec.health_check is None or health.get(rs.key, Health.UNKNOWN).serving:
+            continue
+        key = ipvs_plan.destination(vs.spec, rs.spec).key
+        if key not in destinations:
+            continue
+        if vs.spec.health_check.on_failure is OnFailure.REMOVE:
+            del destinations[key]
+        else:
+            destinations[key] = dataclasses.replace(destinations[key], weight=0)
+    return dataclasses.replace(state, destinations=destinations)
+
+
+class ClusterAgent:
+    """The node agent against an API server."""
+
+    def __init__(
+        self,
+        options: Options,
+        kernel: Kernel,
+        api: k8s.ApiClient,
+        checkers: Mapping[HealthCheckType, Checker] | None = None,
+    ) -> None:
+        self.options = options
+        self.kernel = kernel
+        self.reconciler = Reconciler(
+            kernel, Store(options.state_file), Drainer(options.drain_timeout), options.vip_pools
+        )
+        self.election = Election(
+            KubernetesLeases(api, options.lease_namespace), options.node, options.election, self._held_changed
+        )
+        self.health: HealthEngine[str] = HealthEngine(
+            checkers if checkers is not None else default_checkers(), self._health_changed
+        )
+        self.reporter = Reporter(api, options.node)
+        custom, core = k8s.CustomObjectsApi(api), k8s.CoreV1Api(api)
+        self.mirrors = [
+            Mirror(
+                "VirtualServers",
+                custom.list_cluster_custom_object,
+                self._wake_threadsafe,
+                group=GROUP,
+                version=VERSION,
+                plural="virtualservers",
+            ),
+            Mirror(
+                "RealServers",
+                custom.list_cluster_custom_object,
+                self._wake_threadsafe,
+                group=GROUP,
+                version=VERSION,
+                plural="realservers",
+            ),
+        ]
+        self.node_mirror = Mirror(
+            f"Node {options.node}",
+            core.list_node,
+            self._wake_threadsafe,
+            kind="Node",
+            api_version="v1",
+            field_selector=f"metadata.name={options.node}",
+        )
+        self.last_state = NodeState()
+        self.last_outcome = Outcome()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._done = asyncio.Condition()
+        self._passes_started = 0
+        self._passes_done = 0
+        self._labels: dict[str, str] = {}
+        self._transitions: list[Transition[str]] = []
+        self._announced: frozenset[str] = frozenset()
+        self._wanted: dict[str, list[str]] | None = None
+        self._wanted_changed = asyncio.Event()
+
+    # --- life cycle ----------------------------------------------------------------------------------
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Run until ``stopping`` is set, then hand the Leases over and leave the kernel as it is."""
+        self._loop = asyncio.get_running_loop()
+        for mirror in [*self.mirrors, self.node_mirror]:
+            mirror.start()
+        while not all(m.synced.is_set() for m in [*self.mirrors, self.node_mirror]):
+            if stopping.is_set():
+                return
+            await asyncio.sleep(0.05)
+        passes = asyncio.create_task(self._pass_loop(), name="passes")
+        standing = asyncio.create_task(self._candidacy_loop(), name="candidacies")
+        await stopping.wait()
+        logger.info("stopping: handing the Leases over; the kernel keeps its IPVS rules (fail-static)")
+        standing.cancel()
+        await self.election.close(release=True)  # passes still run: VIPs go before the Leases do
+        passes.cancel()
+        await asyncio.gather(passes, standing, return_exceptions=True)
+        await self.health.close()
+        for mirror in [*self.mirrors, self.node_mirror]:
+            mirror.stop()
+
+    def _wake_threadsafe(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _pass_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.options.resync_period)
+            await asyncio.sleep(self.options.debounce)  # let a burst of events settle into one pass
+            self._wake.clear()
+            self._passes_started += 1
+            number = self._passes_started
+            try:
+                await self.run_pass()
+            except Exception:
+                logger.exception("pass failed; the kernel keeps its last state")
+            async with self._done:
+                self._passes_done = number
+                self._done.notify_all()
+
+    async def _candidacy_loop(self) -> None:
+        """Applies the latest wanted candidacies, apart from the passes (the election may wait for one)."""
+        while True:
+            await self._wanted_changed.wait()
+            self._wanted_changed.clear()
+            if self._wanted is not None:
+                await self.election.set_candidacies(self._wanted)
+
+    async def _held_changed(self, held: frozenset[str]) -> None:
+        """The election waits here until a pass has programmed the kernel for ``held``."""
+        target = self._passes_started + 1
+        self._wake.set()
+        async with self._done:
+            try:
+                await asyncio.wait_for(
+                    self._done.wait_for(lambda: self._passes_done >= target), timeout=HANDOVER_TIMEOUT
+                )
+            except TimeoutError:
+                logger.warning("no pass completed within %ss after the held groups changed", HANDOVER_TIMEOUT)
+
+    def _health_changed(self, transition: Transition[str]) -> None:
+        self._transitions.append(transition)
+        self._wake.set()
+
+    # --- one pass ------------------------------------------------------------------------------------
+
+    def objects(self) -> Objects:
+        raws = [raw for mirror in self.mirrors for raw in mirror.snapshot()]
+        virtual_servers, real_servers = parse_objects(raws)
+        for raw in self.node_mirror.snapshot():  # without the Node object (deleted?) the last labels stay
+            meta = raw.get("metadata") or {}
+            if meta.get("name") == self.options.node:
+                self._labels = dict(meta.get("labels") or {})
+        return Objects(tuple(virtual_servers), tuple(real_servers), dict(self._labels))
+
+    async def run_pass(self) -> Outcome:
+        objects = self.objects()
+        facts = await asyncio.to_thread(
+            node_facts.gather, self.kernel.addresses, self.options.node, objects.labels, self.options.vip_pools
+        )
+        self.health.set_targets(health_targets(objects, facts))
+        held = self.election.held
+        health = self.health.states()
+        state, outcome = await asyncio.to_thread(self._program, objects, facts, held, health)
+        self.last_state, self.last_outcome = state, outcome
+        wanted = candidacies(objects.virtual_servers, facts, objects.real_servers)
+        if wanted != self._wanted:
+            self._wanted = wanted
+            self._wanted_changed.set()
+        await self._report(objects, facts, held, health, state, outcome)
+        return outcome
+
+    def _program(
+        self, objects: Objects, facts: NodeFacts, held: frozenset[str], health: Mapping[str, Health]
+    ) -> tuple[NodeState, Outcome]:
+        planned = plan(objects.virtual_servers, objects.real_servers, facts, held)
+        for skip in planned.skipped:
+            logger.debug("skipped %s", skip)
+        state = with_health(planned.state, objects, health)
+        outcome = Outcome()
+        if any(self.options.timeouts):
+            self.reconciler.set_timeouts(*self.options.timeouts, outcome)
+        passed = self.reconciler.reconcile(state)
+        passed.writes.update(outcome.writes)
+        passed.errors[:0] = outcome.errors
+        if self.options.sync_daemon is not None:
+            self._sync_daemons(bool(held), passed)
+        logger.info("pass: held %s; %s", sorted(held) or "none", passed)
+        return state, passed
+
+    def _sync_daemons(self, leading: bool, outcome: Outcome) -> None:
+        """Every director receives connection state (backup); a node that holds a group also sends it."""
+        assert self.options.sync_daemon is not None
+        interface, syncid = self.options.sync_daemon
+        ipvs = self.kernel.ipvs
+        try:
+            running = ipvs.sync_daemons()
+            for state, wanted in (("backup", True), ("master", leading)):
+                if wanted and running.get(state) != (interface, syncid):
+                    if state in running:
+                        ipvs.stop_sync_daemon(state)
+                    ipvs.start_sync_daemon(state, interface, syncid)
+                    outcome.writes[f"ipvs.sync_{state}"] += 1
+                elif not wanted and state in running:
+                    ipvs.stop_sync_daemon(state)
+                    outcome.writes[f"ipvs.sync_{state}"] += 1
+        except Exception as error:
+            outcome.errors.append(("ipvs sync daemon", str(error)))
+            logger.error("ipvs sync daemon: %s", error)
+
+    async def _report(
+        self,
+        objects: Objects,
+        facts: NodeFacts,
+        held: frozenset[str],
+        health: Mapping[str, Health],
+        state: NodeState,
+        outcome: Outcome,
+    ) -> None:
+        node = self.options.node
+        failed = " ".join(obj for obj, _ in outcome.errors)
+        children: dict[str, list[RealServer]] = {}
+        for rs in objects.real_servers:
+            children.setdefault(rs.virtual_server_key, []).append(rs)
+        led: dict[str, VirtualServer] = {}
+        for vs in objects.virtual_servers:
+            group = directing.group(vs)
+            if group not in held or not directing.selects(vs, facts):
+                continue
+            led[vs.key] = vs
+            fields: dict[str, Any] = {"activeDirector": node}
+            if str(ipvs_plan.service_key(vs.spec)) not in failed and vs.metadata.generation is not None:
+                fields["programmedGeneration"] = vs.metadata.generation
+            await self.reporter.status(vs, fields)
+            if group not in self._announced:
+                vip = vs.spec.address or f"fwmark {vs.spec.fwmark}"
+                await self.reporter.event(vs, "DirectorActive", f"{node} is the active director of {vip}")
+            for rs in children.get(vs.key, []):
+                destination = state.destinations.get(ipvs_plan.destination(vs.spec, rs.spec).key)
+                rs_fields: dict[str, Any] = {"effectiveWeight": destination.weight if destination else 0}
+                if rs.key in health:
+                    rs_fields["health"] = health[rs.key].value
+                await self.reporter.status(rs, rs_fields)
+        self._announced = held
+        transitions, self._transitions = self._transitions, []
+        by_key = {rs.key: rs for rs in objects.real_servers}
+        for transition in transitions:
+            changed = by_key.get(transition.key)
+            if transition.old is Health.UNKNOWN or changed is None or changed.virtual_server_key not in led:
+                continue
+            down = transition.new is Health.DOWN
+            await self.reporter.event(
+                changed, "RealServerDown" if down else "RealServerUp", transition.result.detail, warning=down
+            )
+
+
+# --- command line ------------------------------------------------------------------------------------
+
+
+def _add(parser: argparse.ArgumentParser, flag: str, **settings: Any) -> None:
+    """Add a flag unless ``kubelvs agent`` defines it already (its own flags win)."""
+    if flag not in parser._option_string_actions:
+        parser.add_argument(flag, **settings)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of the in-cluster mode (names as the Helm chart passes them)."""
+    _add(parser, "--namespace", default=os.environ.get("POD_NAMESPACE", "kube-lvs"), help="where the Leases live")
+    _add(parser, "--lease-duration", default="1500ms", help="followers take over after this long unrenewed")
+    _add(parser, "--renew-deadline", default="1s", help="the holder stops leading without renewal this long")
+    _add(parser, "--renew-period", default="500ms", help="how often the holder renews")
+    _add(parser, "--retry-period", default="250ms", help="how often followers read the Lease")
+    _add(parser, "--no-fail-static", action="store_true", help="step down when the API server is unreachable")
+    _add(parser, "--sync-interface", default="", help="IPVS connection sync daemon interface")
+    _add(parser, "--sync-id", type=int, default=0, help="IPVS connection sync daemon syncid")
+    _add(parser, "--no-sync-daemon", action="store_true", help="do not run the IPVS connection sync daemon")
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    """Options from the command line; ValueError names a bad value."""
+    settings = ElectionSettings(
+        lease_duration=parse_duration(args.lease_duration),
+        renew_deadline=parse_duration(args.renew_deadline),
+        renew_period=parse_duration(args.renew_period),
+        retry_period=parse_duration(args.retry_period),
+        fail_static=not args.no_fail_static,
+    )
+    sync = None
+    if not args.no_sync_daemon:
+        if not args.sync_interface:
+            raise ValueError("--sync-interface is required for the IPVS sync daemon (or pass --no-sync-daemon)")
+        sync = (args.sync_interface, args.sync_id)
+    return Options(
+        node=args.node,
+        lease_namespace=args.namespace,
+        vip_pools=parse_pools(args.vip_pools),
+        state_file=Path(args.state_file) if args.state_file else None,
+        resync_period=parse_duration(args.resync_period),
+        drain_timeout=0.0 if args.drain_timeout in ("0", "0s") else parse_duration(args.drain_timeout),
+        timeouts=(args.tcp_timeout, args.tcpfin_timeout, args.udp_timeout),
+        election=settings,
+        sync_daemon=sync,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """``kubelvs agent`` without --standalone."""
+    try:
+        options = options_from(args)
+    except ValueError as error:
+        print(f"kubelvs agent: {error}", file=sys.stderr)
+        return 2
+    in_cluster: Any = k8s_config.load_incluster_config  # the config module has no type hints
+    from_kubeconfig: Any = k8s_config.load_kube_config
+    try:
+        in_cluster()
+    except k8s_config.ConfigException:
+        try:
+            from_kubeconfig()
+        except Exception as error:
+            print(f"kubelvs agent: no cluster credentials (in-cluster or kubeconfig): {error}", file=sys.stderr)
+            return 2
+    from kubelvs.agent.standalone import open_kernel
+
+    try:
+        kernel = open_kernel()
+    except ImportError as error:
+        print(f"kubelvs agent: kernel adapters unavailable: {error}", file=sys.stderr)
+        return 2
+    with k8s.ApiClient() as api:
+        asyncio.run(_serve(options, kernel, api))
+    return 0
+
+
+async def _serve(options: Options, kernel: Kernel, api: k8s.ApiClient) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    logger.info("agent %s (%s) starting against the API server", options.node, API_VERSION)
+    await ClusterAgent(options, kernel, api).run(stopping)

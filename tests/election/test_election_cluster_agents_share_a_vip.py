@@ -1,0 +1,158 @@
+"""Two in-cluster agents on kmock's emulator, with in-memory kernels: one binds the VIP, both program IPVS,
+health checks quiesce a dead real server, and a graceful shutdown hands the VIP over.
+
+The kernels are the reconciler's fakes (tests/unit/fakes.py): this proves the agent's wiring, not the
+kernel; the real IPVS is tested in the VM (tests/kernel/).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+from election_helpers import wait_for
+from kubernetes import client as k8s
+
+from kubelvs.agent.cluster import ClusterAgent, Options
+from kubelvs.netstate import AddressKey
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from reconciling import Node as FakeNode
+
+GROUP, VERSION = "lvs.kubelvs.io", "v1alpha1"
+VIP = "192.0.2.100"
+LABELS = {"kubelvs.io/director": "true"}
+
+
+@pytest.fixture()
+async def backend():
+    """The real server: a TCP listener on 127.0.0.2 (loopback, and not an address of the fake nodes)."""
+
+    async def hang_up(reader, writer):
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.2", 0)
+    yield server
+    server.close()
+
+
+def declare(emulator):
+    info = emulator.ResourceInfo
+    for plural, kind in (("virtualservers", "VirtualServer"), ("realservers", "RealServer")):
+        emulator.resources[emulator.resource(GROUP, VERSION, plural)] = info(
+            kind=kind, namespaced=True, verbs=["get", "list", "watch", "patch"], subresources=["status"]
+        )
+    emulator.resources[emulator.resource("", "v1", "nodes")] = info(
+        kind="Node", namespaced=False, verbs=["get", "list", "watch"]
+    )
+    emulator.resources[emulator.resource("", "v1", "events")] = info(
+        kind="Event", namespaced=True, verbs=["create"]
+    )
+
+
+async def create(emulator, path, body):
+    response = await emulator.post(path, json=body)
+    assert response.status in (200, 201), await response.text()
+
+
+def status(emulator, plural, name):
+    obj = emulator.objects[emulator.resource(GROUP, VERSION, plural), "default", name]
+    return dict(obj.get("status") or {})
+
+
+def events(emulator):
+    """(reporting node, reason) of every Event the agents recorded, in order."""
+    core = emulator.resource("", "v1", "events")
+    return [(r.data["reportingInstance"], r.data["reason"]) for r in emulator if r.resource == core and r.data]
+
+
+async def test_two_agents_share_one_vip_and_hand_it_over(emulator, backend):
+    declare(emulator)
+    port = backend.sockets[0].getsockname()[1]
+    for node in ("node-a", "node-b"):
+        await create(
+            emulator,
+            "/api/v1/nodes",
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node, "labels": LABELS}},
+        )
+    base = f"/apis/{GROUP}/{VERSION}/namespaces/default"
+    await create(
+        emulator,
+        f"{base}/virtualservers",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "VirtualServer",
+            "metadata": {"name": "web", "namespace": "default", "generation": 1},
+            "spec": {
+                "address": VIP,
+                "port": port,
+                "directors": {"nodeSelector": LABELS, "preferred": ["node-a"]},
+                "healthCheck": {"type": "tcp", "interval": "200ms", "connectTimeout": "500ms", "retries": 1},
+            },
+        },
+    )
+    await create(
+        emulator,
+        f"{base}/realservers",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "RealServer",
+            "metadata": {"name": "web-1", "namespace": "default"},
+            "spec": {"virtualServer": "web", "address": "127.0.0.2", "port": port},
+        },
+    )
+
+    kernels = {name: FakeNode.new() for name in ("node-a", "node-b")}
+    stops = {name: asyncio.Event() for name in kernels}
+    clients, runs = [], {}
+    for name, kernel in kernels.items():
+        api = k8s.ApiClient(k8s.Configuration(host=str(emulator.url).rstrip("/")))
+        api.user_agent = name
+        clients.append(api)
+        agent = ClusterAgent(
+            Options(node=name, lease_namespace="kube-lvs", state_file=None, resync_period=2), kernel.kernel(), api
+        )
+        runs[name] = asyncio.create_task(agent.run(stops[name]))
+
+    def vip_on(name):
+        return AddressKey("eth0", VIP, 32) in kernels[name].addresses.present
+
+    def weights(name):
+        return [d.weight for d in kernels[name].ipvs.dests.values()]
+
+    try:
+        await wait_for(lambda: vip_on("node-a"), timeout=10)
+        assert not vip_on("node-b")
+        await wait_for(lambda: weights("node-a") == [1] and weights("node-b") == [1], timeout=5)  # hot standby
+        await wait_for(
+            lambda: status(emulator, "virtualservers", "web").get("activeDirector") == "node-a", timeout=5
+        )
+        assert status(emulator, "virtualservers", "web")["programmedGeneration"] == 1
+        await wait_for(lambda: status(emulator, "realservers", "web-1").get("health") == "Healthy", timeout=5)
+        assert status(emulator, "realservers", "web-1")["effectiveWeight"] == 1
+
+        backend.close()  # the real server dies: quiesced on both directors, reported by the holder
+        await backend.wait_closed()
+        await wait_for(lambda: weights("node-a") == [0] and weights("node-b") == [0], timeout=5)
+        await wait_for(lambda: status(emulator, "realservers", "web-1").get("health") == "Unhealthy", timeout=5)
+        assert status(emulator, "realservers", "web-1")["effectiveWeight"] == 0
+        await wait_for(lambda: ("node-a", "RealServerDown") in events(emulator), timeout=3)
+        assert events(emulator)[0] == ("node-a", "DirectorActive"), events(emulator)
+
+        stops["node-a"].set()  # graceful shutdown of the holder: VIP unbound, Lease released, standby takes over
+        await runs["node-a"]
+        assert not vip_on("node-a")
+        took = await wait_for(lambda: vip_on("node-b"), timeout=3)
+        assert took < 1.0, f"handover took {took:.2f}s"
+        await wait_for(
+            lambda: status(emulator, "virtualservers", "web").get("activeDirector") == "node-b", timeout=5
+        )
+        assert weights("node-a") == [0]  # the stopped agent left IPVS as it was (fail-static)
+    finally:
+        for stop in stops.values():
+            stop.set()
+        await asyncio.gather(*runs.values(), return_exceptions=True)
+        for api in clients:
+            api.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from election_helpers import wait_for
 from kubernetes import client as k8s
+from prometheus_client import generate_latest
 
 from kubelvs.agent.cluster import ClusterAgent, Options
 from kubelvs.netstate import AddressKey
@@ -106,7 +107,7 @@ async def test_two_agents_share_one_vip_and_hand_it_over(emulator, backend):
 
     kernels = {name: FakeNode.new() for name in ("node-a", "node-b")}
     stops = {name: asyncio.Event() for name in kernels}
-    clients, runs = [], {}
+    clients, runs, agents = [], {}, {}
     for name, kernel in kernels.items():
         api = k8s.ApiClient(k8s.Configuration(host=str(emulator.url).rstrip("/")))
         api.user_agent = name
@@ -114,6 +115,7 @@ async def test_two_agents_share_one_vip_and_hand_it_over(emulator, backend):
         agent = ClusterAgent(
             Options(node=name, lease_namespace="kube-lvs", state_file=None, resync_period=2), kernel.kernel(), api
         )
+        agents[name] = agent
         runs[name] = asyncio.create_task(agent.run(stops[name]))
 
     def vip_on(name):
@@ -132,6 +134,10 @@ async def test_two_agents_share_one_vip_and_hand_it_over(emulator, backend):
         assert status(emulator, "virtualservers", "web")["programmedGeneration"] == 1
         await wait_for(lambda: status(emulator, "realservers", "web-1").get("health") == "Healthy", timeout=5)
         assert status(emulator, "realservers", "web-1")["effectiveWeight"] == 1
+        scraped = generate_latest(agents["node-a"].metrics.registry).decode()
+        assert 'kubelvs_director_group_held{group="kubelvs-directors-' in scraped
+        assert 'node="node-a"} 1.0' in scraped
+        assert 'real_server="default/web-1",state="Healthy",virtual_server="default/web"} 1.0' in scraped
 
         backend.close()  # the real server dies: quiesced on both directors, reported by the holder
         await backend.wait_closed()

@@ -44,6 +44,8 @@ from kubelvs.agent.draining import Drainer
 from kubelvs.agent.election import Election, ElectionSettings
 from kubelvs.agent.health import Checker, CheckSpec, Health, HealthEngine, Transition, default_checkers
 from kubelvs.agent.leases import KubernetesLeases
+from kubelvs.agent.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
+from kubelvs.agent.metrics import AgentMetrics
 from kubelvs.agent.ownership import DEFAULT_PATH, Store
 from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
 from kubelvs.agent.reporting import Reporter
@@ -53,7 +55,7 @@ from kubelvs.api.enums import HealthCheckType, OnFailure
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import parse_object
 from kubelvs.api.rules import effective_port
-from kubelvs.netstate import NodeState
+from kubelvs.netstate import DestKey, NodeState, ServiceKey
 from kubelvs.planner import NodeFacts, candidacies, parse_pools, plan
 from kubelvs.planner import director as directing
 from kubelvs.planner import ipvs as ipvs_plan
@@ -75,6 +77,7 @@ class Options:
     timeouts: tuple[int, int, int] = (0, 0, 0)
     election: ElectionSettings = field(default_factory=ElectionSettings)
     sync_daemon: tuple[str, int] | None = None  # (interface, syncid) of IPVS connection sync, or off
+    metrics_port: int | None = None  # serve Prometheus metrics here; None: do not serve
     debounce: float = 0.05
 
 
@@ -186,6 +189,17 @@ class ClusterAgent:
             api_version="v1",
             field_selector=f"metadata.name={options.node}",
         )
+        self.metrics = AgentMetrics(
+            options.node,
+            kernel.ipvs,
+            services=lambda: self._service_names,
+            destinations=lambda: self._destination_names,
+            health=self._health_by_pair,
+            leases=self.election.holders,
+        )
+        self._service_names: dict[ServiceKey, str] = {}
+        self._destination_names: dict[DestKey, str] = {}
+        self._parents: dict[str, str] = {}  # RealServer key -> VirtualServer key
         self.last_state = NodeState()
         self.last_outcome = Outcome()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -204,6 +218,8 @@ class ClusterAgent:
     async def run(self, stopping: asyncio.Event) -> None:
         """Run until ``stopping`` is set, then hand the Leases over and leave the kernel as it is."""
         self._loop = asyncio.get_running_loop()
+        if self.options.metrics_port is not None:
+            self.metrics.serve(self.options.metrics_port)
         for mirror in [*self.mirrors, self.node_mirror]:
             mirror.start()
         while not all(m.synced.is_set() for m in [*self.mirrors, self.node_mirror]):
@@ -221,6 +237,11 @@ class ClusterAgent:
         await self.health.close()
         for mirror in [*self.mirrors, self.node_mirror]:
             mirror.stop()
+        self.metrics.close()
+
+    def _health_by_pair(self) -> dict[tuple[str, str], Health]:
+        states = self.health.states()
+        return {(self._parents.get(key, ""), key): health for key, health in states.items()}
 
     def _wake_threadsafe(self) -> None:
         if self._loop is not None:
@@ -301,10 +322,21 @@ class ClusterAgent:
         for skip in planned.skipped:
             logger.debug("skipped %s", skip)
         state = with_health(planned.state, objects, health)
+        parents = objects.by_key()
+        self._parents = {rs.key: rs.virtual_server_key for rs in objects.real_servers}
+        self._service_names = {key: "" for key in state.services}
+        for vs in objects.virtual_servers:
+            if ipvs_plan.service_key(vs.spec) in state.services:
+                self._service_names[ipvs_plan.service_key(vs.spec)] = vs.key
+        self._destination_names = {}
+        for rs in objects.real_servers:
+            parent = parents.get(rs.virtual_server_key)
+            if parent is not None:
+                self._destination_names[ipvs_plan.destination(parent.spec, rs.spec).key] = rs.key
         outcome = Outcome()
         if any(self.options.timeouts):
             self.reconciler.set_timeouts(*self.options.timeouts, outcome)
-        passed = self.reconciler.reconcile(state)
+        passed = self.metrics.timed(lambda: self.reconciler.reconcile(state))
         passed.writes.update(outcome.writes)
         passed.errors[:0] = outcome.errors
         if self.options.sync_daemon is not None:
@@ -398,6 +430,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add(parser, "--sync-interface", default="", help="IPVS connection sync daemon interface")
     _add(parser, "--sync-id", type=int, default=0, help="IPVS connection sync daemon syncid")
     _add(parser, "--no-sync-daemon", action="store_true", help="do not run the IPVS connection sync daemon")
+    _add(parser, "--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="Prometheus /metrics; 0: off")
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -424,6 +457,7 @@ def options_from(args: argparse.Namespace) -> Options:
         timeouts=(args.tcp_timeout, args.tcpfin_timeout, args.udp_timeout),
         election=settings,
         sync_daemon=sync,
+        metrics_port=args.metrics_port or None,
     )
 
 

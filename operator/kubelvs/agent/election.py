@@ -131,6 +131,13 @@ class Election:
         """Groups this node leads now."""
         return self._held
 
+    def holders(self) -> dict[str, str | None]:
+        """Group -> its holder as this node last saw the Lease (None: free or not read yet)."""
+        return {
+            group: (contender.record.holder or None) if contender.record is not None else None
+            for group, contender in self._contenders.items()
+        }
+
     @property
     def candidacies(self) -> dict[str, tuple[str, ...]]:
         return {group: contender.preferred for group, contender in self._contenders.items()}

@@ -8,7 +8,9 @@ then a real standalone agent process for memory and the file-edit path (P6, P3-a
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,11 +37,21 @@ STEPS: dict[str, Callable[[Lab], dict[str, Any]]] = {
 def main(argv: Sequence[str]) -> int:
     args = list(argv)
     outdir = Path(args.pop(0)) if args and not args[0].startswith("P") else Path("/tmp/kubelvs-bench")
-    wanted = set(args) or set(ALL)
     outdir.mkdir(parents=True, exist_ok=True)
+    # Logs and the agent's files stay in the guest's own memory-backed /tmp: the shared directory is 9p, where
+    # every small write is a round trip to the host, which would bill the agent's per-op INFO lines to kube-lvs.
+    local = Path(tempfile.mkdtemp(prefix="kubelvs-bench-", dir="/tmp"))
+    try:
+        return _run(outdir, local, set(args) or set(ALL))
+    finally:
+        for log in local.glob("*.log"):
+            shutil.copy(log, outdir / log.name)
+
+
+def _run(outdir: Path, local: Path, wanted: set[str]) -> int:
     # INFO into a file, as the agent logs by default (every op is a line), the console kept short
     logging.basicConfig(
-        level=logging.INFO, filename=outdir / "guest.log", format="%(asctime)s %(name)s: %(message)s"
+        level=logging.INFO, filename=local / "guest.log", format="%(asctime)s %(name)s: %(message)s"
     )
     console = logging.StreamHandler()
     console.setLevel(logging.WARNING)
@@ -60,7 +72,7 @@ def main(argv: Sequence[str]) -> int:
 
     def kernel_step(name: str) -> dict[str, Any]:
         if name == "P4":
-            return p4_failover.run(outdir)
+            return p4_failover.run(local)
         assert lab is not None
         return STEPS[name](lab)
 
@@ -78,7 +90,7 @@ def main(argv: Sequence[str]) -> int:
     if "P6" in wanted and lab is not None:
         print("guest: P6 (+ P3 through the agent) ...", file=sys.stderr, flush=True)
         try:
-            for name, figures in p6_memory.run(lab, outdir).items():
+            for name, figures in p6_memory.run(lab, local).items():
                 results.put(name, figures)
         except Exception as error:
             logger.exception("P6 failed")

@@ -11,7 +11,7 @@ from election_helpers import GROUP, NAMESPACE
 from kubernetes import client as k8s
 from leases_emulator import LeaseEmulator
 
-from kubelvs.agent.election import Election, ElectionSettings
+from kubelvs.agent.election import Election, ElectionSettings, OnChange
 from kubelvs.agent.leases import KubernetesLeases
 
 
@@ -38,12 +38,13 @@ async def start(emulator: LeaseEmulator) -> AsyncIterator[Start]:
         node: str,
         groups: dict[str, list[str]] | None = None,
         settings: ElectionSettings | None = None,
+        on_change: OnChange | None = None,
     ) -> Election:
         config = k8s.Configuration(host=str(emulator.url).rstrip("/"))
         api = k8s.ApiClient(config)
         api.user_agent = node
         clients.append(api)
-        election = Election(KubernetesLeases(api, NAMESPACE), node, settings)
+        election = Election(KubernetesLeases(api, NAMESPACE), node, settings, on_change)
         elections.append(election)
         await election.set_candidacies(groups if groups is not None else {GROUP: []})
         return election

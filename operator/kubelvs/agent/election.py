@@ -104,9 +104,10 @@ class ElectionSettings:
 class Election:
     """Runs one contender per director group this node is a candidate for; reports the groups it holds.
 
-    ``on_change(held)`` is called (and awaited, if it returns an awaitable) after every change of the held
-    set, in order. A step-down is reported *before* the Lease is released, so the agent can unbind the VIP
-    before anyone else binds it. The callback must not call back into the election.
+    ``on_change(held)`` is called after every change of the held set. On a step-down an awaitable it
+    returns is awaited *before* the Lease is released, so the agent can unbind the VIP before anyone else
+    binds it. On a gain it is not awaited (it runs as a task): the new holder must go on renewing while the
+    agent binds the VIP. Callers that need order read :attr:`held`, which is always current.
     """
 
     def __init__(
@@ -124,7 +125,7 @@ class Election:
         self._on_change = on_change
         self._contenders: dict[str, _Contender] = {}
         self._held: frozenset[str] = frozenset()
-        self._notify_lock = asyncio.Lock()
+        self._callbacks: set[asyncio.Future[None]] = set()
 
     @property
     def held(self) -> frozenset[str]:
@@ -164,16 +165,23 @@ class Election:
         await self.close()
 
     async def _set_leading(self, group: str, leading: bool) -> None:
-        async with self._notify_lock:  # callbacks see the changes in the order they happened
-            held = self._held | {group} if leading else self._held - {group}
-            if held == self._held:
-                return
-            self._held = held
-            logger.info("%s %s group %s", self.identity, "leads" if leading else "no longer leads", group)
-            if self._on_change is not None:
-                outcome = self._on_change(held)
-                if inspect.isawaitable(outcome):
-                    await outcome
+        held = self._held | {group} if leading else self._held - {group}
+        if held == self._held:
+            return
+        self._held = held
+        logger.info("%s %s group %s", self.identity, "leads" if leading else "no longer leads", group)
+        if self._on_change is None:
+            return
+        outcome = self._on_change(held)
+        if not inspect.isawaitable(outcome):
+            return
+        if leading:
+            # Never wait on a gain: this contender must go on renewing, whatever the agent is doing.
+            task = asyncio.ensure_future(outcome)
+            self._callbacks.add(task)
+            task.add_done_callback(self._callbacks.discard)
+        else:
+            await outcome  # a step-down waits, so the VIP is gone before the Lease is released
 
 
 class _Contender:

@@ -69,7 +69,8 @@ def events(emulator):
     return [(r.data["reportingInstance"], r.data["reason"]) for r in emulator if r.resource == core and r.data]
 
 
-async def test_two_agents_share_one_vip_and_hand_it_over(emulator, backend):
+async def populate(emulator, backend):
+    """Two director Nodes, VirtualServer web (checked every 200 ms, node-a preferred), RealServer web-1."""
     declare(emulator)
     port = backend.sockets[0].getsockname()[1]
     for node in ("node-a", "node-b"):
@@ -104,6 +105,10 @@ async def test_two_agents_share_one_vip_and_hand_it_over(emulator, backend):
             "spec": {"virtualServer": "web", "address": "127.0.0.2", "port": port},
         },
     )
+
+
+async def test_two_agents_share_one_vip_and_hand_it_over(emulator, backend):
+    await populate(emulator, backend)
 
     kernels = {name: FakeNode.new() for name in ("node-a", "node-b")}
     stops = {name: asyncio.Event() for name in kernels}
@@ -162,3 +167,42 @@ async def test_two_agents_share_one_vip_and_hand_it_over(emulator, backend):
         await asyncio.gather(*runs.values(), return_exceptions=True)
         for api in clients:
             api.close()
+
+
+async def test_an_agent_cut_off_from_the_api_keeps_its_vip_and_rules(emulator, backend):
+    await populate(emulator, backend)
+    kernel = FakeNode.new()
+    api = k8s.ApiClient(k8s.Configuration(host=str(emulator.url).rstrip("/")))
+    api.user_agent = "node-a"
+    stop = asyncio.Event()
+    agent = ClusterAgent(
+        Options(node="node-a", lease_namespace="kube-lvs", state_file=None, resync_period=0.3),
+        kernel.kernel(),
+        api,
+    )
+    run = asyncio.create_task(agent.run(stop))
+    try:
+        await wait_for(lambda: AddressKey("eth0", VIP, 32) in kernel.addresses.present, timeout=10)
+        await wait_for(
+            lambda: status(emulator, "virtualservers", "web").get("activeDirector") == "node-a", timeout=5
+        )
+        programmed = dict(kernel.ipvs.dests)
+        emulator.partitioned.add("node-a")  # new requests of this node fail (its open watches stay)
+        stale = {"status": {"activeDirector": "stale"}}
+        response = await emulator.patch(
+            f"/apis/{GROUP}/{VERSION}/namespaces/default/virtualservers/web/status", json=stale
+        )
+        assert response.status == 200
+        await asyncio.sleep(3)  # two lease durations, ten resync passes: status writes and renewals fail
+        assert status(emulator, "virtualservers", "web")["activeDirector"] == "stale"
+        assert AddressKey("eth0", VIP, 32) in kernel.addresses.present
+        assert kernel.ipvs.dests == programmed
+        assert agent.election.held and agent.last_outcome.errors == []
+        emulator.partitioned.clear()
+        await wait_for(
+            lambda: status(emulator, "virtualservers", "web").get("activeDirector") == "node-a", timeout=5
+        )
+    finally:
+        stop.set()
+        await run
+        api.close()

@@ -1,8 +1,11 @@
 """Kernel tests: they run only inside the test VM (``python -m kubelvs.testbed pytest``), never on the host.
 
-Fixtures: ``netns`` (a :class:`netns.Netns` that removes its namespaces after the test), ``lvs`` (the default
-:class:`netns.LvsTopology`: client, dir1, rs1, rs2, router) and ``lvs_factory`` (build your own:
-``lvs_factory(directors=2, real_servers=3, rs_segment="remote", ipv6=True)``).
+Fixtures:
+- ``netns``: a :class:`netns.Netns`; its namespaces and servers are removed after the test.
+- ``lvs``: the default :class:`netns.LvsTopology` (client, dir1, rs1, rs2, router, switch);
+  ``lvs_factory(directors=2, real_servers=3, rs_segment="remote", ipv6=True)`` builds another shape.
+- ``ipvs_ns``: a fresh namespace, so a test starts from an empty IPVS table; ``ipvs``: a
+  ``KernelIpvsTable`` of that namespace.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import netns as netns_module  # tests/kernel is on sys.path (pytest's rootdir-less "prepend" import mode)
 import pytest
@@ -55,3 +59,20 @@ def lvs_factory(netns: netns_module.Netns) -> Callable[..., netns_module.LvsTopo
 @pytest.fixture
 def lvs(lvs_factory: Callable[..., netns_module.LvsTopology]) -> netns_module.LvsTopology:
     return lvs_factory()
+
+
+@pytest.fixture
+def ipvs_ns(netns: netns_module.Netns) -> netns_module.Namespace:
+    return netns.namespace("ipvs")
+
+
+@pytest.fixture
+def ipvs(ipvs_ns: netns_module.Namespace) -> Iterator[Any]:
+    from kubelvs.kernel.ipvs import KernelIpvsTable  # pyroute2 is slow to import in the guest: only when used
+
+    with ipvs_ns.entered():
+        table = KernelIpvsTable()
+    try:
+        yield table
+    finally:
+        table.close()

@@ -15,15 +15,19 @@ The file is also a stdlib-only script, started *inside* a namespace for the serv
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import os
 import socket
 import socketserver
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve()
 READY = "ready"
+CLONE_NEWNET = 0x40000000
 
 
 def _family(address: str) -> socket.AddressFamily:
@@ -81,6 +85,24 @@ class Namespace:
         if device:
             args += ["dev", device]
         self.ip(*args)
+
+    @contextlib.contextmanager
+    def entered(self) -> Iterator[None]:
+        """Move this thread into the namespace for the block; sockets opened inside stay in it afterwards.
+
+        ``with ns.entered(): table = KernelIpvsTable()`` gives a table of this namespace's IPVS.
+        """
+        libc = ctypes.CDLL(None, use_errno=True)
+        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        target = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
+        try:
+            if libc.setns(target, CLONE_NEWNET):
+                raise OSError(ctypes.get_errno(), f"setns into {self.name} failed")
+            yield
+        finally:
+            libc.setns(home, CLONE_NEWNET)
+            os.close(target)
+            os.close(home)
 
     def start(self, *argv: str) -> Server:
         """Start a long-running command in the namespace and wait for its first line (``ready``)."""

@@ -114,3 +114,11 @@ def test_guest_pytest_runs_only_kernel_tests_with_junit_into_rwdir():
     assert argv[1:3] == ["-m", "kernel"]
     assert "--junitxml=/tmp/out/junit.xml" in argv
     assert argv[-4:] == ["tests/kernel", "-x", "-k", "ipvs"]
+
+
+def test_guest_pytest_runs_only_the_named_tests_when_given(tmp_path):
+    (tmp_path / "tests/kernel").mkdir(parents=True)
+    (tmp_path / "tests/kernel/test_a.py").write_text("")
+    argv = pytest_argv(["tests/kernel/test_a.py::test_b", "-x"], Path("/tmp/out"), root=tmp_path)
+    assert "tests/kernel" not in argv
+    assert argv[-2:] == ["tests/kernel/test_a.py::test_b", "-x"]

@@ -21,8 +21,13 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[3]
 
 
-def pytest_argv(extra: Sequence[str], rwdir: Path) -> list[str]:
-    """The guest's pytest: kernel tests only, junit into rwdir, no cache writes on the read-only root."""
+def pytest_argv(extra: Sequence[str], rwdir: Path, root: Path | None = None) -> list[str]:
+    """The guest's pytest: kernel tests only, junit into rwdir, no cache writes on the read-only root.
+
+    Runs all of ``tests/kernel`` unless ``extra`` names test paths itself (``tests/kernel/test_x.py::test_y``).
+    """
+    root = root or repo_root()
+    named = [a for a in extra if not a.startswith("-") and (root / a.split("::")[0]).exists()]
     return [
         str(vm.venv_bin() / "pytest"),
         "-m",
@@ -30,7 +35,9 @@ def pytest_argv(extra: Sequence[str], rwdir: Path) -> list[str]:
         "-p",
         "no:cacheprovider",
         f"--junitxml={rwdir / 'junit.xml'}",
-        "tests/kernel",
+        "-o",
+        "junit_family=xunit1",  # keeps record_property (benchmark figures) in the xml
+        *([] if named else ["tests/kernel"]),
         *extra,
     ]
 

@@ -1,0 +1,304 @@
+"""The IPVS table of the current network namespace: reads through pyroute2, bulk edits through lean batches.
+
+Reads (services, destinations, counters) use pyroute2's IPVS dumps and message classes, turned into
+:mod:`kubelvs.netstate` values by the ``to_…`` converters below. Edits go through :mod:`.ipvs_wire`: packed with
+``struct``, sent ``batch_size`` per ``send()`` on one raw generic-netlink socket with NLM_F_ACK, and matched to
+their acks by sequence number, so one failing op is reported and never stops the others. Timeouts and the sync
+daemon, which pyroute2 types as opaque blobs, go through the same raw socket.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from pyroute2 import IPVS, IPVSService
+
+from kubelvs.kernel import ipvs_wire as wire
+from kubelvs.netstate import (
+    KERNEL_OWNED_FLAGS,
+    Destination,
+    DestKey,
+    DestStats,
+    Family,
+    Fwd,
+    IpvsOp,
+    Proto,
+    Service,
+    ServiceKey,
+    SvcFlag,
+)
+
+logger = logging.getLogger(__name__)
+
+NETLINK_GENERIC = 16
+SOL_NETLINK = 270
+NETLINK_CAP_ACK = 10  # errors echo only the header, not the whole request
+SO_RCVBUFFORCE = 33
+RECEIVE_BUFFER = 8 << 20  # holds a whole batch of acks even when every op fails
+BATCH_SIZE = 200
+REPLY_TIMEOUT = 30.0
+
+
+class IpvsTableError(OSError):
+    """A table-wide request (timeouts, sync daemon) the kernel refused."""
+
+
+# ---- pyroute2 messages -> netstate values -----------------------------------------------------------------------
+
+
+def to_service_key(attrs: Any) -> ServiceKey:
+    """The key of a pyroute2 ``IPVS_CMD_ATTR_SERVICE`` nest."""
+    family = Family(attrs.get_attr("IPVS_SVC_ATTR_AF"))
+    fwmark = attrs.get_attr("IPVS_SVC_ATTR_FWMARK") or 0
+    if fwmark:
+        return ServiceKey(family, Proto.NONE, "", 0, fwmark=fwmark)
+    return ServiceKey(
+        family,
+        Proto(attrs.get_attr("IPVS_SVC_ATTR_PROTOCOL")),
+        _compressed(family, attrs.get_attr("IPVS_SVC_ATTR_ADDR")),
+        attrs.get_attr("IPVS_SVC_ATTR_PORT"),
+    )
+
+
+def to_service(attrs: Any) -> Service:
+    """A pyroute2 service nest as a :class:`Service`; the kernel's own HASHED flag is dropped."""
+    key = to_service_key(attrs)
+    flags = SvcFlag(attrs.get_attr("IPVS_SVC_ATTR_FLAGS")["flags"]) & ~KERNEL_OWNED_FLAGS
+    # pyroute2 decodes the netmask as an IPv4 address; for IPv6 those four bytes are a prefix length
+    netmask = socket.inet_aton(attrs.get_attr("IPVS_SVC_ATTR_NETMASK"))
+    return Service(
+        key=key,
+        scheduler=attrs.get_attr("IPVS_SVC_ATTR_SCHED_NAME"),
+        flags=flags,
+        timeout=attrs.get_attr("IPVS_SVC_ATTR_TIMEOUT") or 0,
+        netmask=wire.netmask_prefix(key.family, netmask),
+    )
+
+
+def to_destination(service: ServiceKey, attrs: Any) -> Destination:
+    """A pyroute2 ``IPVS_CMD_ATTR_DEST`` nest; ``family`` is set only when it differs from the service's."""
+    family = Family(attrs.get_attr("IPVS_DEST_ATTR_ADDR_FAMILY") or service.family)
+    return Destination(
+        key=DestKey(
+            service,
+            _compressed(family, attrs.get_attr("IPVS_DEST_ATTR_ADDR")),
+            attrs.get_attr("IPVS_DEST_ATTR_PORT"),
+        ),
+        forwarding=Fwd(attrs.get_attr("IPVS_DEST_ATTR_FWD_METHOD") & wire.FWD_MASK),
+        weight=attrs.get_attr("IPVS_DEST_ATTR_WEIGHT"),
+        upper_threshold=attrs.get_attr("IPVS_DEST_ATTR_U_THRESH"),
+        lower_threshold=attrs.get_attr("IPVS_DEST_ATTR_L_THRESH"),
+        family=family if family != service.family else None,
+    )
+
+
+def to_dest_stats(attrs: Any) -> DestStats:
+    """Counters of a pyroute2 destination nest (64-bit counters when the kernel sends them)."""
+    counters = attrs.get_attr("IPVS_DEST_ATTR_STATS64") or attrs.get_attr("IPVS_DEST_ATTR_STATS")
+
+    def counter(name: str) -> int:
+        return int(counters.get_attr(f"IPVS_STATS_ATTR_{name}") or 0) if counters is not None else 0
+
+    return DestStats(
+        active_conns=attrs.get_attr("IPVS_DEST_ATTR_ACTIVE_CONNS") or 0,
+        inactive_conns=attrs.get_attr("IPVS_DEST_ATTR_INACT_CONNS") or 0,
+        persistent_conns=attrs.get_attr("IPVS_DEST_ATTR_PERSIST_CONNS") or 0,
+        conns=counter("CONNS"),
+        inpkts=counter("INPKTS"),
+        outpkts=counter("OUTPKTS"),
+        inbytes=counter("INBYTES"),
+        outbytes=counter("OUTBYTES"),
+        cps=counter("CPS"),
+        inpps=counter("INPPS"),
+        outpps=counter("OUTPPS"),
+        inbps=counter("INBPS"),
+        outbps=counter("OUTBPS"),
+    )
+
+
+def from_service_key(key: ServiceKey) -> Any:
+    """The pyroute2 ``IPVSService`` that names ``key`` in a destination dump."""
+    if key.fwmark:
+        return IPVSService(af=int(key.family), fwmark=key.fwmark)
+    return IPVSService(af=int(key.family), protocol=int(key.protocol), addr=key.address, port=key.port)
+
+
+def _compressed(family: Family, address: str) -> str:
+    return socket.inet_ntop(family, socket.inet_pton(family, address))
+
+
+# ---- the table ------------------------------------------------------------------------------------------------
+
+
+class KernelIpvsTable:
+    """:class:`kubelvs.kernel.interfaces.IpvsTable` over the network namespace this process is in."""
+
+    def __init__(self, batch_size: int = BATCH_SIZE) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self.batch_size = batch_size
+        self._ipvs = IPVS()  # binds the IPVS family: fails here, clearly, if ip_vs is not loaded
+        self._family: int = self._ipvs.prid
+        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
+        try:
+            self._sock.bind((0, 0))
+            try:
+                self._sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+            except PermissionError:
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            self._sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+            self._sock.settimeout(REPLY_TIMEOUT)
+        except OSError:
+            self.close()
+            raise
+        self._seq = itertools.count(1)
+
+    def close(self) -> None:
+        self._sock.close()
+        self._ipvs.close()
+
+    def __enter__(self) -> KernelIpvsTable:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # reads
+
+    def services(self) -> dict[ServiceKey, Service]:
+        found = {}
+        for msg in self._ipvs.service("dump"):
+            service = to_service(msg.get_attr("IPVS_CMD_ATTR_SERVICE"))
+            found[service.key] = service
+        return found
+
+    def _dest_nests(self, services: Sequence[ServiceKey]) -> list[tuple[ServiceKey, Any]]:
+        nests = []
+        for key in services:
+            try:
+                replies = self._ipvs.dest("dump", service=from_service_key(key))
+            except OSError as error:  # the service vanished between the service dump and this one
+                logger.debug("no destinations for %s: %s", key, error)
+                continue
+            nests += [(key, msg.get_attr("IPVS_CMD_ATTR_DEST")) for msg in replies]
+        return nests
+
+    def destinations(self, services: Sequence[ServiceKey]) -> dict[DestKey, Destination]:
+        found = {}
+        for key, nest in self._dest_nests(services):
+            dest = to_destination(key, nest)
+            found[dest.key] = dest
+        return found
+
+    def stats(self, services: Sequence[ServiceKey]) -> dict[DestKey, DestStats]:
+        return {to_destination(key, nest).key: to_dest_stats(nest) for key, nest in self._dest_nests(services)}
+
+    # edits
+
+    def apply(self, ops: Sequence[IpvsOp]) -> list[str | None]:
+        results: list[str | None] = [None] * len(ops)
+        for start in range(0, len(ops), self.batch_size):
+            self._apply_batch(ops, start, min(start + self.batch_size, len(ops)), results)
+        failed = [r for r in results if r]
+        if failed:
+            logger.warning("%d of %d IPVS ops failed; first: %s", len(failed), len(ops), failed[0])
+        return results
+
+    def _apply_batch(self, ops: Sequence[IpvsOp], start: int, end: int, results: list[str | None]) -> None:
+        pending: dict[int, int] = {}  # seq -> op index
+        blobs = []
+        for index in range(start, end):
+            seq = next(self._seq)
+            try:
+                blobs.append(wire.op_message(ops[index], self._family, seq))
+            except (ValueError, OSError, TypeError) as error:  # e.g. a malformed address: this op only
+                results[index] = f"{wire.describe(ops[index])}: invalid: {error}"
+                continue
+            pending[seq] = index
+        if not blobs:
+            return
+        self._sock.send(b"".join(blobs))
+        for seq, code in self._acks(set(pending)):
+            if code:
+                index = pending[seq]
+                results[index] = f"{wire.describe(ops[index])}: {os.strerror(code)}"
+
+    def _acks(self, waiting: set[int]) -> list[tuple[int, int]]:
+        """Read until every sequence number in ``waiting`` is acked; (seq, errno) pairs."""
+        acks = []
+        while waiting:
+            data = self._sock.recv(1 << 20)
+            for kind, _flags, seq, payload in wire.messages(data):
+                if kind == wire.NLMSG_ERROR and seq in waiting:
+                    waiting.discard(seq)
+                    acks.append((seq, wire.error_code(payload)))
+        return acks
+
+    def _request(self, seq: int, blob: bytes, what: str) -> None:
+        self._sock.send(blob)
+        ((_, code),) = self._acks({seq})
+        if code:
+            raise IpvsTableError(code, f"{what}: {os.strerror(code)}")
+
+    def _query(self, cmd: int, *, dump: bool) -> list[dict[int, bytes]]:
+        """Attributes of the replies to a GET: a dump (daemons) or a single answer (config)."""
+        seq = next(self._seq)
+        self._sock.send(wire.message(self._family, cmd, wire.DUMP if dump else wire.NLM_F_REQUEST, seq))
+        replies: list[dict[int, bytes]] = []
+        while True:
+            data = self._sock.recv(1 << 20)
+            for kind, _flags, reply_seq, payload in wire.messages(data):
+                if reply_seq != seq:
+                    continue
+                if kind == wire.NLMSG_ERROR and wire.error_code(payload):
+                    code = wire.error_code(payload)
+                    raise IpvsTableError(code, f"IPVS {wire.Cmd(cmd).name}: {os.strerror(code)}")
+                if kind in (wire.NLMSG_DONE, wire.NLMSG_ERROR):
+                    return replies
+                replies.append(wire.attributes(payload[4:]))  # past the genlmsghdr
+                if not dump:
+                    return replies
+
+    # table-wide settings
+
+    def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
+        seq = next(self._seq)
+        blob = wire.config_message(self._family, seq, tcp, tcpfin, udp)
+        self._request(seq, blob, f"set timeouts tcp {tcp} tcpfin {tcpfin} udp {udp}")
+
+    def timeouts(self) -> tuple[int, int, int]:
+        (attrs,) = self._query(wire.Cmd.GET_CONFIG, dump=False)
+        return (
+            wire.u32(attrs[wire.CmdAttr.TIMEOUT_TCP]),
+            wire.u32(attrs[wire.CmdAttr.TIMEOUT_TCP_FIN]),
+            wire.u32(attrs[wire.CmdAttr.TIMEOUT_UDP]),
+        )
+
+    def start_sync_daemon(self, state: str, interface: str, syncid: int) -> None:
+        seq = next(self._seq)
+        blob = wire.start_daemon_message(self._family, seq, state, interface, syncid)
+        self._request(seq, blob, f"start sync daemon {state} on {interface} syncid {syncid}")
+
+    def stop_sync_daemon(self, state: str) -> None:
+        seq = next(self._seq)
+        self._request(seq, wire.stop_daemon_message(self._family, seq, state), f"stop sync daemon {state}")
+
+    def sync_daemons(self) -> dict[str, tuple[str, int]]:
+        states = {code: name for name, code in wire.DAEMON_STATES.items()}
+        running = {}
+        for attrs in self._query(wire.Cmd.GET_DAEMON, dump=True):
+            nested = wire.attributes(attrs[wire.CmdAttr.DAEMON])
+            state = states[wire.u32(nested[wire.DaemonAttr.STATE])]
+            running[state] = (
+                wire.asciiz(nested[wire.DaemonAttr.MCAST_IFN]),
+                wire.u32(nested[wire.DaemonAttr.SYNC_ID]),
+            )
+        return running

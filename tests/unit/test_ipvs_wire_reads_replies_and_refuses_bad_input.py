@@ -1,0 +1,90 @@
+"""The packer's other half: splitting replies into acks and attributes, and refusing values the kernel would."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from kubelvs.kernel import ipvs_wire as wire
+from kubelvs.netstate import (
+    AddService,
+    DeleteDestination,
+    DestKey,
+    Family,
+    Proto,
+    Service,
+    ServiceKey,
+)
+
+TCP4 = ServiceKey(Family.INET, Proto.TCP, "192.0.2.100", 80)
+
+
+def _ack(seq: int, errno: int) -> bytes:
+    # NLMSG_ERROR: header, then -errno and (NETLINK_CAP_ACK) the request's header only
+    return struct.pack("=IHHII", 36, wire.NLMSG_ERROR, 0x100, seq, 99) + struct.pack("=i", -errno) + bytes(16)
+
+
+def test_acks_of_one_read_come_apart_with_their_sequence_numbers():
+    data = _ack(7, 0) + _ack(8, 17) + _ack(9, 2)
+    found = [(seq, wire.error_code(payload)) for kind, _, seq, payload in wire.messages(data)]
+    assert found == [(7, 0), (8, 17), (9, 2)]
+
+
+def test_a_truncated_message_ends_the_split():
+    data = _ack(7, 0) + struct.pack("=IHHII", 8, 2, 0, 8, 0)
+    assert [seq for _, _, seq, _ in wire.messages(data)] == [7]
+
+
+def test_attributes_of_a_daemon_reply_are_found_by_type():
+    nested = wire.start_daemon_message(30, 1, "backup", "eth1", 9)[20 + 4 :]  # past headers and the nest's NLA
+    attrs = wire.attributes(nested)
+    assert wire.u32(attrs[wire.DaemonAttr.STATE]) == 2
+    assert wire.asciiz(attrs[wire.DaemonAttr.MCAST_IFN]) == "eth1"
+    assert wire.u32(attrs[wire.DaemonAttr.SYNC_ID]) == 9
+
+
+@pytest.mark.parametrize(
+    ("family", "prefix"),
+    [
+        pytest.param(Family.INET, 32, id="v4-32"),
+        pytest.param(Family.INET, 24, id="v4-24"),
+        pytest.param(Family.INET, 0, id="v4-0"),
+        pytest.param(Family.INET6, 128, id="v6-128"),
+        pytest.param(Family.INET6, 48, id="v6-48"),
+    ],
+)
+def test_netmask_round_trips(family, prefix):
+    payload = wire.netmask_attr(family, prefix)[4:]
+    assert wire.netmask_prefix(family, payload) == prefix
+
+
+@pytest.mark.parametrize(
+    ("op", "message"),
+    [
+        pytest.param(AddService(Service(TCP4, netmask=33)), "IPv4 persistence netmask", id="v4-netmask"),
+        pytest.param(
+            AddService(Service(ServiceKey(Family.INET6, Proto.TCP, "2001:db8::1", 80), netmask=0)),
+            "IPv6 persistence netmask",
+            id="v6-netmask",
+        ),
+        pytest.param(
+            AddService(Service(ServiceKey(Family.INET, Proto.TCP, "192.0.2.256", 80))), "illegal IP", id="address"
+        ),
+        pytest.param(
+            DeleteDestination(DestKey(TCP4, "10.9.0.1", 70000)), "port 70000 of 10.9.0.1 is outside", id="port"
+        ),
+        pytest.param(AddService(Service(TCP4, scheduler="wlcé")), "ascii", id="scheduler-not-ascii"),
+    ],
+)
+def test_bad_values_fail_before_anything_is_sent(op, message):
+    with pytest.raises((ValueError, OSError), match=message):
+        wire.op_message(op, 30, 1)
+
+
+def test_ops_are_described_by_what_they_touch():
+    assert wire.describe(AddService(Service(TCP4, scheduler="rr"))) == "add service TCP 192.0.2.100:80 (rr)"
+    assert (
+        wire.describe(DeleteDestination(DestKey(TCP4, "10.9.0.1", 8080)))
+        == "delete destination TCP 192.0.2.100:80 -> 10.9.0.1:8080"
+    )

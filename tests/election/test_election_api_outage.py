@@ -42,8 +42,11 @@ async def test_without_fail_static_the_holder_steps_down_before_anyone_takes_ove
     standby = await start("node-b", settings=settings)
     with Sampler([holder, standby]) as sampler:
         emulator.partitioned.add("node-a")
+        stepped_down = await wait_for(lambda: GROUP not in holder.held, timeout=3)
         await wait_for(lambda: GROUP in standby.held, timeout=3)
         emulator.partitioned.clear()
         await asyncio.sleep(0.5)
     assert sampler.overlaps() == []
     assert GROUP not in holder.held
+    # The last renewal was sent at most one renew period before the cut: the deadline ends the term.
+    assert stepped_down <= settings.renew_deadline + 0.2, f"stepped down after {stepped_down:.2f}s"

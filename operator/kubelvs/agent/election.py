@@ -226,8 +226,10 @@ class _Contender:
                 if self.leading:
                     started = time.monotonic()
                     renewed = await self._renew() and not self.api_lost
-                    pause = self.settings.renew_period if renewed else self.settings.retry_period
-                    await asyncio.sleep(max(0.0, started + pause - time.monotonic()))
+                    wake = started + (self.settings.renew_period if renewed else self.settings.retry_period)
+                    if self.leading and not self.settings.fail_static:
+                        wake = min(wake, self.lead_until)  # be there when the deadline passes
+                    await asyncio.sleep(max(0.0, wake - time.monotonic()))
                 else:
                     await self._follow()
                     await asyncio.sleep(self.settings.retry_period)

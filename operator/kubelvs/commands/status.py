@@ -55,15 +55,15 @@ def owners_from_record(path: Path) -> dict[ServiceKey | DestKey, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kubelvs.kernel.ipvs import NetlinkIpvs
+    from kubelvs.kernel.ipvs import KernelIpvsTable  # only here: the other commands never load netlink
 
     owners = owners_from_manifests(args.manifests) if args.manifests else owners_from_record(args.state_file)
     try:
-        table = NetlinkIpvs()
-        services = table.services()
-        keys = sorted(services)
-        destinations = table.destinations(keys)
-        stats = table.stats(keys)
+        with KernelIpvsTable() as table:
+            services = table.services()
+            keys = sorted(services)
+            destinations = table.destinations(keys)
+            stats = table.stats(keys)
     except Exception as error:  # at the edge: no IPVS module, no privilege -> one clear line, no traceback
         print(f"cannot read the IPVS table: {error} (needs root and the ip_vs module)", file=sys.stderr)
         return 1

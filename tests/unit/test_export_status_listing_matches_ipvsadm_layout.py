@@ -74,3 +74,18 @@ def test_owners_from_manifests_name_each_cr() -> None:
     assert any(v.startswith("RealServer ") for v in values)
     assert all(isinstance(k, ServiceKey) for k, v in owners.items() if v.startswith("VirtualServer "))
     assert all(isinstance(k, DestKey) for k, v in owners.items() if v.startswith("RealServer "))
+
+
+def test_without_manifests_the_agents_record_marks_its_services(tmp_path: Path) -> None:
+    from kubelvs.agent import ownership
+    from kubelvs.commands.status import owners_from_record
+
+    ours = ServiceKey(Family.INET, Proto.TCP, "192.0.2.1", 80)
+    path = tmp_path / "owned.json"
+    ownership.Store(path).save(ownership.Record(services={ours}))
+    owners = owners_from_record(path)
+    assert owners == {ours: f"kube-lvs ({path})"}
+    theirs = ServiceKey(Family.INET, Proto.TCP, "10.96.0.1", 443)  # e.g. kube-proxy's
+    lines = listing.render([Service(ours), Service(theirs)], [], {}, owners)
+    assert lines[2].startswith("TCP  10.96.0.1:443") and lines[2].endswith("  -")
+    assert lines[3].startswith("TCP  192.0.2.1:80") and lines[3].endswith(f"kube-lvs ({path})")

@@ -79,6 +79,13 @@ def test_list_reports_only_kube_lvs_rules_and_shared_tables(netns) -> None:
     assert "default via 10.9.0.1" in node.ip("route", "show", "table", "2001").stdout
     assert "lookup 100" in node.ip("rule", "show").stdout
 
+    node.ip("route", "del", "default", "table", "2002")  # someone flushed our table
+    with inside(node.name):
+        (broken,) = [r for r in routes.list() if r.table == 2002]
+        assert broken.gateway == ""  # reported, so the diff sees it differs from the desired route
+        routes.remove(broken)
+        assert 2002 not in {r.table for r in routes.list()}
+
 
 @pytest.mark.parametrize(
     ("route", "message"),

@@ -33,3 +33,10 @@ def test_good_route_passes() -> None:
     assert routes.check(GOOD) is None
     v6 = PolicyRoute(Family.INET6, "2001:db8:9::11", Proto.SCTP, 3868, "2001:db8:9::1", 2999)
     assert routes.check(v6) is None
+
+
+def test_removal_checks_only_the_selector() -> None:
+    listed = PolicyRoute(Family.INET, "10.9.0.11", Proto.TCP, 8080, "", 2001)  # table lost its default route
+    assert routes.check(listed, gateway=False) is None
+    with pytest.raises(ValueError, match="gateway '' is not an IP address"):
+        routes.check(listed)

@@ -118,5 +118,9 @@ class NetlinkAddresses:
             return {_text(message) for message in ipr.get_addr()}
 
     def gratuitous_arp(self, interface: str, address: str, count: int) -> None:
-        """Announce ``address`` on ``interface``: gratuitous ARP (IPv4) or unsolicited NA (IPv6)."""
+        """Announce ``address`` on ``interface``: gratuitous ARP (IPv4) or unsolicited NA (IPv6).
+
+        Blocks for about ``count * arp_interval`` seconds (run it in a thread from asyncio code); an
+        interface without an Ethernet address (lo, tunl0) is skipped.
+        """
         arp.announce(interface, address, count, self._arp_interval)

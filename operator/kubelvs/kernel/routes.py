@@ -37,8 +37,12 @@ class PolicyRouteError(OSError):
     """The kernel refused a rule or route; the message names the PolicyRoute."""
 
 
-def check(route: PolicyRoute) -> None:
-    """Raise ValueError naming the field if ``route`` cannot be a kube-lvs policy route."""
+def check(route: PolicyRoute, *, gateway: bool = True) -> None:
+    """Raise ValueError naming the field if ``route`` cannot be a kube-lvs policy route.
+
+    ``gateway=False`` checks only what selects the rule: removing a route whose table lost its default
+    route (listed with gateway "") must still work.
+    """
     if route.table not in TABLES:
         raise ValueError(
             f"policy route {route.source}: table {route.table} is outside {TABLES.start}..{TABLES.stop - 1}"
@@ -47,7 +51,7 @@ def check(route: PolicyRoute) -> None:
         raise ValueError(f"policy route {route.source}: protocol {route.protocol!r} must be TCP, UDP or SCTP")
     if not 1 <= route.port <= 65535:
         raise ValueError(f"policy route {route.source}: port {route.port} is outside 1..65535")
-    for field in ("source", "gateway"):
+    for field in ("source", "gateway") if gateway else ("source",):
         value = getattr(route, field)
         try:
             version = ipaddress.ip_address(value).version
@@ -153,7 +157,7 @@ class NetlinkPolicyRoutes:
 
     def remove(self, route: PolicyRoute) -> None:
         """Delete the rule; drop the table's default route once no rule of ours uses the table."""
-        check(route)
+        check(route, gateway=False)
         with IPRoute() as ipr:
             try:
                 ipr.rule("del", **_selector(route))

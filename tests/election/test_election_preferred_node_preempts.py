@@ -46,3 +46,24 @@ async def test_a_lower_ranked_node_does_not_preempt(start, emulator):
     await asyncio.sleep(2.0)
     assert GROUP in high.held and GROUP not in low.held
     assert "lvs.kubelvs.io/preempted-by" not in emulator.lease(NAMESPACE, GROUP)["metadata"]["annotations"]
+
+
+async def test_a_reservation_for_a_vanished_node_expires(start, emulator):
+    holder = await start("node-c", {GROUP: PREFERRED})
+    await wait_for(lambda: GROUP in holder.held, timeout=2)
+    standby = await start("node-b", {GROUP: PREFERRED})
+
+    def request_from_a_node_that_dies(name, stored):
+        stored["metadata"]["annotations"]["lvs.kubelvs.io/preempted-by"] = "node-a"
+        return stored
+
+    emulator.interlopers.append(request_from_a_node_that_dies)
+    released = await wait_for(lambda: GROUP not in holder.held, timeout=2)
+    assert released < 1.0
+    lease = emulator.lease(NAMESPACE, GROUP)
+    assert lease["spec"].get("holderIdentity") is None
+    assert lease["metadata"]["annotations"]["lvs.kubelvs.io/preempted-by"] == "node-a"
+    # node-a never comes: node-b respects the reservation for a lease duration, then takes the group.
+    took = await wait_for(lambda: GROUP in standby.held, timeout=4)
+    assert took >= holder.settings.lease_duration - 0.3, f"reservation ignored after {took:.2f}s"
+    assert GROUP not in holder.held

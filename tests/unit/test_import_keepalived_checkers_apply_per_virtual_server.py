@@ -39,3 +39,13 @@ def test_braces_on_the_next_line_open_the_block() -> None:
     converted = keepalived.convert(CONFIG, "k.conf", "default")
     assert [d.obj.kind for d in converted.documents] == ["VirtualServer", "RealServer", "RealServer"]
     assert not [n for n in converted.notes if n.level == Level.ERROR]
+
+
+def test_checker_settings_without_any_checker_are_warned() -> None:
+    converted = keepalived.convert(
+        "virtual_server 192.0.2.1 80 {\n  delay_loop 6\n  real_server 192.0.2.11 80 {\n  }\n}\n",
+        "k.conf",
+        "default",
+    )
+    assert (1, "delay_loop", Level.WARNING) in {(n.line, n.keyword, n.level) for n in converted.notes}
+    assert converted.documents[0].obj.spec.health_check is None  # type: ignore[union-attr]

@@ -310,6 +310,10 @@ def _virtual_server(
     health = _health_check(dests, check_defaults, out, line)
     if health is not None:
         spec["healthCheck"] = health
+    elif set(check_defaults) - {"inhibit"}:
+        out.note(
+            line, "delay_loop", "checker settings but no real_server has a checker: nothing to check; ignored"
+        )
     if spec.get("forwarding") == "nat" or any(d.spec.get("forwarding") == "nat" for d in dests):
         gateway = _nat_return_path(spec, vrrps, addresses[0], key.family, out, line, comments)
         if gateway:

@@ -11,13 +11,14 @@ Two fields need more than the Lease type offers, so they ride in annotations:
   (Kubernetes 1.31 added ``spec.preferredHolder`` for this, but it is dropped by API servers without the
   CoordinatedLeaderElection feature gate, so an annotation is the portable carrier.)
 
-The official client is synchronous; every call runs in a worker thread (``asyncio.to_thread``), bounded by
-a request timeout so a hung API server cannot hold a thread past the renew deadline.
+The official client is synchronous; every call runs in a worker thread of the store's own small pool,
+bounded by a request timeout so a hung API server cannot hold a thread past the renew deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime
 import json
 import logging
@@ -137,10 +138,19 @@ class LeaseStore(Protocol):
 class KubernetesLeases:
     """:class:`LeaseStore` over the official client's ``CoordinationV1Api``, one namespace."""
 
-    def __init__(self, api_client: k8s.ApiClient, namespace: str, request_timeout: float = 1.0) -> None:
+    def __init__(
+        self,
+        api_client: k8s.ApiClient,
+        namespace: str,
+        request_timeout: float = 1.0,
+        workers: int = 8,
+    ) -> None:
         self._api = k8s.CoordinationV1Api(api_client)
         self._namespace = namespace
         self._timeout = request_timeout
+        # Own threads: a renewal must never queue behind the agent's other blocking work (netlink,
+        # status writes) in asyncio's small default pool.
+        self._executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="leases")
 
     @property
     def namespace(self) -> str:
@@ -178,7 +188,7 @@ class KubernetesLeases:
             return loaded
 
         try:
-            return await asyncio.to_thread(call)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
         except ApiException:
             raise
         except Exception as error:  # urllib3 connection errors, timeouts, bad JSON from a proxy

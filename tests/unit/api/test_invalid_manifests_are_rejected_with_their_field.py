@@ -548,12 +548,11 @@ def test_valid_neighbours_are_still_accepted(
     assert accepted == every - rejected
 
 
-@pytest.mark.parametrize(("docs", "obj", "path", "words", "crd"), CASES)
+# The API server's own metadata/version/kind checks are outside the CRD schema: no case for them here.
+@pytest.mark.parametrize(("docs", "obj", "path", "words", "crd"), [c for c in CASES if c.values[4] != KUBE])
 def test_the_crd_catches_what_the_api_server_can_see(
     docs: list[dict[str, Any]], obj: str, path: str, words: tuple[str, ...], crd: str
 ) -> None:
-    if crd == KUBE:
-        pytest.skip("the API server's own metadata/version/kind checks are outside the CRD schema")
     doc = next(d for d in docs if _describe(d) == obj)
     errors = crd_admission.admission_errors(doc)
     if crd == OPERATOR:

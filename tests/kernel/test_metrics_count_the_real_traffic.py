@@ -1,0 +1,145 @@
+"""The agent's metrics count real traffic: N HTTP requests through an LVS-NAT VIP programmed by the agent,
+then ``/metrics`` scraped over HTTP equals ``ipvsadm -Ln --stats --exact`` per real server, and both say N
+connections split round-robin, with packets and bytes both ways.
+
+The standalone agent serves no metrics (the in-cluster one does, on ``--metrics-port``), so the test serves
+:class:`kubelvs.agent.metrics.AgentMetrics` over the real ``KernelIpvsTable`` of the director's namespace,
+as the in-cluster agent builds it.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from agentrun import DIRECTORS, counts, director, rs, vs, write
+from agentrun import agent as backend_agent
+from netns import LvsTopology, Namespace
+from prometheus_client.parser import text_string_to_metric_families
+
+N = 24
+SERVICE = "TCP 192.0.2.100:80"
+DESTINATIONS = {"rs1": "10.9.0.11:8080", "rs2": "10.9.0.12:8080"}
+COLUMNS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
+GATEWAY = {"address": "10.9.0.200", "interface": "eth1"}
+
+Counters = dict[str, dict[str, int]]  # destination -> column -> value
+
+
+def nat_web() -> list[dict]:
+    return [
+        vs("web", address="192.0.2.100", port=80, scheduler="rr", forwarding="nat",
+           directors={**DIRECTORS, "gateway": GATEWAY}),
+        rs("web-1", "web", "10.9.0.11", port=8080),
+        rs("web-2", "web", "10.9.0.12", port=8080),
+    ]  # fmt: skip
+
+
+def ipvsadm_stats(ns: Namespace) -> Counters:
+    """The destinations of SERVICE as ``ipvsadm -Ln --stats --exact`` prints them (exact: no K/M rounding)."""
+    found: Counters = {}
+    inside = False
+    for line in ns.exec("ipvsadm", "-Ln", "--stats", "--exact").stdout.splitlines()[3:]:
+        fields = line.split()
+        if fields[0] != "->":
+            inside = " ".join(fields[:2]) == SERVICE
+        elif inside:
+            found[fields[1]] = dict(zip(COLUMNS, map(int, fields[2:7]), strict=True))
+    return found
+
+
+def scrape(ns: Namespace, port: int) -> tuple[Counters, dict[str, int]]:
+    """GET /metrics inside ``ns``: the per-real-server counters of SERVICE and the virtual server's totals."""
+    with ns.entered(), urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as reply:
+        text = reply.read().decode()
+    real: Counters = {}
+    virtual: dict[str, int] = {}
+    names = {
+        "connections_scheduled_total": "conns",
+        ("packets_total", "in"): "inpkts",
+        ("packets_total", "out"): "outpkts",
+        ("bytes_total", "in"): "inbytes",
+        ("bytes_total", "out"): "outbytes",
+    }
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("service") != SERVICE:
+                continue
+            for prefix, target in (("kubelvs_real_server_", "real"), ("kubelvs_virtual_server_", "virtual")):
+                short = sample.name.removeprefix(prefix)
+                if short == sample.name:
+                    continue
+                column = names.get(short) or names.get((short, sample.labels.get("direction", "")))
+                if column is None:
+                    continue
+                if target == "real":
+                    real.setdefault(sample.labels["destination"], {})[column] = int(sample.value)
+                else:
+                    virtual[column] = int(sample.value)
+    return real, virtual
+
+
+@pytest.fixture
+def served_metrics(lvs: LvsTopology) -> Iterator[int]:
+    from kubelvs.agent.metrics import AgentMetrics
+    from kubelvs.kernel.ipvs import KernelIpvsTable
+
+    dir1 = lvs.directors[0]
+    with dir1.entered():  # the table's netlink sockets and the HTTP server (and its threads) live in dir1
+        table = KernelIpvsTable()
+        metrics = AgentMetrics(dir1.name, table)
+        port = metrics.serve(0, "127.0.0.1")
+    try:
+        yield port
+    finally:
+        metrics.close()
+        table.close()
+
+
+def settled(ns: Namespace, total: int, timeout: float = 60) -> Counters:
+    """ipvsadm's counters once they hold ``total`` connections and stop moving (the kernel folds its per-CPU
+    counters into what it reports every 2 s, and the last FIN/ACKs arrive after the client's last answer)."""
+    deadline = time.monotonic() + timeout
+    last: Counters = {}
+    while True:
+        now = ipvsadm_stats(ns)
+        if now == last and sum(d["conns"] for d in now.values()) == total:
+            return now
+        assert time.monotonic() < deadline, f"counters never settled at {total} connections: {now}"
+        last = now
+        time.sleep(2.5)
+
+
+def test_scraped_counters_are_ipvsadm_s_and_count_the_requests(
+    lvs: LvsTopology, served_metrics: int, tmp_path: Path
+) -> None:
+    dir1, client = lvs.directors[0], lvs.client
+    for server in lvs.real_servers:
+        server.http_server(8080)
+    path = write(tmp_path / "web.yaml", nat_web())
+    for server in lvs.real_servers:
+        backend_agent(server, path, tmp_path)  # NAT return routes
+    director(dir1, path, tmp_path, "--vip-pools", "192.0.2.0/24")
+
+    before, _ = scrape(dir1, served_metrics)
+    assert set(before) == set(DESTINATIONS.values())
+    assert all(value == 0 for columns in before.values() for value in columns.values()), before
+
+    answers = client.http_get(lvs.vip, 80, count=N)
+    assert counts(answers) == {"rs1": N // 2, "rs2": N // 2}, answers
+
+    kernel = settled(dir1, N)
+    real, virtual = scrape(dir1, served_metrics)
+    assert real == kernel  # the metrics are the kernel's counters, field by field
+    assert ipvsadm_stats(dir1) == kernel  # and nothing moved while scraping
+    for destination in DESTINATIONS.values():
+        columns = real[destination]
+        assert columns["conns"] == N // 2, real
+        # NAT: requests in, replies out through the director; an HTTP exchange is at least 3 packets each way
+        assert columns["inpkts"] >= 3 * N // 2 and columns["outpkts"] >= 3 * N // 2, real
+        assert columns["inbytes"] > 0 and columns["outbytes"] > 0, real
+    assert virtual == {column: sum(d[column] for d in real.values()) for column in COLUMNS}
+    assert virtual["conns"] == N

@@ -1,4 +1,8 @@
-"""``python -m kubelvs.testbed pytest [PYTEST ARGS...]`` | ``run -- CMD...``: the IPVS VM from the shell."""
+"""``python -m kubelvs.testbed pytest [PYTEST ARGS...]`` | ``run -- CMD...``: the IPVS VM from the shell.
+
+``python -m kubelvs.testbed apiserver --listen ADDR:PORT --kubeconfig-out PATH`` serves the emulated API server
+(:mod:`kubelvs.testbed.apiserver`) in this process instead.
+"""
 
 from __future__ import annotations
 
@@ -60,7 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["apiserver"]:  # the emulated API server runs here, not in a VM (it has flags of its own)
+        from kubelvs.testbed import apiserver
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return apiserver.main(given[1:])
+    args = build_parser().parse_args(given)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     rest = list(args.args)
     if rest[:1] == ["--"]:

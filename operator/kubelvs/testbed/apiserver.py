@@ -1,0 +1,543 @@
+"""A Kubernetes API server emulator for tests and the demo: kmock's emulator made strict, served over HTTP.
+
+kmock 0.8's ``KubernetesEmulator`` stores objects, merges patches, streams watch events and honours
+finalizers, but it leaves metadata alone, has no ``PUT`` and ignores ``resourceVersion``. :class:`Emulator`
+adds what controllers and Lease-based elections rely on:
+
+- ``metadata.uid``, ``creationTimestamp``, ``resourceVersion`` (one counter, bumped by every write) and
+  ``generation`` (1 on create, +1 whenever ``spec`` changes — status and metadata writes leave it);
+- ``metadata.generateName`` (kopf names its Events that way; without it the second Event is a 409);
+- the status subresource: ``PATCH .../status`` changes only ``status``, a main-resource write ignores
+  ``status``, and ``status`` is dropped on create — for resources registered with ``subresources=["status"]``;
+- optimistic concurrency: a ``PATCH`` or ``PUT`` whose ``metadata.resourceVersion`` is not the stored one
+  gets 409 Conflict; a JSON patch whose ``test`` op fails gets 422, as kopf expects when it adds finalizers;
+- ``PUT`` on a named object (replace), as ``kubectl replace`` / client ``replace_*`` calls send;
+- ``coordination.k8s.io/v1`` Lease writes served the way the API server does (POST of an existing name is
+  409 AlreadyExists, PUT/PATCH/DELETE of a missing one 404, a stale ``resourceVersion`` 409 Conflict with
+  the API server's message), so an election against it can lose a race;
+- two fault injectors for tests: ``partitioned`` (User-Agent strings answered 503, an API outage for
+  those clients) and ``interlopers`` (one-shot callbacks that write a Lease just before a client's own
+  write is checked).
+
+It also teaches kmock's URL parser ``/api/v1/namespaces[/NAME]`` (kopf lists namespaces in ``--namespace``
+mode; kmock 0.8 answers 500). Still missing: field and label selectors (the agent filters its Node itself),
+``?resourceVersion=`` on watches (every watch starts with the whole list), server-side apply, admission.
+
+:func:`serve` runs it in a thread of its own (tests, the full-stack stack); ``python -m kubelvs.testbed
+apiserver --listen ADDR:PORT --kubeconfig-out PATH [--node SPEC...]`` runs it as a process (:func:`main`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import copy
+import datetime
+import json
+import logging
+import secrets
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp.web
+import attrs
+import jsonpatch
+import kmock
+from kmock._internal import dicts, enums, parsing, rendering
+
+logger = logging.getLogger(__name__)
+
+_parse_path = parsing.parse_path
+
+
+def _parse_namespaces_too(path: str) -> parsing.ParsedPath:
+    """kmock 0.8 reads ``/api/v1/namespaces[/NAME]`` as a namespace prefix without a resource and fails."""
+    parts = path.strip("/").split("/")
+    if parts[:3] == ["api", "v1", "namespaces"] and len(parts) <= 4:
+        name = parts[3] if len(parts) == 4 else None
+        return parsing.ParsedPath(group="", version="v1", plural="namespaces", name=name)
+    return _parse_path(path)
+
+
+# kopf lists namespaces when it serves named ones (--namespace); without this every such call is a 500.
+parsing.parse_path = _parse_namespaces_too
+
+GROUP = "lvs.kubelvs.io"
+VERSION = "v1alpha1"
+ALL_VERBS = ("list", "watch", "get", "create", "patch", "update", "delete")
+LEASES = kmock.resource("coordination.k8s.io", "v1", "leases")
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+Interloper = Callable[[str, dict[str, Any] | None], dict[str, Any] | None]
+"""Called with (lease name, stored object or None); returns an object to store first, or None."""
+
+
+def resource(group: str, version: str, plural: str) -> kmock.resource:
+    return kmock.resource(group, version, plural)
+
+
+def register(
+    server: kmock.KubernetesEmulator,
+    group: str,
+    version: str,
+    plural: str,
+    kind: str,
+    *,
+    namespaced: bool = True,
+    subresources: tuple[str, ...] = (),
+    verbs: tuple[str, ...] = ALL_VERBS,
+) -> None:
+    """Declare one resource for discovery, so clients (kopf) find and watch it."""
+    server.resources[resource(group, version, plural)] = kmock.ResourceInfo(
+        kind=kind, namespaced=namespaced, verbs=list(verbs), subresources=list(subresources)
+    )
+
+
+def register_backbone(server: kmock.KubernetesEmulator) -> None:
+    """What kopf watches or writes besides the operator's own resources; without it kopf never starts watching."""
+    register(server, "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
+             namespaced=False)  # fmt: skip
+    register(server, "", "v1", "namespaces", "Namespace", namespaced=False)
+    register(server, "", "v1", "events", "Event")
+
+
+def register_kubelvs(server: kmock.KubernetesEmulator) -> None:
+    """kube-lvs's resources and the built-in ones it reads: Nodes and coordination Leases."""
+    register(server, GROUP, VERSION, "virtualservers", "VirtualServer", subresources=("status",))
+    register(server, GROUP, VERSION, "realservers", "RealServer", subresources=("status",))
+    register(server, "", "v1", "nodes", "Node", namespaced=False, subresources=("status",))
+    register(server, "coordination.k8s.io", "v1", "leases", "Lease")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _conflict(message: str) -> kmock.KubernetesError:
+    return kmock.KubernetesError(status=409, reason="Conflict", message=message)
+
+
+@attrs.define(kw_only=True)
+class Emulator(kmock.KubernetesEmulator):
+    """kmock's emulator plus metadata bookkeeping, the status subresource, conflicts, PUT and strict Leases."""
+
+    _revision: int = attrs.field(default=1000, init=False)
+    partitioned: set[str] = attrs.field(factory=set, init=False)
+    interlopers: list[Interloper] = attrs.field(factory=list, init=False)
+    conflicts: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self.resources[LEASES] = kmock.ResourceInfo(
+            kind="Lease", namespaced=True, verbs=["create", "delete", "get", "list", "patch", "update", "watch"]
+        )
+
+    def _next_revision(self) -> str:
+        self._revision += 1
+        return str(self._revision)
+
+    def _has_status_subresource(self, request: rendering.Request) -> bool:
+        if request.resource is None or request.resource not in self.resources:
+            return False
+        return "status" in self.resources[request.resource].subresources
+
+    def _stored(self, request: rendering.Request) -> kmock.Object | None:
+        if request.resource is None or request.name is None:
+            return None
+        key = (request.resource, request.namespace, request.name)
+        if key not in self._objects or self._objects[key].deleted:
+            return None
+        stored: kmock.Object = self._objects[key]
+        return stored
+
+    async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        agent = request.headers.get("User-Agent", "")
+        if agent in self.partitioned:
+            return _status(503, "ServiceUnavailable", f"{agent} is cut off from the API server")
+        method = request.method.value if request.method is not None else ""
+        if request.resource == LEASES and method in WRITES:
+            async with self._lock:
+                return await self._write_lease(request, method)
+        if request.resource is not None and request.name is not None and request.method == enums.method.PUT:
+            return await self._replace(request)
+        if request.resource is not None and request.action == enums.action.CREATE:
+            self._prepare_create(request)
+        elif request.resource is not None and request.action == enums.action.UPDATE:
+            self._prepare_patch(request)
+        return await super()._handle(request)
+
+    # ---- all resources but Leases ------------------------------------------------------------------------
+
+    def _prepare_create(self, request: rendering.Request) -> None:
+        data = request.data
+        meta = data.setdefault("metadata", {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + secrets.token_hex(3)
+        if request.namespace and not meta.get("namespace"):
+            meta["namespace"] = request.namespace
+        meta.update(
+            uid=str(uuid.uuid4()), creationTimestamp=_now(), generation=1, resourceVersion=self._next_revision()
+        )
+        if self._has_status_subresource(request):
+            data.pop("status", None)
+
+    def _prepare_patch(self, request: rendering.Request) -> None:
+        stored = self._stored(request)
+        if stored is None:
+            return  # kmock answers 404
+        data = request.data
+        old = copy.deepcopy(stored.raw)
+        if isinstance(data, list):  # JSON patch: compute the outcome, then add the bookkeeping as ops
+            try:
+                new = jsonpatch.apply_patch(old, data, in_place=False)
+            except jsonpatch.JsonPatchException as error:  # e.g. kopf's "test" of resourceVersion
+                raise kmock.KubernetesError(status=422, reason="Invalid", message=str(error)) from None
+            generation = old["metadata"].get("generation", 1) + (new.get("spec") != old.get("spec"))
+            data.append({"op": "add", "path": "/metadata/generation", "value": generation})
+            data.append({"op": "add", "path": "/metadata/resourceVersion", "value": self._next_revision()})
+            return
+        wanted = (data.get("metadata") or {}).get("resourceVersion")
+        if wanted is not None and str(wanted) != str(old["metadata"].get("resourceVersion")):
+            raise _conflict(f"resourceVersion {wanted} is not the latest; reload and retry")
+        if request.subresource == "status":
+            for key in list(data):
+                if key != "status":
+                    del data[key]
+        elif self._has_status_subresource(request):
+            data.pop("status", None)
+        new = dicts.merge_patch_dict(old, data)
+        generation = old["metadata"].get("generation", 1) + (new.get("spec") != old.get("spec"))
+        data.setdefault("metadata", {}).update(generation=generation, resourceVersion=self._next_revision())
+
+    async def _replace(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        async with self._lock:
+            stored = self._stored(request)
+            if stored is None:
+                return await self._render_error(kmock.KubernetesObjectNotFoundError())
+            old = stored.raw
+            new = copy.deepcopy(request.data)
+            meta = new.setdefault("metadata", {})
+            wanted = meta.get("resourceVersion")
+            if wanted is not None and str(wanted) != str(old["metadata"].get("resourceVersion")):
+                return await self._render_error(_conflict(f"resourceVersion {wanted} is not the latest"))
+            for kept in ("uid", "creationTimestamp", "name", "namespace"):
+                if kept in old["metadata"]:
+                    meta[kept] = old["metadata"][kept]
+            if self._has_status_subresource(request):
+                new["status"] = old.get("status")
+            meta["generation"] = old["metadata"].get("generation", 1) + (new.get("spec") != old.get("spec"))
+            meta["resourceVersion"] = self._next_revision()
+            stored.history.append(new)
+            assert request.resource is not None  # _stored found the object, so the request names a resource
+            await self._buses[request.resource].put({"type": "MODIFIED", "object": new})
+        return aiohttp.web.json_response(new)
+
+    # ---- Leases: every write checked the way the API server checks it -------------------------------------
+
+    def lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The stored Lease as a plain dict (None if absent)."""
+        key = (LEASES, namespace, name)
+        if key not in self._objects or self._objects[key].deleted:
+            return None
+        return copy.deepcopy(self._objects[key].raw)
+
+    async def _write_lease(self, request: rendering.Request, method: str) -> aiohttp.web.StreamResponse:
+        body: dict[str, Any] = request.data if isinstance(request.data, dict) else {}
+        namespace = request.namespace or (body.get("metadata") or {}).get("namespace") or "default"
+        name = request.name or (body.get("metadata") or {}).get("name") or ""
+        interlopers, self.interlopers = self.interlopers, []
+        for interloper in interlopers:
+            intruding = interloper(name, self.lease(namespace, name))
+            if intruding is not None:
+                await self._store_lease(namespace, name, intruding)
+        current = self.lease(namespace, name)
+        if method == "POST":
+            if current is not None:
+                return _status(409, "AlreadyExists", f'leases.coordination.k8s.io "{name}" already exists')
+            return await self._store_lease(namespace, name, body, created=True)
+        if current is None:
+            return _status(404, "NotFound", f'leases.coordination.k8s.io "{name}" not found')
+        if method == "DELETE":
+            self._objects[LEASES, namespace, name].delete()
+            await self._buses[LEASES].put({"type": "DELETED", "object": current})
+            return aiohttp.web.json_response(current)
+        wanted = (body.get("metadata") or {}).get("resourceVersion")
+        if wanted is not None and wanted != current["metadata"]["resourceVersion"]:
+            self.conflicts += 1
+            return _status(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on leases.coordination.k8s.io "{name}": the object has been '
+                "modified; please apply your changes to the latest version and try again",
+            )
+        if method == "PATCH":
+            body = dict(dicts.merge_patch_dict(current, body))
+        return await self._store_lease(namespace, name, body)
+
+    async def _store_lease(
+        self, namespace: str, name: str, body: dict[str, Any], created: bool = False
+    ) -> aiohttp.web.StreamResponse:
+        key = (LEASES, namespace, name)
+        previous = self.lease(namespace, name)
+        stored = copy.deepcopy(body)
+        meta = stored.setdefault("metadata", {})
+        meta.update(name=name, namespace=namespace, resourceVersion=self._next_revision())
+        if previous is None:
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = _now()
+        else:
+            meta["uid"] = previous["metadata"]["uid"]
+            meta["creationTimestamp"] = previous["metadata"]["creationTimestamp"]
+        stored.setdefault("apiVersion", "coordination.k8s.io/v1")
+        stored.setdefault("kind", "Lease")
+        if key in self._objects:
+            self._objects[key].history.append(stored)
+        else:
+            self._objects[key] = stored
+        await self._buses[LEASES].put({"type": "ADDED" if previous is None else "MODIFIED", "object": stored})
+        return aiohttp.web.json_response(stored, status=201 if created else 200)
+
+
+def _status(code: int, reason: str, message: str) -> aiohttp.web.StreamResponse:
+    return aiohttp.web.json_response(
+        {
+            "apiVersion": "v1",
+            "kind": "Status",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": reason,
+            "code": code,
+        },
+        status=code,
+    )
+
+
+# ---- serving -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running emulator: the object itself (for its ``objects``), its URL and its event loop."""
+
+    emulator: Emulator
+    url: str
+    loop: asyncio.AbstractEventLoop
+
+
+@contextlib.contextmanager
+def serve(
+    configure: Callable[[Emulator], None] = register_kubelvs, host: str = "127.0.0.1", port: int | None = None
+) -> Iterator[Served]:
+    """Run an :class:`Emulator` (with the backbone resources and ``configure``'s) in a thread of its own."""
+    started: threading.Event = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with Emulator() as emulator, kmock.Server(emulator, host=host, port=port) as server:
+            register_backbone(emulator)
+            configure(emulator)
+            box["served"] = Served(emulator, str(server.url).rstrip("/"), asyncio.get_running_loop())
+            box["stop"] = stop = asyncio.Event()
+            started.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), name="kmock", daemon=True)
+    thread.start()
+    if not started.wait(30):
+        raise RuntimeError("the emulator did not start within 30 s")
+    served: Served = box["served"]
+    try:
+        yield served
+    finally:
+        served.loop.call_soon_threadsafe(box["stop"].set)
+        thread.join(10)
+
+
+def write_kubeconfig(url: str, path: Path) -> Path:
+    """A kubeconfig pointing at ``url`` with a dummy token (the emulator accepts anything)."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "emulator", "cluster": {"server": url}}],
+        "users": [{"name": "tester", "user": {"token": "test"}}],
+        "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "tester"}}],
+        "current-context": "emulator",
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config))  # JSON is YAML
+    return path
+
+
+# ---- a small synchronous client (seeding objects, tests) --------------------------------------------------
+
+
+class ApiError(Exception):
+    """A non-2xx answer: ``status`` and the decoded Status body."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+def path_of(api_version: str, plural: str, namespace: str | None = None, name: str | None = None) -> str:
+    """``/api/v1/namespaces/ns/events`` or ``/apis/group/version/...`` for one resource (and object)."""
+    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    if namespace is not None:
+        base += f"/namespaces/{namespace}"
+    base += f"/{plural}"
+    return base + (f"/{name}" if name is not None else "")
+
+
+class Client:
+    """A small synchronous client: create, read, patch and delete objects over HTTP."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            raise ApiError(error.code, json.loads(error.read() or b"null")) from None
+
+    def create(self, plural: str, obj: Mapping[str, Any]) -> Any:
+        namespace = obj.get("metadata", {}).get("namespace")
+        return self.request("POST", path_of(obj["apiVersion"], plural, namespace), obj)
+
+    def get(self, api_version: str, plural: str, namespace: str | None, name: str) -> Any:
+        return self.request("GET", path_of(api_version, plural, namespace, name))
+
+    def list(self, api_version: str, plural: str, namespace: str | None = None) -> list[Any]:
+        items: list[Any] = self.request("GET", path_of(api_version, plural, namespace))["items"]
+        return items
+
+    def patch(
+        self,
+        api_version: str,
+        plural: str,
+        namespace: str | None,
+        name: str,
+        body: Mapping[str, Any],
+        subresource: str | None = None,
+    ) -> Any:
+        path = path_of(api_version, plural, namespace, name) + (f"/{subresource}" if subresource else "")
+        return self.request("PATCH", path, body, "application/merge-patch+json")
+
+    def delete(self, api_version: str, plural: str, namespace: str | None, name: str) -> Any:
+        return self.request("DELETE", path_of(api_version, plural, namespace, name))
+
+
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T], timeout: float = 10.0, interval: float = 0.1) -> T:
+    """Poll ``probe`` until it returns something truthy (and return that); fail with its last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        last_error: Exception | None = None
+        result: T | None = None
+        try:
+            result = probe()
+        except (ApiError, KeyError, TypeError, IndexError, StopIteration) as error:
+            last_error = error
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s; last answer: {result!r} {last_error or ''}")
+        time.sleep(interval)
+
+
+# ---- cluster contents: namespaces and Nodes ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A Node to create: its name, labels and InternalIP addresses."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    addresses: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> NodeSpec:
+        """``NAME[:KEY=VALUE,...][@ADDRESS,...]``, e.g. ``dir-a:kubelvs.io/director=true@172.31.255.11``."""
+        rest, _, addresses = text.partition("@")
+        name, _, labels = rest.partition(":")
+        if not name:
+            raise ValueError(f"--node {text!r}: the node name is empty (NAME[:K=V,...][@ADDR,...])")
+        parsed: dict[str, str] = {}
+        for pair in filter(None, labels.split(",")):
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise ValueError(f"--node {text!r}: label {pair!r} is not KEY=VALUE")
+            parsed[key] = value
+        return cls(name, parsed, tuple(filter(None, addresses.split(","))))
+
+
+def seed(client: Client, nodes: Sequence[NodeSpec], namespaces: Sequence[str] = ("default", "kube-lvs")) -> None:
+    """Create namespaces and Nodes; Node addresses go through the status subresource, as a kubelet reports."""
+    for namespace in namespaces:
+        client.create("namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    for node in nodes:
+        meta = {"name": node.name, "labels": dict(node.labels)}
+        client.create("nodes", {"apiVersion": "v1", "kind": "Node", "metadata": meta})
+        status = {"addresses": [{"type": "InternalIP", "address": a} for a in node.addresses]}
+        client.patch("v1", "nodes", None, node.name, {"status": status}, subresource="status")
+
+
+# ---- the process: python -m kubelvs.testbed apiserver ------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kubelvs.testbed apiserver",
+        description="An emulated Kubernetes API server (kmock) with kube-lvs's CRDs, Nodes, Leases and Events.",
+    )
+    parser.add_argument("--listen", default="127.0.0.1:0", metavar="ADDR:PORT", help="where to serve HTTP")
+    parser.add_argument("--kubeconfig-out", type=Path, required=True, help="write a kubeconfig for it here")
+    parser.add_argument(
+        "--node", action="append", default=[], metavar="NAME[:K=V,...][@ADDR,...]", help="a Node to create"
+    )
+    return parser
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"--listen {text!r}: expected ADDRESS:PORT, e.g. 172.31.255.1:6443")
+    return host.strip("[]"), int(port)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        host, port = parse_listen(args.listen)
+        nodes = [NodeSpec.parse(text) for text in args.node]
+    except ValueError as error:
+        parser.error(str(error))
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # one line per request drowns the rest
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with serve(host=host, port=port or None) as served:
+        seed(Client(served.url), nodes)
+        write_kubeconfig(served.url, args.kubeconfig_out)
+        print(f"serving {served.url}; kubeconfig {args.kubeconfig_out}", flush=True)
+        stop.wait()
+    return 0

@@ -2,13 +2,15 @@
 
 One topology, one story, to keep VM time low: rr alternates; wrr 3:1 splits 40 connections 30/10 after
 a single edit; a second pass writes nothing; a hand-made ``ipvsadm -d`` is repaired; weight 0 takes no
-new connections while an established one keeps working; a removed RealServer disappears; a service
-the agent never created is never touched.
+new connections while an established one keeps working; a removed RealServer drains (weight 0 while its
+connection lives, deleted after); removed objects disappear; a service the agent never created is never
+touched.
 """
 
 from __future__ import annotations
 
 import socket
+import time
 
 from _inside import inside
 from agentrun import (
@@ -94,11 +96,9 @@ def test_nat_service_carries_traffic_and_converges(lvs_factory, tmp_path) -> Non
         first = ask(held)
         others = {"rs1": "rs2", "rs2": "rs1"}
         weights = (0, 1) if first == "rs1" else (1, 0)
-        echo_only = [
-            o for o in manifests(weights=(3, 1), scheduler="wrr") if o["metadata"]["name"].startswith("web")
-        ]
+        web = [o for o in manifests(weights=(3, 1), scheduler="wrr") if o["metadata"]["name"].startswith("web")]
         echo = [o for o in manifests(weights=weights) if o["metadata"]["name"].startswith("echo")]
-        write(path, echo_only + echo)
+        write(path, web + echo)
         director(dir1, path, tmp_path, "--vip-pools", "192.0.2.0/24")
         fresh = []
         with inside(client.name):
@@ -108,12 +108,36 @@ def test_nat_service_carries_traffic_and_converges(lvs_factory, tmp_path) -> Non
         assert fresh == [others[first]] * 4
         assert ask(held) == first
 
-    # a removed RealServer disappears from the director and its return route from the backend
-    write(path, manifests(weights=(3, 1), scheduler="wrr", with_rs2=False))
+    # draining: a removed RealServer with a live connection gets weight 0 and stays until the connection ends
+    write(path, manifests(weights=(3, 1), scheduler="wrr"))
+    director(dir1, path, tmp_path, "--vip-pools", "192.0.2.0/24")
+    with inside(client.name):
+        held = socket.create_connection((lvs.vip, 9000), timeout=5)
+    with held:
+        busy = ask(held)
+        busy_address = "10.9.0.11" if busy == "rs1" else "10.9.0.12"
+        gone = f"echo-{busy[-1]}"
+        write(path, [o for o in manifests(weights=(3, 1), scheduler="wrr") if o["metadata"]["name"] != gone])
+        summary = director(dir1, path, tmp_path, "--vip-pools", "192.0.2.0/24")
+        assert summary == "writes: ipvs.edit_destination=1; errors: 0; draining: 1", summary
+        assert f"-> {busy_address}:9000 Masq 0" in service_lines(dir1, "TCP 192.0.2.100:9000")
+        with inside(client.name), socket.create_connection((lvs.vip, 9000), timeout=5) as sock:
+            assert ask(sock) == others[busy]
+        assert ask(held) == busy
+    time.sleep(1)  # the connection leaves ESTABLISHED: no active connection holds the destination any more
+    summary = director(dir1, path, tmp_path, "--vip-pools", "192.0.2.0/24")
+    assert summary == "writes: ipvs.delete_destination=1; errors: 0; draining: 0", summary
+    assert not any(busy_address in line for line in service_lines(dir1, "TCP 192.0.2.100:9000"))
+
+    # removed objects disappear: a RealServer from the director, a whole VirtualServer, and their return
+    # routes from the backend
+    web = [o for o in manifests(weights=(3, 1), scheduler="wrr", with_rs2=False) if "echo" not in str(o)]
+    write(path, web)
     director(dir1, path, tmp_path, "--vip-pools", "192.0.2.0/24")
     backend_agent(rs2, path, tmp_path)
     assert not any("10.9.0.12:8080" in line for line in service_lines(dir1, "TCP 192.0.2.100:80"))
-    assert "sport 8080" not in rs2.ip("rule", "show").stdout
+    assert service_lines(dir1, "TCP 192.0.2.100:9000") == []
+    assert "sport" not in rs2.ip("rule", "show").stdout
     assert set(client.http_get(lvs.vip, 80, count=3)) == {"rs1"}
 
     # and nothing of it ever touched the service it did not create

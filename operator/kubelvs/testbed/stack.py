@@ -1,0 +1,418 @@
+"""The whole system inside the VM: an emulated API server, the operator, two directors and two backends.
+
+::
+
+    root namespace: bridge kmgmt 172.31.255.1/24 -- the API server (:6443) and the operator
+    client  eth0 192.0.2.10/24 ─┐ kfront (192.0.2.0/24)          router 192.0.2.254 / 10.9.0.254
+    dir-a   eth0 192.0.2.1      ├─ both directors share it: the VIP moves between them, gratuitous ARP tells
+    dir-b   eth0 192.0.2.2      ┘  the client; eth1 10.9.0.1/.2 on kback (IPVS sync daemon), mgmt0 .11/.12
+    rs1     eth0 10.9.0.11 ─┐ kback (10.9.0.0/24), default route via the router; mgmt0 172.31.255.21/.22
+    rs2     eth0 10.9.0.12 ─┘ each serves its own name on ports 80 and 8080
+
+Every kube-lvs process is forked from one :mod:`kubelvs.testbed.launcher` (imports once, then forks), in its
+namespace, with its log in ``workdir``. Nodes carry labels (``kubelvs.io/director=true`` on dir-a and dir-b).
+Only inside the VM; TEST-NET and private ranges only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubelvs.testbed import apiclient
+from kubelvs.testbed.namespaces import Builder, inside, run
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "lvs.kubelvs.io/v1alpha1"
+MGMT, FRONT, BACK = "172.31.255", "192.0.2", "10.9.0"
+API_ADDRESS, API_PORT = f"{MGMT}.1", 6443
+ROUTER = 254
+DIRECTORS = {"dir-a": 1, "dir-b": 2}
+BACKENDS = {"rs1": 11, "rs2": 12}
+MGMT_HOSTS = {"dir-a": 11, "dir-b": 12, "rs1": 21, "rs2": 22}
+DIRECTOR_LABELS = {"kubelvs.io/director": "true"}
+VIP_POOLS = f"{FRONT}.0/24,{BACK}.100/32"
+SERVER_PORTS = (80, 8080)
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Lease timings of the director agents (short, so failovers are quick; loose enough for TCG)."""
+
+    lease_duration: str = "2s"
+    renew_deadline: str = "1500ms"
+    renew_period: str = "500ms"
+    retry_period: str = "250ms"
+
+
+def build_topology() -> Builder:
+    """Create the namespaces and segments drawn in the module docstring; returns the builder (for removal)."""
+    net = Builder()
+    net.bridge("kmgmt", f"{API_ADDRESS}/24")
+    net.bridge("kfront")
+    net.bridge("kback")
+    net.namespace("router", "net.ipv4.ip_forward=1")
+    net.plug("kfront", "router", "eth0", f"{FRONT}.{ROUTER}/24")
+    net.plug("kback", "router", "eth1", f"{BACK}.{ROUTER}/24")
+    net.namespace("client")
+    net.plug("kfront", "client", "eth0", f"{FRONT}.10/24")
+    net.line("client", f"route add default via {FRONT}.{ROUTER}")
+    for name, host in DIRECTORS.items():
+        net.namespace(name, "net.ipv4.ip_forward=1")
+        net.plug("kfront", name, "eth0", f"{FRONT}.{host}/24")
+        net.plug("kback", name, "eth1", f"{BACK}.{host}/24")
+        net.plug("kmgmt", name, "mgmt0", f"{MGMT}.{MGMT_HOSTS[name]}/24")
+        net.line(name, f"route add default via {FRONT}.{ROUTER}")
+    for name, host in BACKENDS.items():
+        net.namespace(name)
+        net.plug("kback", name, "eth0", f"{BACK}.{host}/24")
+        net.plug("kmgmt", name, "mgmt0", f"{MGMT}.{MGMT_HOSTS[name]}/24")
+        net.line(name, f"route add default via {BACK}.{ROUTER}")
+    net.apply()
+    return net
+
+
+# ---- processes ---------------------------------------------------------------------------------------------
+
+
+class Launcher:
+    """The zygote (:mod:`kubelvs.testbed.launcher`) and its request/answer pipe."""
+
+    def __init__(self, log: Path) -> None:
+        self._lock = threading.Lock()
+        with log.open("a") as handle:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "kubelvs.testbed.launcher"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=handle,
+                text=True,
+            )
+
+    def wait_ready(self, timeout: float = 900) -> None:
+        """Block until the zygote has imported everything (minutes under a loaded TCG)."""
+        assert self.process.stdout is not None
+        timer = threading.Timer(timeout, self.process.kill)
+        timer.start()
+        line = self.process.stdout.readline()
+        timer.cancel()
+        if not line.startswith('{"ready"'):
+            raise RuntimeError(f"the launcher did not start (exit {self.process.poll()}): {line!r}")
+
+    def ask(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        with self._lock:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            answer: dict[str, Any] = json.loads(self.process.stdout.readline())
+        return answer
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class Child:
+    """A process forked by the launcher: signal it, ask whether it still runs, read its log."""
+
+    name: str
+    argv: tuple[str, ...]
+    netns: str | None
+    log: Path
+    pid: int
+    launcher: Launcher = field(repr=False)
+
+    def exit_code(self) -> int | None:
+        code: int | None = self.launcher.ask({"status": self.pid})["exit"]
+        return code
+
+    def alive(self) -> bool:
+        return self.exit_code() is None
+
+    def send(self, signum: int) -> None:
+        if self.alive():
+            os.kill(self.pid, signum)
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 20) -> int | None:
+        """Signal it and wait for it to end (SIGKILL after ``timeout``); returns its exit code."""
+        self.send(signum)
+        deadline = time.monotonic() + timeout
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if self.alive():
+            os.kill(self.pid, signal.SIGKILL)
+            while self.alive():
+                time.sleep(0.05)
+        return self.exit_code()
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+# ---- the stack ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """Topology, API server, operator, agents and servers; ``start()`` then ``close()``."""
+
+    workdir: Path
+    timings: Timings = field(default_factory=Timings)
+    net: Builder | None = None
+    launcher: Launcher | None = None
+    children: dict[str, Child] = field(default_factory=dict)
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "kubeconfig"
+
+    @property
+    def api(self) -> apiclient.Client:
+        return apiclient.Client(f"http://{API_ADDRESS}:{API_PORT}")
+
+    def start(self, progress: Any = logger.info) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.launcher = Launcher(self.workdir / "launcher.log")
+        progress("building the network namespaces (client, router, dir-a, dir-b, rs1, rs2)")
+        self.net = build_topology()
+        progress("importing kube-lvs once in the launcher (the slow part under emulation)")
+        self.launcher.wait_ready()
+        progress(f"starting the API server emulator on {API_ADDRESS}:{API_PORT}")
+        nodes = [f"{name}:{_labels(DIRECTOR_LABELS)}@{FRONT}.{host}" for name, host in DIRECTORS.items()]
+        nodes += [f"{name}@{BACK}.{host}" for name, host in BACKENDS.items()]
+        self.spawn(
+            "apiserver",
+            ("apiserver", "--listen", f"{API_ADDRESS}:{API_PORT}", "--kubeconfig-out", str(self.kubeconfig),
+             *(f"--node={node}" for node in nodes)),
+        )  # fmt: skip
+        apiclient.wait_for(lambda: self.kubeconfig.exists() and self.api.list("v1", "nodes"), timeout=120)
+        progress("starting the operator and the agents (dir-a, dir-b, rs1, rs2) and the real servers")
+        self.spawn("operator", ("kubelvs", "operator", "-A", "--standalone", "--vip-pools", VIP_POOLS,
+                                "--metrics-port", "0"))  # fmt: skip
+        for name in DIRECTORS:
+            self.start_agent(name)
+        for name in BACKENDS:
+            self.start_agent(name)
+            for port in SERVER_PORTS:
+                self.start_server(name, port)
+
+    def spawn(self, name: str, argv: Sequence[str], netns: str | None = None) -> Child:
+        assert self.launcher is not None
+        log = self.workdir / f"{name}.log"
+        env = {"KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        answer = self.launcher.ask({"start": list(argv), "netns": netns, "log": str(log), "env": env})
+        child = Child(name, tuple(argv), netns, log, int(answer["pid"]), self.launcher)
+        self.children[name] = child
+        return child
+
+    def agent_argv(self, node: str) -> tuple[str, ...]:
+        t = self.timings
+        sync = ("--sync-interface", "eth1") if node in DIRECTORS else ("--no-sync-daemon",)
+        return (
+            "kubelvs", "agent", "--node", node, "--vip-pools", VIP_POOLS,
+            "--state-file", str(self.workdir / f"{node}.state.json"), "--metrics-port", "0",
+            "--lease-duration", t.lease_duration, "--renew-deadline", t.renew_deadline,
+            "--renew-period", t.renew_period, "--retry-period", t.retry_period, *sync,
+        )  # fmt: skip
+
+    def start_agent(self, node: str) -> Child:
+        return self.spawn(f"agent-{node}", self.agent_argv(node), netns=node)
+
+    def start_server(self, node: str, port: int) -> Child:
+        return self.spawn(f"http-{node}-{port}", ("http-server", node, str(port)), netns=node)
+
+    def agent(self, node: str) -> Child:
+        return self.children[f"agent-{node}"]
+
+    def apply(self, objects: Sequence[Mapping[str, Any]]) -> None:
+        """Create VirtualServers and RealServers (namespace ``default``) through the API."""
+        for obj in objects:
+            plural = {"VirtualServer": "virtualservers", "RealServer": "realservers"}[obj["kind"]]
+            body = {**obj, "metadata": {"namespace": "default", **obj["metadata"]}}
+            self.api.create(plural, body)
+
+    def status(self, plural: str, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.api.get(API_VERSION, plural, "default", name).get("status") or {}
+        return found
+
+    def close(self) -> None:
+        for child in reversed(list(self.children.values())):
+            if child.alive():
+                child.stop(signal.SIGKILL, timeout=5)
+        if self.launcher is not None:
+            self.launcher.close()
+        if self.net is not None:
+            self.net.remove()
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+# ---- looking at it: VIP holders, IPVS tables, the client ---------------------------------------------------
+
+
+def vip_holders(vip: str, directors: Sequence[str] = tuple(DIRECTORS)) -> frozenset[str]:
+    """Directors with ``vip`` on an interface that is up (a crashed node's downed links hold nothing)."""
+    held = set()
+    for name in directors:
+        out = run(["ip", "-n", name, "-o", "-4", "addr", "show", "up"], check=False).stdout
+        if f" {vip}/" in out:
+            held.add(name)
+    return frozenset(held)
+
+
+def ipvsadm(netns: str, *args: str) -> str:
+    return run(["ip", "netns", "exec", netns, "ipvsadm", *args]).stdout
+
+
+def http_get(address: str, port: int = 80, timeout: float = 2.0) -> str:
+    """One GET on a new connection from the calling thread's namespace: the body, or ``ERR <why>``."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as sock:
+            sock.sendall(f"GET / HTTP/1.0\r\nHost: {address}\r\n\r\n".encode())
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+        return data.partition(b"\r\n\r\n")[2].decode().strip() or "ERR empty answer"
+    except OSError as error:
+        return f"ERR {error}"
+
+
+def requests_from_client(address: str, port: int, count: int, netns: str = "client") -> list[str]:
+    """``count`` GETs from the client namespace, each on a new connection."""
+    with inside(netns):
+        return [http_get(address, port) for _ in range(count)]
+
+
+class Sampler(threading.Thread):
+    """Samples something every ``every`` seconds from a thread in ``netns`` (or here) until stopped."""
+
+    def __init__(self, every: float, netns: str | None = None) -> None:
+        super().__init__(daemon=True)
+        self.every = every
+        self.netns = netns
+        self.samples: list[tuple[float, Any]] = []
+        self._stop_event = threading.Event()
+
+    def sample(self) -> Any:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        if self.netns is not None:
+            with inside(self.netns):
+                self._loop()
+        else:
+            self._loop()
+
+    def _loop(self) -> None:
+        while not self._stop_event.is_set():
+            started = time.monotonic()
+            self.samples.append((started, self.sample()))
+            self._stop_event.wait(max(0.0, self.every - (time.monotonic() - started)))
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(30)
+
+
+class HolderSampler(Sampler):
+    """Which directors hold the VIP, every ~100 ms."""
+
+    def __init__(self, vip: str, every: float = 0.1) -> None:
+        super().__init__(every)
+        self.vip = vip
+
+    def sample(self) -> frozenset[str]:
+        return vip_holders(self.vip)
+
+    def overlaps(self) -> list[tuple[float, Any]]:
+        return [(at, held) for at, held in self.samples if len(held) > 1]
+
+
+class ClientLoop(Sampler):
+    """A GET to ``vip:port`` from the client every ``every`` seconds; :meth:`gap` is the longest outage."""
+
+    def __init__(self, vip: str, port: int = 80, every: float = 0.05, timeout: float = 0.5) -> None:
+        super().__init__(every, netns="client")
+        self.vip, self.port, self.timeout = vip, port, timeout
+
+    def sample(self) -> str:
+        return http_get(self.vip, self.port, self.timeout)
+
+    def gap(self, since: float) -> float:
+        """Longest time between two successful answers after ``since`` (to the last sample if none came)."""
+        ok = [at for at, answer in self.samples if at >= since and not answer.startswith("ERR")]
+        last = self.samples[-1][0] if self.samples else since
+        points = [since, *ok] if ok else [since, last]
+        return max(b - a for a, b in itertools.pairwise(points)) if len(points) > 1 else 0.0
+
+    def answers(self, since: float = 0.0) -> list[str]:
+        return [answer for at, answer in self.samples if at >= since]
+
+
+class LongConnection(threading.Thread):
+    """One TCP connection from the client to ``vip:port`` sending a line every 100 ms and reading the answer."""
+
+    def __init__(self, vip: str, port: int = 80, every: float = 0.1, timeout: float = 10.0) -> None:
+        super().__init__(daemon=True)
+        self.vip, self.port, self.every, self.timeout = vip, port, every, timeout
+        self.answers: list[tuple[float, str]] = []
+        self.error: str | None = None
+        self._stop_event = threading.Event()
+        self.connected = threading.Event()
+
+    def run(self) -> None:
+        with inside("client"):
+            try:
+                with socket.create_connection((self.vip, self.port), timeout=self.timeout) as sock:
+                    reader = sock.makefile("rb")
+                    self.connected.set()
+                    while not self._stop_event.is_set():
+                        sock.sendall(b"ping\n")
+                        line = reader.readline()
+                        if not line:
+                            self.error = "closed by the peer"
+                            return
+                        self.answers.append((time.monotonic(), line.decode().strip()))
+                        self._stop_event.wait(self.every)
+            except OSError as error:
+                self.error = f"{type(error).__name__}: {error}"
+            finally:
+                self.connected.set()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(30)
+
+
+def wait_until(probe: Any, timeout: float, every: float = 0.1) -> float:
+    """Poll ``probe()`` until truthy; returns the seconds it took, raises AssertionError on timeout."""
+    started = time.monotonic()
+    while not probe():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not true within {timeout} s")
+        time.sleep(every)
+    return time.monotonic() - started

@@ -1,0 +1,66 @@
+"""``kubelvs demo``: boot a throw-away VM with a real IPVS kernel and run the whole system in it.
+
+On this machine it only boots the guest (:mod:`kubelvs.testbed.vm`); inside, :mod:`kubelvs.testbed.demo` starts
+an emulated API server, the operator, two directors and two backends in network namespaces, applies the
+examples, sends traffic, crashes the active director and prints a summary. Nothing touches this machine's
+network: every address lives in the guest's namespaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 1800.0
+
+
+def repo_root() -> Path:
+    """The checkout this package runs from (operator/kubelvs/commands -> repo), where examples/ lives."""
+    return Path(__file__).resolve().parents[3]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--examples", type=Path, default=None, help="directory of 0*.yaml (default: examples/)")
+    parser.add_argument(
+        "--logs", type=Path, default=None, help="where the guest leaves its logs (default: a temp dir)"
+    )
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before the VM is stopped")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kubelvs.testbed import vm
+
+    examples = (args.examples or repo_root() / "examples").resolve()
+    if not any(examples.glob("0*.yaml")):
+        print(f"kubelvs demo: no examples (0*.yaml) in {examples}", file=sys.stderr)
+        return 2
+    if args.timeout <= 0:
+        print(f"kubelvs demo: --timeout must be positive, not {args.timeout}", file=sys.stderr)
+        return 2
+    try:
+        kernel = vm.find_kernel()
+    except FileNotFoundError as error:
+        print(f"kubelvs demo: {error} (bash .ci/setup installs one)", file=sys.stderr)
+        return 2
+    logs = (args.logs or Path(tempfile.mkdtemp(prefix="kubelvs-demo-"))).resolve()
+    started = time.time()
+    mode = "KVM" if vm.kvm_enabled(os.environ) else "TCG, software emulation: a few minutes"
+    print(f"[{0:4.0f}s] booting the kernel {kernel} in a VM ({mode}); logs in {logs}", flush=True)
+    logging.getLogger("kubelvs.testbed.vm").setLevel(logging.WARNING)  # the progress lines say it
+    status = vm.run_in_vm(
+        [str(vm.venv_bin() / "python"), "-m", "kubelvs.testbed.demo", str(examples), str(logs / "stack")],
+        rwdir=logs,
+        timeout=args.timeout,
+        env={"KUBELVS_DEMO_T0": repr(started)},
+        cwd=repo_root(),
+    )
+    verdict = "done" if status == 0 else f"FAILED (exit {status}); logs in {logs}"
+    print(f"[{time.time() - started:4.0f}s] demo {verdict}", flush=True)
+    return status

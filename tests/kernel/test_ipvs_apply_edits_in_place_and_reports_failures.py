@@ -27,10 +27,10 @@ DNS = ServiceKey(Family.INET, Proto.UDP, "192.0.2.100", 53)
 MISSING = ServiceKey(Family.INET, Proto.TCP, "192.0.2.200", 80)
 
 
-def test_weight_edit_is_one_set_that_keeps_the_destination_and_its_traffic(lvs):
+def test_weight_edit_is_one_set_that_keeps_the_destination_and_its_traffic(lvs, netns):
     director, (rs1, rs2) = lvs.directors[0], lvs.real_servers
+    netns.http_servers([rs1, rs2], 8080)
     for server in (rs1, rs2):
-        server.http_server(8080)
         server.ip("route", "replace", "default", "via", lvs.address(director, "back"))  # NAT return path
     director.address("eth0", f"{lvs.vip}/32")
     with director.entered():

@@ -13,7 +13,7 @@ def test_timeouts_are_set_and_zero_leaves_a_value_alone(ipvs, ipvs_ns):
     ipvs.set_timeouts(0, 60, 0)
     assert ipvs.timeouts() == (900, 60, 300)
     listing = ipvs_ns.exec("ipvsadm", "-Ln", "--timeout").stdout
-    assert "tcp 900 tcpfin 60 udp 300" in listing
+    assert "Timeout (tcp tcpfin udp): 900 60 300" in listing
 
 
 def test_negative_timeout_is_refused_before_reaching_the_kernel(ipvs):

@@ -34,10 +34,9 @@ def test_veth_between_two_namespaces_carries_http_and_udp(netns: Netns) -> None:
     assert left.udp_ask("10.9.0.2", 5353, count=2) == ["right"] * 2
 
 
-def test_lvs_topology_routes_client_to_real_servers_through_router(lvs_factory) -> None:
+def test_lvs_topology_routes_client_to_real_servers_through_router(lvs_factory, netns: Netns) -> None:
     lvs: LvsTopology = lvs_factory(real_servers=2, rs_segment="remote", ipv6=True)
-    for server in lvs.real_servers:
-        server.http_server(80)
+    netns.http_servers(lvs.real_servers, 80)
     answers = lvs.client.http_get(lvs.address(lvs.real_servers[1], "remote"), 80, count=1)
     answers += lvs.client.http_get(lvs.address6(lvs.real_servers[0], "remote"), 80, count=1)
     assert answers == ["rs2", "rs1"]
@@ -45,10 +44,10 @@ def test_lvs_topology_routes_client_to_real_servers_through_router(lvs_factory) 
     assert lvs.directors[0].http_get(lvs.address(lvs.real_servers[0], "remote")) == ["rs1"]
 
 
-def test_lvs_nat_through_the_director_balances_round_robin(lvs: LvsTopology) -> None:
+def test_lvs_nat_through_the_director_balances_round_robin(lvs: LvsTopology, netns: Netns) -> None:
     director = lvs.directors[0]
+    netns.http_servers(lvs.real_servers, 8080)
     for server in lvs.real_servers:
-        server.http_server(8080)
         # NAT: replies must come back through the director (kube-lvs would install a policy route instead)
         server.ip("route", "replace", "default", "via", lvs.address(director, "back"))
     director.address("eth0", f"{lvs.vip}/32")

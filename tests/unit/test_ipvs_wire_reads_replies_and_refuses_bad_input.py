@@ -88,3 +88,19 @@ def test_ops_are_described_by_what_they_touch():
         wire.describe(DeleteDestination(DestKey(TCP4, "10.9.0.1", 8080)))
         == "delete destination TCP 192.0.2.100:80 -> 10.9.0.1:8080"
     )
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param(AddService(Service(TCP4)), id="new-service"),
+        pytest.param(DeleteDestination(DestKey(TCP4, "10.9.0.1", 80)), id="del-dest"),
+    ],
+)
+def test_silent_ops_differ_only_in_the_ack_flag_and_with_ack_restores_it(op):
+    acked, silent = wire.op_message(op, 30, 5), wire.op_message(op, 30, 5, ack=False)
+    (acked_flags,), (silent_flags,) = struct.unpack_from("=H", acked, 6), struct.unpack_from("=H", silent, 6)
+    assert acked_flags & wire.NLM_F_ACK
+    assert silent_flags == acked_flags & ~wire.NLM_F_ACK
+    assert silent[:6] == acked[:6] and silent[8:] == acked[8:]
+    assert wire.with_ack(silent) == acked

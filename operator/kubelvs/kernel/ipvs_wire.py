@@ -118,6 +118,7 @@ _U32 = struct.Struct("=HHI")
 _U16 = struct.Struct("=HHH2x")
 _BE16 = struct.Struct("=HH2s2x")
 _FLAGS = struct.Struct("=HHII")
+_FLAGS_FIELD = struct.Struct("=H")  # nlmsg_flags, at offset 6 of the header
 
 
 def _nla(kind: int, payload: bytes) -> bytes:
@@ -216,28 +217,41 @@ def message(family_id: int, cmd: int, flags: int, seq: int, attrs: bytes = b"") 
     return _HEADER.pack(_HEADER.size + len(attrs), family_id, flags, seq, 0, cmd, GENL_VERSION, 0) + attrs
 
 
-def op_message(op: IpvsOp, family_id: int, seq: int) -> bytes:
-    """The message for one IPVS edit; ValueError/OSError for an address or netmask the kernel would refuse."""
+def with_ack(blob: bytes) -> bytes:
+    """``blob`` with NLM_F_ACK set in its header."""
+    (flags,) = _FLAGS_FIELD.unpack_from(blob, 6)
+    return blob[:6] + _FLAGS_FIELD.pack(flags | NLM_F_ACK) + blob[8:]
+
+
+def op_message(op: IpvsOp, family_id: int, seq: int, *, ack: bool = True) -> bytes:
+    """The message for one IPVS edit; ValueError/OSError for an address or netmask the kernel would refuse.
+
+    ``ack=False`` leaves NLM_F_ACK out: the kernel then answers only if the op fails.
+    """
+    keep = ~0 if ack else ~NLM_F_ACK
     match op:
         case AddService(service):
-            return message(family_id, Cmd.NEW_SERVICE, CREATE, seq, _nla(CmdAttr.SERVICE, service_attrs(service)))
+            attrs = _nla(CmdAttr.SERVICE, service_attrs(service))
+            return message(family_id, Cmd.NEW_SERVICE, CREATE & keep, seq, attrs)
         case EditService(service):
-            return message(family_id, Cmd.SET_SERVICE, CHANGE, seq, _nla(CmdAttr.SERVICE, service_attrs(service)))
+            attrs = _nla(CmdAttr.SERVICE, service_attrs(service))
+            return message(family_id, Cmd.SET_SERVICE, CHANGE & keep, seq, attrs)
         case DeleteService(key):
-            return message(family_id, Cmd.DEL_SERVICE, REQUEST, seq, _nla(CmdAttr.SERVICE, service_key_attrs(key)))
+            attrs = _nla(CmdAttr.SERVICE, service_key_attrs(key))
+            return message(family_id, Cmd.DEL_SERVICE, REQUEST & keep, seq, attrs)
         case AddDestination(dest):
             attrs = _nla(CmdAttr.SERVICE, service_key_attrs(dest.key.service)) + _nla(
                 CmdAttr.DEST, dest_attrs(dest)
             )
-            return message(family_id, Cmd.NEW_DEST, CREATE, seq, attrs)
+            return message(family_id, Cmd.NEW_DEST, CREATE & keep, seq, attrs)
         case EditDestination(dest):
             attrs = _nla(CmdAttr.SERVICE, service_key_attrs(dest.key.service)) + _nla(
                 CmdAttr.DEST, dest_attrs(dest)
             )
-            return message(family_id, Cmd.SET_DEST, CHANGE, seq, attrs)
+            return message(family_id, Cmd.SET_DEST, CHANGE & keep, seq, attrs)
         case DeleteDestination(key):
             attrs = _nla(CmdAttr.SERVICE, service_key_attrs(key.service)) + _nla(CmdAttr.DEST, dest_key_attrs(key))
-            return message(family_id, Cmd.DEL_DEST, REQUEST, seq, attrs)
+            return message(family_id, Cmd.DEL_DEST, REQUEST & keep, seq, attrs)
     raise TypeError(f"not an IPVS op: {op!r}")
 
 

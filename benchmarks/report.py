@@ -44,6 +44,8 @@ def met(figures: dict[str, Any]) -> str:
 
 def missing(figures: dict[str, Any]) -> str | None:
     """Why there is no kube-lvs number, if there is none."""
+    if not figures:
+        return "no figures: not run in this run (not selected, or the VM stopped first; see the run's log)"
     if "error" in figures:
         return f"error: {figures['error']}"
     value = figures.get("kubelvs")
@@ -112,6 +114,8 @@ def rows(guest: dict[str, Any], host: dict[str, Any]) -> list[Row]:
     p4 = guest.get("P4", {})
     if "error" in p4:
         out.append(("P4 failover", "-", "-", f"error: {p4['error']}", "-", "**error**"))
+    elif not p4:
+        out.append(("P4 failover", "-", str(missing(p4)), "-", "-", "not measured"))
     for kind in ("stop", "sigkill", "node-lost"):
         figures = p4.get(f"keepalived_{kind}")
         if figures:
@@ -135,7 +139,8 @@ def rows(guest: dict[str, Any], host: dict[str, Any]) -> list[Row]:
                 p5.get("goal", ""),
                 f"CPU {p5['cpu_share_of_one_core']:.1%} of one core; detection p50 "
                 f"{s(p5['detection_p50_s'])} max {s(p5['detection_max_s'])} ({p5['killed']} killed, "
-                f"{p5['undetected']} undetected, {p5['false_downs']} false downs)",
+                f"{p5['undetected']} undetected, {p5['false_downs']} false downs; event-loop lag p99 "
+                f"{s(p5.get('loop_lag_p99_s'))}, host load {p5.get('host_loadavg_1m', 0):.1f})",
                 "-",
                 f"CPU {p5['cpu_share_of_one_core']:.1%}",
                 met(p5),

@@ -91,7 +91,7 @@ def build_topology() -> Builder:
 class Launcher:
     """The zygote (:mod:`kubelvs.testbed.launcher`) and its request/answer pipe."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, env: Mapping[str, str]) -> None:
         self._lock = threading.Lock()
         with log.open("a") as handle:
             self.process = subprocess.Popen(
@@ -100,6 +100,8 @@ class Launcher:
                 stdout=subprocess.PIPE,
                 stderr=handle,
                 text=True,
+                # in the zygote's own environment: the kubernetes client reads KUBECONFIG once, at import
+                env={**os.environ, **env},
             )
 
     def wait_ready(self, timeout: float = 900) -> None:
@@ -189,12 +191,16 @@ class Stack:
         return self.workdir / "kubeconfig"
 
     @property
+    def environment(self) -> dict[str, str]:
+        return {"KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
+
+    @property
     def api(self) -> apiclient.Client:
         return apiclient.Client(f"http://{API_ADDRESS}:{API_PORT}")
 
     def start(self, progress: Any = logger.info) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.launcher = Launcher(self.workdir / "launcher.log")
+        self.launcher = Launcher(self.workdir / "launcher.log", self.environment)
         progress("building the network namespaces (client, router, dir-a, dir-b, rs1, rs2)")
         self.net = build_topology()
         progress("importing kube-lvs once in the launcher (the slow part under emulation)")
@@ -221,8 +227,7 @@ class Stack:
     def spawn(self, name: str, argv: Sequence[str], netns: str | None = None) -> Child:
         assert self.launcher is not None
         log = self.workdir / f"{name}.log"
-        env = {"KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
-        answer = self.launcher.ask({"start": list(argv), "netns": netns, "log": str(log), "env": env})
+        answer = self.launcher.ask({"start": list(argv), "netns": netns, "log": str(log), "env": self.environment})
         child = Child(name, tuple(argv), netns, log, int(answer["pid"]), self.launcher)
         self.children[name] = child
         return child

@@ -90,8 +90,7 @@ def _run(outdir: Path, local: Path, wanted: set[str]) -> int:
     if "P6" in wanted and lab is not None:
         print("guest: P6 (+ P3 through the agent) ...", file=sys.stderr, flush=True)
         try:
-            for name, figures in p6_memory.run(lab, local).items():
-                results.put(name, figures)
+            p6_memory.run(lab, local, results.put)
         except Exception as error:
             logger.exception("P6 failed")
             results.put("P6", {"error": f"{type(error).__name__}: {error}"})

@@ -94,7 +94,7 @@ def through_agent(lab: Lab, manifest: Path) -> dict[str, Any]:
     rng = random.Random(7)
     text = manifest.read_text()
     latencies: list[float] = []
-    for round_ in range(samples("BENCH_P3_AGENT_SAMPLES", 2)):
+    for round_ in range(samples("BENCH_P3_AGENT_SAMPLES", 1)):
         service, dest = rng.randrange(lab.services), rng.randrange(lab.dests)
         weight = 2000 + round_
         text = edit_weight(text, service, dest, weight)

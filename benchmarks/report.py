@@ -52,7 +52,7 @@ def missing(figures: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def rows(guest: dict[str, Any], host: dict[str, Any]) -> list[Row]:
+def rows(guest: dict[str, Any], host: dict[str, Any], host_p6: dict[str, Any] | None = None) -> list[Row]:
     out: list[Row] = []
     p1 = guest.get("P1", {})
     why = missing(p1)
@@ -162,6 +162,18 @@ def rows(guest: dict[str, Any], host: dict[str, Any]) -> list[Row]:
             met(p6),
         )
     )
+    if host_p6:
+        out.append(
+            (
+                f"P6 memory, {host_p6.get('destinations')} destinations (host, no kernel)",
+                "RSS < 150 MB",
+                f"RSS {host_p6['rss_mb']:.0f} MB, peak {host_p6['peak_rss_mb']:.0f} MB: manifests.load + plan + "
+                "reconcile into in-memory gateways",
+                "-",
+                f"{host_p6['rss_mb']:.0f} MB",
+                met(host_p6),
+            )
+        )
     return out
 
 
@@ -195,7 +207,8 @@ def machine(guest: dict[str, Any], outdir: Path) -> list[str]:
 def main(argv: list[str]) -> int:
     outdir = Path(argv[0])
     guest, host = load(outdir / "results.json"), load(outdir / "p5.json")
-    found = rows(guest, host)
+    host_p6 = load(outdir / "p6-host.json")
+    found = rows(guest, host, host_p6)
     text = table(found)
     print(text)
     if len(argv) > 2 and argv[1] == "--write":
@@ -211,7 +224,7 @@ def main(argv: list[str]) -> int:
             "Raw figures of this run:",
             "",
             "```json",
-            json.dumps({"guest": guest, "host P5": host}, indent=1, sort_keys=True),
+            json.dumps({"guest": guest, "host P5": host, "host P6": host_p6}, indent=1, sort_keys=True),
             "```",
             "",
         ]

@@ -15,13 +15,13 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _fault_launcher import KUBECONFIG, launcher, spawn
 from agentrun import API, DIRECTOR_LABEL, DIRECTORS, rs, service_lines, vs, write
 from agentrun import agent as backend_agent
 from netns import LvsTopology, Namespace, Netns
@@ -48,10 +48,11 @@ def objects(weight_1: int = 1) -> list[dict[str, Any]]:
     ]
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 120) -> None:
+def wait_for(condition: Callable[[], Any], what: str, log: Path, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        tail = "\n".join(log.read_text().splitlines()[-40:])
+        assert time.monotonic() < deadline, f"timed out waiting for {what}; the agent's log ends:\n{tail}"
         time.sleep(0.25)
 
 
@@ -77,7 +78,7 @@ def api(netns: Netns, lvs: LvsTopology) -> Iterator[tuple[Namespace, Any]]:
 
 def client_call(ns: Namespace, url: str, call: Callable[[Any], Any]) -> Any:
     """Talk to the emulator from inside its namespace (loopback traffic: the outage rule spares it)."""
-    from kubelvs.testbed.apiserver import Client
+    from kubelvs.testbed.apiclient import Client
 
     with ns.entered():
         return call(Client(url))
@@ -101,20 +102,22 @@ def test_api_outage_keeps_rules_and_health_checks_then_resyncs(
         plural = "virtualservers" if obj["kind"] == "VirtualServer" else "realservers"
         body = {**obj, "metadata": {**obj["metadata"], "namespace": "default"}}
         client_call(api_ns, served.url, lambda c, p=plural, b=body: c.create(p, b))
-    kubeconfig = write_kubeconfig(f"http://{API_ADDRESS}:{API_PORT}", tmp_path / "kubeconfig")
+    write_kubeconfig(f"http://{API_ADDRESS}:{API_PORT}", KUBECONFIG)  # the zygote's KUBECONFIG
 
     log = tmp_path / "agent.log"
     argv = [
-        "ip", "netns", "exec", dir1.name, "env", f"KUBECONFIG={kubeconfig}",
-        sys.executable, "-m", "kubelvs.cli", "agent", "--node", dir1.name, "--namespace", "kube-lvs",
+        "agent", "--node", dir1.name, "--namespace", "kube-lvs",
         "--no-sync-daemon", "--metrics-port", "0", "--resync-period", "5s",
+        # one candidate, on an emulated CPU shared with other VMs: generous timings, so it never flaps
+        "--lease-duration", "20s", "--renew-deadline", "15s", "--renew-period", "3s", "--retry-period", "1s",
         "--state-file", str(tmp_path / "dir1.json"), "--vip-pools", "192.0.2.0/24",
     ]  # fmt: skip
-    with log.open("w") as handle:
-        agent = subprocess.Popen(argv, stderr=handle, text=True)
+    launcher()
+    agent = spawn(argv, dir1.name, log)
     try:
-        wait_for(lambda: weights(dir1) == {"10.9.0.11:80": 1, "10.9.0.12:80": 1}, "the agent's first program", 300)
-        wait_for(lambda: "192.0.2.100/32" in dir1.ip("addr", "show", "eth0").stdout, "the VIP (Lease held)")
+        programmed = {"10.9.0.11:80": 1, "10.9.0.12:80": 1}
+        wait_for(lambda: weights(dir1) == programmed, "the agent's first program", log, 300)
+        wait_for(lambda: "192.0.2.100/32" in dir1.ip("addr", "show", "eth0").stdout, "the VIP (Lease held)", log)
         assert set(client.http_get(lvs.vip, 80, count=4)) == {"rs1", "rs2"}
 
         # the API server goes away
@@ -132,7 +135,7 @@ def test_api_outage_keeps_rules_and_health_checks_then_resyncs(
         )
         # a backend dies: the health checks (which need no API server) quiesce it
         backends["rs2"].stop()
-        wait_for(lambda: weights(dir1).get("10.9.0.12:80") == 0, "rs2 to be quiesced during the outage", 60)
+        wait_for(lambda: weights(dir1).get("10.9.0.12:80") == 0, "rs2 to be quiesced during the outage", log, 60)
         assert weights(dir1) == {"10.9.0.11:80": 1, "10.9.0.12:80": 0}  # weight 3 not seen, nothing else moved
         assert service_lines(dir1, SERVICE)[0] == rules_before[0]
         assert "192.0.2.100/32" in dir1.ip("addr", "show", "eth0").stdout  # fail-static: the VIP stays
@@ -141,27 +144,23 @@ def test_api_outage_keeps_rules_and_health_checks_then_resyncs(
         assert weights(dir1) == {"10.9.0.11:80": 1, "10.9.0.12:80": 0}
         refused = api_ns.exec("nft", "list", "table", "inet", "kubelvs_test_outage").stdout
         assert "counter packets 0 " not in refused, refused  # the agent did try, and was turned away
-        assert agent.poll() is None, log.read_text()
+        assert agent.alive(), log.read_text()
 
         # the API server is back: the agent relists and programs the change made meanwhile
         api_ns.exec("nft", "delete", "table", "inet", "kubelvs_test_outage")
         resynced = {"10.9.0.11:80": 3, "10.9.0.12:80": 0}
-        wait_for(lambda: weights(dir1) == resynced, "the resync after the outage", 90)
+        wait_for(lambda: weights(dir1) == resynced, "the resync after the outage", log, 90)
 
         def status(plural: str, name: str) -> dict[str, Any]:
             got = client_call(api_ns, served.url, lambda c: c.get(API, plural, "default", name))
             return dict(got.get("status") or {})
 
-        wait_for(lambda: status("realservers", "web-2").get("effectiveWeight") == 0, "status written again", 60)
+        wait_for(
+            lambda: status("realservers", "web-2").get("effectiveWeight") == 0, "status written again", log, 60
+        )
         assert status("realservers", "web-1").get("effectiveWeight") == 3
         assert status("virtualservers", "web").get("activeDirector") == "dir1"
         assert set(client.http_get(lvs.vip, 80, count=3)) == {"rs1"}
     finally:
-        if agent.poll() is None:
-            agent.send_signal(signal.SIGTERM)
-            try:
-                agent.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                agent.kill()
-                agent.wait()
-    assert agent.returncode == 0, log.read_text()
+        code = agent.stop(signal.SIGTERM, timeout=60)
+    assert code == 0, log.read_text()

@@ -9,9 +9,10 @@ as the in-cluster agent builds it.
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,7 @@ def scrape(ns: Namespace, port: int) -> tuple[Counters, dict[str, int]]:
     """GET /metrics inside ``ns``: the per-real-server counters of SERVICE and the virtual server's totals."""
     with ns.entered(), urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as reply:
         text = reply.read().decode()
+    assert "kubelvs_ipvs_scrape_success 1.0" in text, text
     real: Counters = {}
     virtual: dict[str, int] = {}
     names = {
@@ -79,22 +81,40 @@ def scrape(ns: Namespace, port: int) -> tuple[Counters, dict[str, int]]:
                     real.setdefault(sample.labels["destination"], {})[column] = int(sample.value)
                 else:
                     virtual[column] = int(sample.value)
+    assert real and virtual, f"no counters of {SERVICE} in:\n{text}"
     return real, virtual
 
 
 @pytest.fixture
-def served_metrics(lvs: LvsTopology) -> Iterator[int]:
+def serve_metrics() -> Iterator[Callable[[Namespace], int]]:
+    """``serve_metrics(ns)``: AgentMetrics over a KernelIpvsTable of ``ns``, served on 127.0.0.1 there; the port.
+
+    Its own thread opens the table and the server (so its netlink sockets and the HTTP server's threads are
+    all in ``ns``, and nothing is shared with the agent passes the test runs in-process).
+    """
     from kubelvs.agent.metrics import AgentMetrics
     from kubelvs.kernel.ipvs import KernelIpvsTable
 
-    dir1 = lvs.directors[0]
-    with dir1.entered():  # the table's netlink sockets and the HTTP server (and its threads) live in dir1
-        table = KernelIpvsTable()
-        metrics = AgentMetrics(dir1.name, table)
-        port = metrics.serve(0, "127.0.0.1")
-    try:
-        yield port
-    finally:
+    opened: list[tuple[KernelIpvsTable, AgentMetrics]] = []
+
+    def serve(ns: Namespace) -> int:
+        ports: list[int] = []
+
+        def open_in_namespace() -> None:
+            with ns.entered():
+                table = KernelIpvsTable()
+                metrics = AgentMetrics(ns.name, table)
+                opened.append((table, metrics))
+                ports.append(metrics.serve(0, "127.0.0.1"))
+
+        opener = threading.Thread(target=open_in_namespace)
+        opener.start()
+        opener.join(timeout=120)
+        assert ports, "the metrics server did not start"
+        return ports[0]
+
+    yield serve
+    for table, metrics in opened:
         metrics.close()
         table.close()
 
@@ -114,7 +134,7 @@ def settled(ns: Namespace, total: int, timeout: float = 60) -> Counters:
 
 
 def test_scraped_counters_are_ipvsadm_s_and_count_the_requests(
-    lvs: LvsTopology, served_metrics: int, tmp_path: Path
+    lvs: LvsTopology, serve_metrics: Callable[[Namespace], int], tmp_path: Path
 ) -> None:
     dir1, client = lvs.directors[0], lvs.client
     for server in lvs.real_servers:
@@ -123,8 +143,9 @@ def test_scraped_counters_are_ipvsadm_s_and_count_the_requests(
     for server in lvs.real_servers:
         backend_agent(server, path, tmp_path)  # NAT return routes
     director(dir1, path, tmp_path, "--vip-pools", "192.0.2.0/24")
+    port = serve_metrics(dir1)
 
-    before, _ = scrape(dir1, served_metrics)
+    before, _ = scrape(dir1, port)
     assert set(before) == set(DESTINATIONS.values())
     assert all(value == 0 for columns in before.values() for value in columns.values()), before
 
@@ -132,7 +153,7 @@ def test_scraped_counters_are_ipvsadm_s_and_count_the_requests(
     assert counts(answers) == {"rs1": N // 2, "rs2": N // 2}, answers
 
     kernel = settled(dir1, N)
-    real, virtual = scrape(dir1, served_metrics)
+    real, virtual = scrape(dir1, port)
     assert real == kernel  # the metrics are the kernel's counters, field by field
     assert ipvsadm_stats(dir1) == kernel  # and nothing moved while scraping
     for destination in DESTINATIONS.values():

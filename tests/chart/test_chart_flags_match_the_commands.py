@@ -63,15 +63,10 @@ def test_agent_election_settings_are_consistent_by_default(render) -> None:
     assert settings.retry_period < settings.renew_period < settings.renew_deadline < settings.lease_duration
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kubelvs agent has no --metrics-port yet (kubelvs.agent.cluster does not serve AgentMetrics); "
-    "when it does, this passes and fails as XPASS: then pass agent.metricsPort in _helpers.tpl",
-)
 def test_agent_serves_metrics_on_the_chart_port(render) -> None:
-    parser = build_parser(only="agent")
-    agent = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith(" agent"))
-    assert "--metrics-port" in agent._option_string_actions
+    rendered = render({"agent": {"metricsPort": 9700}})
+    args, _ = parse(command_line(rendered, "DaemonSet", "-agent"))
+    assert args.metrics_port == 9700
 
 
 def test_agent_timeouts_and_pools_reach_the_command_line(render) -> None:

@@ -87,6 +87,7 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 - --no-fail-static
 {{- end }}
 - --drain-timeout={{ .Values.agent.drainTimeout }}
+- --metrics-port={{ .Values.agent.metricsPort }}
 - --state-file={{ trimSuffix "/" .Values.agent.stateDir }}/owned.json
 {{- range .Values.agent.extraArgs }}
 - {{ . | quote }}

@@ -47,7 +47,7 @@ class Client:
         request = urllib.request.Request(self.url + path, data=data, method=method)
         request.add_header("Content-Type", content_type)
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=30) as response:  # TCG under load is slow
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             raise ApiError(error.code, json.loads(error.read() or b"null")) from None
@@ -90,7 +90,7 @@ def wait_for(probe: Callable[[], T], timeout: float = 10.0, interval: float = 0.
         result: T | None = None
         try:
             result = probe()
-        except (ApiError, KeyError, TypeError, IndexError, StopIteration) as error:
+        except (ApiError, OSError, KeyError, TypeError, IndexError, StopIteration) as error:
             last_error = error
         if result:
             return result

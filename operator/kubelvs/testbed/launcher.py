@@ -20,6 +20,7 @@ The zygote never starts a thread, so forking it is safe. It reaps its children a
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import json
 import logging
 import os
@@ -88,6 +89,8 @@ def _child(request: dict[str, Any]) -> None:
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.environ.update(request.get("env") or {})
+        if os.environ.get("KUBELVS_TRACEBACK_AFTER"):  # diagnosis: every thread's stack into the log, once
+            faulthandler.dump_traceback_later(float(os.environ["KUBELVS_TRACEBACK_AFTER"]), file=sys.stderr)
         if request.get("netns"):
             enter(request["netns"])
         code = _run(request["start"])

@@ -204,6 +204,12 @@ def machine(guest: dict[str, Any], outdir: Path) -> list[str]:
     ]
 
 
+def notes(outdir: Path) -> list[str]:
+    """Whatever the person running the benchmarks wrote about this run (``OUTDIR/notes.md``), verbatim."""
+    path = outdir / "notes.md"
+    return [path.read_text().strip(), ""] if path.exists() else []
+
+
 def main(argv: list[str]) -> int:
     outdir = Path(argv[0])
     guest, host = load(outdir / "results.json"), load(outdir / "p5.json")
@@ -221,6 +227,7 @@ def main(argv: list[str]) -> int:
             "",
             text,
             "",
+            *notes(outdir),
             "Raw figures of this run:",
             "",
             "```json",

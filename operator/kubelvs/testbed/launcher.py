@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import faulthandler
+import importlib
 import json
 import logging
 import os
@@ -104,22 +105,38 @@ def _child(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
+PRELOADED = (
+    "kubelvs.cli",
+    "kubelvs.commands.agent",
+    "kubelvs.commands.operator",
+    "kubelvs.agent.cluster",
+    "kubelvs.agent.standalone",
+    "kubelvs.controller.running",
+    "kubelvs.kernel.addresses",
+    "kubelvs.kernel.ipvs",
+    "kubelvs.kernel.nft",
+    "kubelvs.kernel.routes",
+    "kubelvs.kernel.sysctl",
+    "kubelvs.kernel.tunnel",
+    "kubelvs.testbed.apiserver",
+    "kubelvs.testbed.webserver",
+    # imported lazily by pyroute2 and the kubernetes client, once per process unless done here
+    "kubernetes.client",
+    "kubernetes.config",
+    "kubernetes.watch",
+    "pyroute2.iproute",
+    "pyroute2.netlink.generic.ipvs",
+    "pyroute2.netlink.rtnl.ifaddrmsg",
+    "pyroute2.netlink.rtnl.ifinfmsg",
+    "pyroute2.netlink.rtnl.marshal",
+    "pyroute2.netlink.rtnl.rtmsg",
+)
+
+
 def preload() -> None:
     """Import what the children run, so a fork starts them at once."""
-    import kubelvs.agent.cluster
-    import kubelvs.agent.standalone
-    import kubelvs.cli
-    import kubelvs.commands.agent
-    import kubelvs.commands.operator
-    import kubelvs.controller.running
-    import kubelvs.kernel.addresses
-    import kubelvs.kernel.ipvs
-    import kubelvs.kernel.nft
-    import kubelvs.kernel.routes
-    import kubelvs.kernel.sysctl
-    import kubelvs.kernel.tunnel
-    import kubelvs.testbed.apiserver
-    import kubelvs.testbed.webserver  # noqa: F401
+    for name in PRELOADED:
+        importlib.import_module(name)
 
 
 def main() -> int:

@@ -22,7 +22,7 @@ from kubelvs.testbed import stack as st
 VIP_DR, VIP_NAT, GATEWAY = "192.0.2.100", "192.0.2.101", "10.9.0.100"
 HEALTH = {"type": "tcp", "interval": "1s", "connectTimeout": "1s", "retries": 2, "onFailure": "quiesce"}
 DIRECTORS = {"nodeSelector": st.DIRECTOR_LABELS}
-CRASH_BOUND_S = 8.0  # lease 2 s + a pass, under a loaded TCG; the measured value is printed
+CRASH_BOUND_S = 12.0  # lease 4 s + retry + a pass, under a loaded TCG; the measured value is printed
 QUIESCE_BOUND_S = 1 * (2 + 1) + 6.0  # interval x (retries + 1) + slack for TCG
 gaps: dict[str, float] = {}
 

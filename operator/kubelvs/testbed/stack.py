@@ -50,12 +50,13 @@ SERVER_PORTS = (80, 8080)
 
 @dataclass(frozen=True)
 class Timings:
-    """Lease timings of the director agents (short, so failovers are quick; loose enough for TCG)."""
+    """Lease timings of the director agents: short, so failovers are quick, yet loose enough for a VM under
+    software emulation on a shared machine, where one API round trip can take a second."""
 
-    lease_duration: str = "2s"
-    renew_deadline: str = "1500ms"
-    renew_period: str = "500ms"
-    retry_period: str = "250ms"
+    lease_duration: str = "4s"
+    renew_deadline: str = "3s"
+    renew_period: str = "1s"
+    retry_period: str = "500ms"
 
 
 def build_topology() -> Builder:

@@ -1,7 +1,9 @@
-"""The IPVS table of the current network namespace: reads through pyroute2, bulk edits through lean batches.
+"""The IPVS table of the current network namespace: lean dumps for reads, lean batches for bulk edits.
 
-Reads (services, destinations, counters) use pyroute2's IPVS dumps and message classes, turned into
-:mod:`kubelvs.netstate` values by the ``to_…`` converters below. Edits go through :mod:`.ipvs_wire`: packed with
+Reads (services, destinations, counters) send dump requests on a raw generic-netlink socket and parse the replies
+with :mod:`.ipvs_dump`. pyroute2's dumps, decoded by the ``to_…`` converters and ``reference_…`` readers below,
+stay as the reference those reads are checked against (they cost seconds per thousand objects under emulation).
+Edits go through :mod:`.ipvs_wire`: packed with
 ``struct``, sent ``batch_size`` per ``send()`` on one raw generic-netlink socket with NLM_F_ACK, and matched to
 their acks by sequence number, so one failing op is reported and never stops the others. Timeouts and the sync
 daemon, which pyroute2 types as opaque blobs, go through the same raw socket.
@@ -13,13 +15,14 @@ import itertools
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
 from pyroute2 import IPVS, IPVSService
 from pyroute2.netlink.exceptions import NetlinkError
 
+from kubelvs.kernel import ipvs_dump as dump
 from kubelvs.kernel import ipvs_wire as wire
 from kubelvs.netstate import (
     KERNEL_OWNED_FLAGS,
@@ -47,10 +50,10 @@ REPLY_TIMEOUT = 30.0
 
 
 class IpvsTableError(OSError):
-    """A table-wide request (timeouts, sync daemon) the kernel refused."""
+    """A request the kernel refused (timeouts, sync daemon, a dump)."""
 
 
-# ---- pyroute2 messages -> netstate values -----------------------------------------------------------------------
+# ---- pyroute2 messages -> netstate values: the reference reader -------------------------------------------------
 
 
 def to_service_key(attrs: Any) -> ServiceKey:
@@ -134,6 +137,43 @@ def _compressed(family: Family, address: str) -> str:
     return socket.inet_ntop(family, socket.inet_pton(family, address))
 
 
+def reference_services(ipvs: IPVS) -> dict[ServiceKey, Service]:
+    """:meth:`KernelIpvsTable.services` through pyroute2's dump: slow, kept to check the lean reader against."""
+    found = {}
+    for msg in ipvs.service("dump"):
+        service = to_service(msg.get_attr("IPVS_CMD_ATTR_SERVICE"))
+        found[service.key] = service
+    return found
+
+
+def _reference_dest_nests(ipvs: IPVS, services: Sequence[ServiceKey]) -> list[tuple[ServiceKey, Any]]:
+    nests = []
+    for key in services:
+        try:
+            replies = ipvs.dest("dump", service=from_service_key(key))
+        except (NetlinkError, OSError) as error:  # the service vanished since the service dump
+            logger.debug("no destinations for %s: %s", key, error)
+            continue
+        nests += [(key, msg.get_attr("IPVS_CMD_ATTR_DEST")) for msg in replies]
+    return nests
+
+
+def reference_destinations(ipvs: IPVS, services: Sequence[ServiceKey]) -> dict[DestKey, Destination]:
+    """:meth:`KernelIpvsTable.destinations` through pyroute2's dumps (the reference)."""
+    found = {}
+    for key, nest in _reference_dest_nests(ipvs, services):
+        dest = to_destination(key, nest)
+        found[dest.key] = dest
+    return found
+
+
+def reference_stats(ipvs: IPVS, services: Sequence[ServiceKey]) -> dict[DestKey, DestStats]:
+    """:meth:`KernelIpvsTable.stats` through pyroute2's dumps (the reference)."""
+    return {
+        to_destination(key, nest).key: to_dest_stats(nest) for key, nest in _reference_dest_nests(ipvs, services)
+    }
+
+
 # ---- the table ------------------------------------------------------------------------------------------------
 
 
@@ -175,32 +215,52 @@ class KernelIpvsTable:
     # reads
 
     def services(self) -> dict[ServiceKey, Service]:
+        seq = next(self._seq)
         found = {}
-        for msg in self._ipvs.service("dump"):
-            service = to_service(msg.get_attr("IPVS_CMD_ATTR_SERVICE"))
+        for payload in self._dump(seq, dump.service_dump_request(self._family, seq), "GET_SERVICE"):
+            service = dump.service(dump.reply_nest(payload, wire.CmdAttr.SERVICE))
             found[service.key] = service
         return found
 
-    def _dest_nests(self, services: Sequence[ServiceKey]) -> list[tuple[ServiceKey, Any]]:
-        nests = []
+    def _dest_nests(self, services: Sequence[ServiceKey]) -> Iterator[tuple[ServiceKey, dict[int, bytes]]]:
+        """One GET_DEST dump per service, one after the other: the kernel runs one dump per socket at a time
+        and answers a second dump request sent while the first is unfinished with EBUSY."""
         for key in services:
+            seq = next(self._seq)
             try:
-                replies = self._ipvs.dest("dump", service=from_service_key(key))
-            except (NetlinkError, OSError) as error:  # the service vanished since the service dump
+                request = dump.dest_dump_request(self._family, seq, key)
+                replies = self._dump(seq, request, f"GET_DEST {key}")
+            except (ValueError, IpvsTableError) as error:  # an unpackable key, or the service vanished
                 logger.debug("no destinations for %s: %s", key, error)
                 continue
-            nests += [(key, msg.get_attr("IPVS_CMD_ATTR_DEST")) for msg in replies]
-        return nests
+            for payload in replies:
+                yield key, dump.reply_nest(payload, wire.CmdAttr.DEST)
 
     def destinations(self, services: Sequence[ServiceKey]) -> dict[DestKey, Destination]:
         found = {}
         for key, nest in self._dest_nests(services):
-            dest = to_destination(key, nest)
+            dest = dump.destination(key, nest)
             found[dest.key] = dest
         return found
 
     def stats(self, services: Sequence[ServiceKey]) -> dict[DestKey, DestStats]:
-        return {to_destination(key, nest).key: to_dest_stats(nest) for key, nest in self._dest_nests(services)}
+        return {dump.destination(key, nest).key: dump.dest_stats(nest) for key, nest in self._dest_nests(services)}
+
+    def _dump(self, seq: int, request: bytes, what: str) -> list[bytes]:
+        """Payloads of every reply to the dump ``request`` (sequence number ``seq``), up to its NLMSG_DONE."""
+        self._sock.send(request)
+        replies: list[bytes] = []
+        while True:
+            data = self._sock.recv(1 << 20)
+            for kind, _flags, reply_seq, payload in wire.messages(data):
+                if reply_seq != seq:
+                    continue  # a late answer to an earlier request
+                if kind in (wire.NLMSG_ERROR, wire.NLMSG_DONE):
+                    code = wire.error_code(payload) if len(payload) >= 4 else 0
+                    if code:
+                        raise IpvsTableError(code, f"IPVS {what}: {os.strerror(code)}")
+                    return replies
+                replies.append(payload)
 
     # edits
 

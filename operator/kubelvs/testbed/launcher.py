@@ -11,7 +11,7 @@ into its network namespace with ``setns`` before it opens any socket, sends its 
 
 Protocol, one JSON object per line on stdin, one answer per line on stdout::
 
-    {"start": ARGV, "netns": "dir-a" | null, "log": PATH, "env": {...}}  ->  {"pid": 1234}
+    {"start": ARGV, "netns": "dir-a" | null, "log": PATH, "env": {...}, "nice": -10}  ->  {"pid": 1234}
     {"status": 1234}                                                    ->  {"exit": null | CODE}
 
 The zygote never starts a thread, so forking it is safe. It reaps its children and remembers their status.
@@ -92,6 +92,8 @@ def _child(request: dict[str, Any]) -> None:
         os.environ.update(request.get("env") or {})
         if os.environ.get("KUBELVS_TRACEBACK_AFTER"):  # diagnosis: every thread's stack into the log, once
             faulthandler.dump_traceback_later(float(os.environ["KUBELVS_TRACEBACK_AFTER"]), file=sys.stderr)
+        if request.get("nice"):  # the API server first: every Lease renewal waits on it
+            os.nice(int(request["nice"]))
         if request.get("netns"):
             enter(request["netns"])
         code = _run(request["start"])

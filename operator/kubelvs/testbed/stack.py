@@ -46,6 +46,7 @@ MGMT_HOSTS = {"dir-a": 11, "dir-b": 12, "rs1": 21, "rs2": 22}
 DIRECTOR_LABELS = {"kubelvs.io/director": "true"}
 VIP_POOLS = f"{FRONT}.0/24,{BACK}.100/32"
 SERVER_PORTS = (80, 8080)
+NICENESS = {"apiserver": -15, "agent-dir-a": -8, "agent-dir-b": -8}
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,11 @@ class Stack:
         log = self.workdir / f"{name}.log"
         if argv[0] == "kubelvs" and "agent" in argv[:3] and os.environ.get("KUBELVS_STACK_EXEC") == "1":
             return self._exec(name, argv, netns, log)
-        answer = self.launcher.ask({"start": list(argv), "netns": netns, "log": str(log), "env": self.environment})
+        request: dict[str, Any] = {"start": list(argv), "netns": netns, "log": str(log), "env": self.environment}
+        # under a saturated emulated CPU an API answer can take longer than the agents' 1 s request timeout:
+        # the API server and the directors go first, so elections work on a loaded machine too
+        request["nice"] = NICENESS.get(name, 0)
+        answer = self.launcher.ask(request)
         child = Child(name, tuple(argv), netns, log, int(answer["pid"]), self.launcher)
         self.children[name] = child
         return child

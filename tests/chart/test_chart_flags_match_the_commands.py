@@ -3,8 +3,6 @@ parsers, and their values parse: a renamed flag or a new required one fails here
 
 from __future__ import annotations
 
-import pytest
-
 from kubelvs.api.durations import parse_duration
 from kubelvs.cli import build_parser
 from kubelvs.planner.facts import parse_pools

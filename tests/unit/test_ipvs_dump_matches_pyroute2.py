@@ -247,34 +247,69 @@ def test_large_counters_survive_whole() -> None:
     assert stats == DestStats(active_conns=U32_MAX, inactive_conns=1, persistent_conns=2, **counters)
 
 
-def test_kernel_sized_addresses_read_as_their_family() -> None:
+def _nla(kind: int, payload: bytes) -> bytes:
+    return struct.pack("=HH", 4 + len(payload), kind) + payload + bytes(-len(payload) % 4)
+
+
+def u32(kind: int, value: int) -> bytes:
+    return _nla(kind, struct.pack("=I", value))
+
+
+def _kernel_dest_reply(address: str, weight: int) -> bytes:
+    """A GET_DEST reply as kernel 6.1's ip_vs_genl_fill_dest lays it out: 16-byte address, tunnel attributes."""
+    stats = b"".join(_nla(k, struct.pack("=I" if k not in (4, 5) else "=Q", k)) for k in range(1, 11))
+    stats64 = b"".join(_nla(k, struct.pack("=Q", BIG + k)) for k in range(1, 11))
+    nest = (
+        _nla(1, socket.inet_aton(address) + bytes(12))
+        + _nla(2, struct.pack(">H", 8080))
+        + u32(3, 0)
+        + u32(4, weight)
+        + _nla(13, b"\0")  # TUN_TYPE
+        + _nla(14, b"\0\0")  # TUN_PORT
+        + _nla(15, b"\0\0")  # TUN_FLAGS
+        + u32(5, 100)
+        + u32(6, 10)
+        + u32(7, 1)
+        + u32(8, 2)
+        + u32(9, 3)
+        + _nla(11, struct.pack("=H", 2))
+        + _nla(10, stats)
+        + _nla(12, stats64)
+    )
+    attrs = _nla(wire.CmdAttr.DEST, nest)
+    return (
+        struct.pack("=IHHII", 16 + 4 + len(attrs), FAMILY_ID, wire.NLM_F_MULTI, 9, 0) + bytes([5, 1, 0, 0]) + attrs
+    )
+
+
+def test_kernel_shaped_replies_read_alike_through_a_learnt_layout() -> None:
     # the kernel sends a whole 16-byte union nf_inet_addr even for IPv4; pyroute2 encodes only 4 bytes
-    service: dict[int, bytes] = {
-        wire.SvcAttr.AF: struct.pack("=H", 2),
-        wire.SvcAttr.PROTOCOL: struct.pack("=H", 6),
-        wire.SvcAttr.ADDR: socket.inet_aton("192.0.2.100") + bytes(12),
-        wire.SvcAttr.PORT: struct.pack(">H", 80),
-        wire.SvcAttr.SCHED_NAME: b"wlc\0",
-        wire.SvcAttr.FLAGS: struct.pack("=II", 2, U32_MAX),
-        wire.SvcAttr.TIMEOUT: struct.pack("=I", 0),
-        wire.SvcAttr.NETMASK: b"\xff" * 4,
-    }
-    dest: dict[int, bytes] = {
-        wire.DestAttr.ADDR_FAMILY: struct.pack("=H", 2),
-        wire.DestAttr.ADDR: socket.inet_aton("10.9.0.11") + bytes(12),
-        wire.DestAttr.PORT: struct.pack(">H", 8080),
-        wire.DestAttr.FWD_METHOD: struct.pack("=I", 0),
-        wire.DestAttr.WEIGHT: struct.pack("=I", 1),
-        wire.DestAttr.U_THRESH: struct.pack("=I", 0),
-        wire.DestAttr.L_THRESH: struct.pack("=I", 0),
-    }
-    assert dump.service(service).key == TCP4
-    assert dump.destination(TCP4, dest).key.address == "10.9.0.11"
+    reader = dump.Reader(wire.CmdAttr.DEST)
+    first, second = _kernel_dest_reply("10.9.0.11", 1), _kernel_dest_reply("10.9.0.12", 7)
+    read = [reader.values(first[NLMSG_HEADER:]), reader.values(second[NLMSG_HEADER:])]
+    assert len(reader.layouts) == 1  # the second reply was read with the layout learnt from the first
+    for data, values in zip((first, second), read, strict=True):
+        nest = _decoded(data, "IPVS_CMD_ATTR_DEST")
+        assert dump.destination(TCP4, values) == reference.to_destination(TCP4, nest)
+        assert dump.dest_stats(values) == reference.to_dest_stats(nest)
+    assert [dump.destination(TCP4, v).key.address for v in read] == ["10.9.0.11", "10.9.0.12"]
+    assert dump.dest_stats(read[1]).outbps == BIG + 10
+
+
+def test_a_reply_of_another_shape_is_not_read_with_a_learnt_layout() -> None:
+    reader = dump.Reader(wire.CmdAttr.DEST)
+    kernel = _kernel_dest_reply("10.9.0.11", 1)
+    reader.values(kernel[NLMSG_HEADER:])
+    same_size = bytearray(kernel)
+    same_size[NLMSG_HEADER + 4 + 4 + 20 + 2] = 3  # the PORT attribute now claims to be FWD_METHOD
+    with pytest.raises(ValueError, match="without attribute 2"):
+        dump.destination(TCP4, reader.values(bytes(same_size[NLMSG_HEADER:])))
+    assert len(reader.layouts) == 2
 
 
 def test_a_reply_without_its_nest_is_refused_by_name() -> None:
     data = _reply(wire.Cmd.NEW_SERVICE, [("IPVS_CMD_ATTR_TIMEOUT_TCP", "00:00:00:01")])
-    with pytest.raises(ValueError, match="without its SERVICE attribute"):
+    with pytest.raises(ValueError, match="without its SERVICE attribute, or malformed"):
         dump.reply_nest(data[NLMSG_HEADER:], wire.CmdAttr.SERVICE)
 
 

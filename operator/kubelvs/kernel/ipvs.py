@@ -199,6 +199,8 @@ class KernelIpvsTable:
             self.close()
             raise
         self._seq = itertools.count(1)
+        self._service_reader = dump.Reader(wire.CmdAttr.SERVICE)  # learns each reply shape once
+        self._dest_reader = dump.Reader(wire.CmdAttr.DEST)
 
     def close(self) -> None:
         self._sock.close()
@@ -218,11 +220,11 @@ class KernelIpvsTable:
         seq = next(self._seq)
         found = {}
         for payload in self._dump(seq, dump.service_dump_request(self._family, seq), "GET_SERVICE"):
-            service = dump.service(dump.reply_nest(payload, wire.CmdAttr.SERVICE))
+            service = dump.service(self._service_reader.values(payload))
             found[service.key] = service
         return found
 
-    def _dest_nests(self, services: Sequence[ServiceKey]) -> Iterator[tuple[ServiceKey, dict[int, bytes]]]:
+    def _dest_nests(self, services: Sequence[ServiceKey]) -> Iterator[tuple[ServiceKey, dict[int, int | bytes]]]:
         """One GET_DEST dump per service, one after the other: the kernel runs one dump per socket at a time
         and answers a second dump request sent while the first is unfinished with EBUSY."""
         for key in services:
@@ -234,7 +236,7 @@ class KernelIpvsTable:
                 logger.debug("no destinations for %s: %s", key, error)
                 continue
             for payload in replies:
-                yield key, dump.reply_nest(payload, wire.CmdAttr.DEST)
+                yield key, self._dest_reader.values(payload)
 
     def destinations(self, services: Sequence[ServiceKey]) -> dict[DestKey, Destination]:
         found = {}

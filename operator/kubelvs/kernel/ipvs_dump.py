@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import operator
 import socket
 import struct
 
@@ -51,15 +52,13 @@ class DestReplyAttr(enum.IntEnum):
     STATS64 = 12
 
 
-# IPVS_STATS_ATTR_* in DestStats field order; the u32 ones are u64 in STATS64 (INBYTES/OUTBYTES are u64 in both)
+# IPVS_STATS_ATTR_* (1, 2, …) in DestStats field order; their sizes vary (u32/u64), the layout reads either
 STATS_FIELDS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes", "cps", "inpps", "outpps", "inbps", "outbps")
-_STATS_U64 = frozenset({4, 5})
 
-_U16 = struct.Struct("=H")
 _U32 = struct.Struct("=I")
-_U64 = struct.Struct("=Q")
-_BE16 = struct.Struct(">H")
 _ADDRESS_SIZE = {Family.INET: 4, Family.INET6: 16}
+_FAMILIES: dict[int | bytes, Family] = {int(f): f for f in Family}
+_FORWARDING = {int(f): f for f in Fwd}
 
 
 def service_dump_request(family_id: int, seq: int) -> bytes:
@@ -73,25 +72,136 @@ def dest_dump_request(family_id: int, seq: int, service: ServiceKey) -> bytes:
     return wire.message(family_id, wire.Cmd.GET_DEST, wire.DUMP, seq, attrs)
 
 
-def reply_nest(payload: bytes, kind: wire.CmdAttr) -> dict[int, bytes]:
-    """Attributes of the ``kind`` nest of a reply (payload after the nlmsghdr); ValueError when it is absent."""
-    nest = wire.attributes(payload[GENL_HEADER:]).get(kind)
-    if nest is None:
-        raise ValueError(f"IPVS reply without its {kind.name} attribute")
-    return wire.attributes(nest)
+class _Layout:
+    """The attribute layout of one reply shape, read with one ``struct`` call and checked by its NLA headers.
+
+    Every reply of a dump has the same shape (the kernel puts the same attributes in the same order), so walking
+    the attributes of each reply in Python, the cost under emulation, is done once per shape.
+    """
+
+    def __init__(self, payload: bytes, cmd_attr: int, descend: frozenset[int], overrides: dict[int, str]) -> None:
+        self.parts = ["="]
+        self.headers: list[int] = []  # indexes of the (length, type) words, in order
+        self.expected: list[int] = []
+        self.keys: list[int] = []  # attribute type (nest children) or parent << 8 | type (their nests' children)
+        self.values: list[int] = []
+        self.count = 0
+        self.parts.append(f"{GENL_HEADER}x")
+        self._walk(payload, GENL_HEADER, len(payload), 0, cmd_attr, descend, overrides)
+        self.struct = struct.Struct("".join(self.parts))
+        if self.struct.size != len(payload) or not self.values:
+            raise ValueError(f"IPVS reply of {len(payload)} bytes has a malformed attribute stream")
+        self.expected_headers = tuple(self.expected)
+        self.pick_headers = operator.itemgetter(*self.headers)
+        self.pick_values = operator.itemgetter(*self.values, *self.values[:1])  # always a tuple
+
+    def _walk(
+        self,
+        data: bytes,
+        offset: int,
+        end: int,
+        depth: int,
+        cmd_attr: int,
+        descend: frozenset[int],
+        overrides: dict[int, str],
+        base: int = 0,
+    ) -> None:
+        while offset < end:
+            if offset + 4 > end:
+                raise ValueError("IPVS reply ends inside an attribute header")
+            length, kind = wire._NLA.unpack_from(data, offset)
+            size = (length + 3) & ~3
+            if length < 4 or offset + size > end:
+                raise ValueError(f"IPVS reply attribute {kind} has a bad length {length}")
+            self.parts.append("HH")
+            self.headers += [self.count, self.count + 1]
+            self.expected += [length, kind]
+            self.count += 2
+            payload = length - 4
+            kind &= 0x3FFF
+            if (depth == 0 and kind == cmd_attr) or (depth == 1 and kind in descend):
+                child_base = 0 if depth == 0 else kind << 8
+                self._walk(data, offset + 4, offset + length, depth + 1, cmd_attr, descend, overrides, child_base)
+                self.parts.append(f"{size - length}x")
+            elif depth == 0:
+                self.parts.append(f"{size - 4}x")  # another command attribute: not ours to read
+            else:
+                fmt = overrides.get(base | kind) if depth == 1 else None
+                if fmt == _RAW or (fmt is None and payload not in _FORMATS):
+                    fmt = f"{payload}s"
+                fmt = fmt or _FORMATS[payload]
+                self.parts.append(fmt + f"{size - length}x")
+                self.keys.append(base | kind)
+                self.values.append(self.count)
+                self.count += 1
+            offset += size
+
+    def read(self, payload: bytes) -> dict[int, int | bytes] | None:
+        """The values of ``payload`` by key, or None when it is not of this shape."""
+        if len(payload) != self.struct.size:
+            return None
+        fields = self.struct.unpack_from(payload)
+        if self.pick_headers(fields) != self.expected_headers:
+            return None
+        return dict(zip(self.keys, self.pick_values(fields), strict=False))
 
 
-def _u16(attrs: dict[int, bytes], kind: int) -> int:
-    return int(_U16.unpack_from(attrs[kind])[0])
+# payload sizes of scalar attributes: u8, u16 (and be16, swapped by the reader), u32, u64 (padding follows)
+_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
+_RAW = "s"  # bytes whatever the size: addresses (4 bytes for IPv4 in pyroute2's encoding) and names
+_SERVICE_OVERRIDES: dict[int, str] = {
+    wire.SvcAttr.FLAGS: "I4x",  # struct ip_vs_flags: the flags, then the mask the kernel echoes
+    wire.SvcAttr.ADDR: _RAW,
+    wire.SvcAttr.SCHED_NAME: _RAW,
+    SvcReplyAttr.PE_NAME: _RAW,
+}
+_DEST_OVERRIDES: dict[int, str] = {wire.DestAttr.ADDR: _RAW}
+_DEST_NESTS = frozenset({DestReplyAttr.STATS, DestReplyAttr.STATS64})
+_MAX_LAYOUTS = 8
 
 
-def _u32(attrs: dict[int, bytes], kind: int, default: int | None = None) -> int:
-    raw = attrs.get(kind)
-    if raw is None:
-        if default is None:
-            raise ValueError(f"IPVS reply without attribute {kind}")
-        return default
-    return int(_U32.unpack_from(raw)[0])
+class Reader:
+    """Reads the replies of one kind (services or destinations), learning each reply shape once."""
+
+    def __init__(self, cmd_attr: wire.CmdAttr) -> None:
+        self.cmd_attr = cmd_attr
+        self.descend = _DEST_NESTS if cmd_attr == wire.CmdAttr.DEST else frozenset()
+        self.overrides = _SERVICE_OVERRIDES if cmd_attr == wire.CmdAttr.SERVICE else _DEST_OVERRIDES
+        self.layouts: list[_Layout] = []
+
+    def values(self, payload: bytes) -> dict[int, int | bytes]:
+        """The attributes of the reply's nest (payload after the nlmsghdr); ValueError for a malformed reply."""
+        for layout in self.layouts:
+            found = layout.read(payload)
+            if found is not None:
+                return found
+        try:
+            layout = _Layout(payload, self.cmd_attr, self.descend, self.overrides)
+        except ValueError:
+            raise ValueError(f"IPVS reply without its {self.cmd_attr.name} attribute, or malformed") from None
+        self.layouts = [layout, *self.layouts[: _MAX_LAYOUTS - 1]]
+        found = layout.read(payload)
+        assert found is not None  # the layout was learnt from this very payload
+        return found
+
+
+def reply_nest(payload: bytes, kind: wire.CmdAttr) -> dict[int, int | bytes]:
+    """The ``kind`` nest of one reply, read without a learnt layout (tests, single replies)."""
+    return Reader(kind).values(payload)
+
+
+def _int(values: dict[int, int | bytes], kind: int, default: int | None = None) -> int:
+    value = values.get(kind, default)
+    if not isinstance(value, int):
+        raise ValueError(f"IPVS reply without attribute {kind}, or of the wrong size")
+    return value
+
+
+def _bytes(values: dict[int, int | bytes], kind: int) -> bytes:
+    value = values.get(kind)
+    if not isinstance(value, bytes):
+        raise ValueError(f"IPVS reply without attribute {kind}, or of the wrong size")
+    return value
 
 
 def _address(family: Family, raw: bytes) -> str:
@@ -99,72 +209,71 @@ def _address(family: Family, raw: bytes) -> str:
     return socket.inet_ntop(family, raw[: _ADDRESS_SIZE[family]])
 
 
-def service_key(attrs: dict[int, bytes]) -> ServiceKey:
+def service_key(values: dict[int, int | bytes]) -> ServiceKey:
     """The key of a service nest: fwmark services carry no protocol, address or port."""
-    family = Family(_u16(attrs, wire.SvcAttr.AF))
-    fwmark = _u32(attrs, wire.SvcAttr.FWMARK, 0)
+    family = Family(_int(values, wire.SvcAttr.AF))
+    fwmark = _int(values, wire.SvcAttr.FWMARK, 0)
     if fwmark:
         return ServiceKey(family, Proto.NONE, "", 0, fwmark=fwmark)
     return ServiceKey(
         family,
-        Proto(_u16(attrs, wire.SvcAttr.PROTOCOL)),
-        _address(family, attrs[wire.SvcAttr.ADDR]),
-        int(_BE16.unpack_from(attrs[wire.SvcAttr.PORT])[0]),
+        Proto(_int(values, wire.SvcAttr.PROTOCOL)),
+        _address(family, _bytes(values, wire.SvcAttr.ADDR)),
+        socket.ntohs(_int(values, wire.SvcAttr.PORT)),
     )
 
 
-def service(attrs: dict[int, bytes]) -> Service:
+def service(values: dict[int, int | bytes]) -> Service:
     """A service nest as a :class:`Service`; the kernel's own HASHED flag is dropped."""
-    key = service_key(attrs)
+    key = service_key(values)
     return Service(
         key=key,
-        scheduler=wire.asciiz(attrs[wire.SvcAttr.SCHED_NAME]),
-        flags=SvcFlag(_u32(attrs, wire.SvcAttr.FLAGS)) & ~KERNEL_OWNED_FLAGS,
-        timeout=_u32(attrs, wire.SvcAttr.TIMEOUT, 0),
-        netmask=wire.netmask_prefix(key.family, attrs[wire.SvcAttr.NETMASK]),
+        scheduler=wire.asciiz(_bytes(values, wire.SvcAttr.SCHED_NAME)),
+        flags=SvcFlag(_int(values, wire.SvcAttr.FLAGS)) & ~KERNEL_OWNED_FLAGS,
+        timeout=_int(values, wire.SvcAttr.TIMEOUT, 0),
+        netmask=wire.netmask_prefix(key.family, _U32.pack(_int(values, wire.SvcAttr.NETMASK))),
     )
 
 
-def destination(service: ServiceKey, attrs: dict[int, bytes]) -> Destination:
-    """A destination nest; ``family`` is set only when it differs from the service's (IPv4 tunnel to v6, …)."""
-    family = Family(
-        _u16(attrs, wire.DestAttr.ADDR_FAMILY) if wire.DestAttr.ADDR_FAMILY in attrs else service.family
-    )
+def destination(service: ServiceKey, values: dict[int, int | bytes]) -> Destination:
+    """A destination nest; ``family`` is set only when it differs from the service's (IPv4 tunnel to v6, …).
+
+    The hot path of a resync (one call per destination): plain look-ups, no helper calls.
+    """
+    try:
+        family = _FAMILIES[values.get(wire.DestAttr.ADDR_FAMILY, service.family)]
+        address, port = values[wire.DestAttr.ADDR], values[wire.DestAttr.PORT]
+        fwd, weight = values[wire.DestAttr.FWD_METHOD], values[wire.DestAttr.WEIGHT]
+        upper, lower = values[wire.DestAttr.U_THRESH], values[wire.DestAttr.L_THRESH]
+    except KeyError as missing:
+        raise ValueError(f"IPVS reply without attribute {int(missing.args[0])}, or of an unknown family") from None
+    if not (
+        isinstance(address, bytes)
+        and isinstance(port, int)
+        and isinstance(fwd, int)
+        and isinstance(weight, int)
+        and isinstance(upper, int)
+        and isinstance(lower, int)
+    ):
+        raise ValueError(f"IPVS destination reply with an attribute of the wrong size: {values}")
     return Destination(
-        key=DestKey(
-            service,
-            _address(family, attrs[wire.DestAttr.ADDR]),
-            int(_BE16.unpack_from(attrs[wire.DestAttr.PORT])[0]),
-        ),
-        forwarding=Fwd(_u32(attrs, wire.DestAttr.FWD_METHOD) & wire.FWD_MASK),
-        weight=_u32(attrs, wire.DestAttr.WEIGHT),
-        upper_threshold=_u32(attrs, wire.DestAttr.U_THRESH),
-        lower_threshold=_u32(attrs, wire.DestAttr.L_THRESH),
+        key=DestKey(service, socket.inet_ntop(family, address[: _ADDRESS_SIZE[family]]), socket.ntohs(port)),
+        forwarding=_FORWARDING[fwd & wire.FWD_MASK],
+        weight=weight,
+        upper_threshold=upper,
+        lower_threshold=lower,
         family=family if family != service.family else None,
     )
 
 
-def counters(raw: bytes, wide: bool) -> dict[str, int]:
-    """A STATS (``wide=False``) or STATS64 nest by DestStats field name; absent counters are 0."""
-    found = dict.fromkeys(STATS_FIELDS, 0)
-    for kind, value in wire.attributes(raw).items():
-        if 1 <= kind <= len(STATS_FIELDS):
-            fmt = _U64 if wide or kind in _STATS_U64 else _U32
-            found[STATS_FIELDS[kind - 1]] = int(fmt.unpack_from(value)[0])
-    return found
-
-
-def dest_stats(attrs: dict[int, bytes]) -> DestStats:
-    """Counters of a destination nest: the 64-bit ones when the kernel sends them."""
-    if DestReplyAttr.STATS64 in attrs:
-        found = counters(attrs[DestReplyAttr.STATS64], wide=True)
-    elif DestReplyAttr.STATS in attrs:
-        found = counters(attrs[DestReplyAttr.STATS], wide=False)
-    else:
-        found = {}
+def dest_stats(values: dict[int, int | bytes]) -> DestStats:
+    """Counters of a destination nest: the 64-bit ones when the kernel sends them; absent counters are 0."""
+    nest = DestReplyAttr.STATS64 if any(k >> 8 == DestReplyAttr.STATS64 for k in values) else DestReplyAttr.STATS
+    base = nest << 8
+    counters = {name: _int(values, base | (i + 1), 0) for i, name in enumerate(STATS_FIELDS)}
     return DestStats(
-        active_conns=_u32(attrs, DestReplyAttr.ACTIVE_CONNS, 0),
-        inactive_conns=_u32(attrs, DestReplyAttr.INACT_CONNS, 0),
-        persistent_conns=_u32(attrs, DestReplyAttr.PERSIST_CONNS, 0),
-        **found,
+        active_conns=_int(values, DestReplyAttr.ACTIVE_CONNS, 0),
+        inactive_conns=_int(values, DestReplyAttr.INACT_CONNS, 0),
+        persistent_conns=_int(values, DestReplyAttr.PERSIST_CONNS, 0),
+        **counters,
     )

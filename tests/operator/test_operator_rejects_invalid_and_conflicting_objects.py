@@ -95,9 +95,13 @@ def test_rejection_names_the_problem(api, objects, plural, name, reason, text):
     assert condition(obj, "Reconciling") is None
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
 
-    warning = wait_for(lambda: events(api, KINDS[plural], name, "Rejected"))[0]
+    # An object may be judged before its VirtualServer is seen (a transient VirtualServerMissing): wait
+    # for the event of the settled reason, not merely the first one.
+    warning = wait_for(
+        lambda: [e for e in events(api, KINDS[plural], name, "Rejected") if reason in e["message"]]
+    )[0]
     assert warning["type"] == "Warning"
-    assert reason in warning["message"] and text in warning["message"]
+    assert text in warning["message"]
 
 
 def test_the_older_of_two_conflicting_services_keeps_it(api):

@@ -156,7 +156,11 @@ class ClusterAgent:
             kernel, Store(options.state_file), Drainer(options.drain_timeout), options.vip_pools
         )
         self.election = Election(
-            KubernetesLeases(api, options.lease_namespace), options.node, options.election, self._held_changed
+            # A Lease request may take as long as the holder may lead without renewing, and no longer.
+            KubernetesLeases(api, options.lease_namespace, request_timeout=options.election.renew_deadline),
+            options.node,
+            options.election,
+            self._held_changed,
         )
         self.health: HealthEngine[str] = HealthEngine(
             checkers if checkers is not None else default_checkers(), self._health_changed

@@ -161,6 +161,22 @@ class Emulator(kmock.KubernetesEmulator):
         return stored
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        try:
+            return await self._serve(request)
+        finally:
+            self._forget(request)
+
+    def _forget(self, request: rendering.Request) -> None:
+        """Drop ``request`` from kmock's request history: nothing here asserts on it, and kmock matches each new
+        request to its reactions by scanning that history (``request in view``), so answers slow down linearly
+        with the traffic served — seconds per request after minutes of Lease renewals under emulation."""
+        for requests in (self._requests, *(payload._requests for payload in self._payloads)):
+            for index in range(len(requests) - 1, -1, -1):
+                if requests[index] is request:
+                    del requests[index]
+                    break
+
+    async def _serve(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         agent = request.headers.get("User-Agent", "")
         if agent in self.partitioned:
             return _status(503, "ServiceUnavailable", f"{agent} is cut off from the API server")

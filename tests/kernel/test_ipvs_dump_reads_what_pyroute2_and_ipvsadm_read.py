@@ -8,7 +8,7 @@ import socket
 from typing import Any
 
 import pytest
-from ipvsadm_view import dest_line, option, rules, service_line
+from ipvsadm_view import option, rules, service_line, service_name
 from netns import Namespace
 
 from kubelvs.kernel import ipvs_dump as dump
@@ -69,6 +69,17 @@ DESTS = [
 FWD_SWITCH = {Fwd.MASQ: "-m", Fwd.DROUTE: "-g", Fwd.TUNNEL: "-i"}
 
 
+def _dest_line(lines: list[list[str]], dest: Destination) -> list[str]:
+    # ipvsadm -S puts "-6" between an IPv6 fwmark service's name and "-r": match on the name, then "-r"
+    name = ["-a", *service_name(dest.key.service)]
+    host = f"[{dest.key.address}]" if ":" in dest.key.address else dest.key.address
+    found = [
+        line for line in lines if line[: len(name)] == name and option(line, "-r") == f"{host}:{dest.key.port}"
+    ]
+    assert len(found) == 1, f"{dest.key} in {lines}"
+    return found[0]
+
+
 def _reference_reader(ns: Namespace) -> Any:
     from pyroute2 import IPVS  # pyroute2 is slow to import in the guest: only when used
 
@@ -104,7 +115,7 @@ def test_lean_reads_equal_pyroute2_and_ipvsadm_on_every_shape(ipvs: Any, ipvs_ns
     for service in services.values():
         assert option(service_line(lines, service.key), "-s") == service.scheduler
     for dest in destinations.values():
-        line = dest_line(lines, dest.key.service, dest.key.address, dest.key.port)
+        line = _dest_line(lines, dest)
         assert option(line, "-w") == str(dest.weight), line
         assert FWD_SWITCH[dest.forwarding] in line, line
 

@@ -13,6 +13,7 @@ import logging
 import operator
 import socket
 import struct
+from typing import cast
 
 from kubelvs.kernel import ipvs_wire as wire
 from kubelvs.netstate import (
@@ -31,7 +32,6 @@ from kubelvs.netstate import (
 logger = logging.getLogger(__name__)
 
 GENL_HEADER = 4  # cmd, version, reserved: the attributes start after it
-NLM_F_DUMP_INTR = 0x10
 
 
 class SvcReplyAttr(enum.IntEnum):
@@ -266,14 +266,31 @@ def destination(service: ServiceKey, values: dict[int, int | bytes]) -> Destinat
     )
 
 
+_CONNS_KEYS = (DestReplyAttr.ACTIVE_CONNS, DestReplyAttr.INACT_CONNS, DestReplyAttr.PERSIST_CONNS)
+_STATS64_KEYS = tuple((DestReplyAttr.STATS64 << 8) | kind for kind in range(1, len(STATS_FIELDS) + 1))
+_STATS_KEYS = tuple((DestReplyAttr.STATS << 8) | kind for kind in range(1, len(STATS_FIELDS) + 1))
+
+
 def dest_stats(values: dict[int, int | bytes]) -> DestStats:
     """Counters of a destination nest: the 64-bit ones when the kernel sends them; absent counters are 0."""
-    nest = DestReplyAttr.STATS64 if any(k >> 8 == DestReplyAttr.STATS64 for k in values) else DestReplyAttr.STATS
-    base = nest << 8
-    counters = {name: _int(values, base | (i + 1), 0) for i, name in enumerate(STATS_FIELDS)}
+    keys = _STATS64_KEYS if any(key in values for key in _STATS64_KEYS) else _STATS_KEYS
+    found = [values.get(key, 0) for key in keys]
+    found += [values.get(kind, 0) for kind in _CONNS_KEYS]
+    if not all(isinstance(value, int) for value in found):
+        raise ValueError(f"IPVS destination reply with a counter of the wrong size: {values}")
+    counters = cast(list[int], found)
     return DestStats(
-        active_conns=_int(values, DestReplyAttr.ACTIVE_CONNS, 0),
-        inactive_conns=_int(values, DestReplyAttr.INACT_CONNS, 0),
-        persistent_conns=_int(values, DestReplyAttr.PERSIST_CONNS, 0),
-        **counters,
+        active_conns=counters[10],
+        inactive_conns=counters[11],
+        persistent_conns=counters[12],
+        conns=counters[0],
+        inpkts=counters[1],
+        outpkts=counters[2],
+        inbytes=counters[3],
+        outbytes=counters[4],
+        cps=counters[5],
+        inpps=counters[6],
+        outpps=counters[7],
+        inbps=counters[8],
+        outbps=counters[9],
     )

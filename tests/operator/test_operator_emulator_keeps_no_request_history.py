@@ -1,4 +1,4 @@
-"""The emulated API server forgets each request once answered, so it answers as fast after hours as at start.
+"""The emulated API server of the stack forgets each request once answered: as fast after hours as at start.
 
 kmock matches a request to its reactions by scanning every request it has recorded; kept, that history makes
 each answer slower than the last (seconds per Lease call after minutes of renewals in a TCG guest).
@@ -27,7 +27,7 @@ PATH = emulator.path_of(LEASES, "leases", "kube-lvs", "held")
     ],
 )
 def test_answered_requests_leave_no_history(calls: tuple[str, ...]) -> None:
-    with emulator.serve() as served:
+    with emulator.serve(keep_history=False) as served:
         api = emulator.Client(served.url)
         api.create("leases", LEASE)
         for _ in range(20):

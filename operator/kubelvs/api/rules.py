@@ -6,7 +6,6 @@ planner, so a rule cannot say one thing offline and another in the cluster.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Iterator
 
 from kubelvs.api.enums import (
@@ -24,7 +23,7 @@ def service_family(spec: VirtualServerSpec) -> AddressFamily:
     """IPv4 or IPv6: from the VIP, else from fwmarkMatch, else addressFamily (default IPv4)."""
     address = spec.address or (spec.fwmark_match.destination if spec.fwmark_match else None)
     if address is not None:
-        return AddressFamily.IPV6 if ipaddress.ip_address(address).version == 6 else AddressFamily.IPV4
+        return AddressFamily.IPV6 if ":" in address else AddressFamily.IPV4  # normalised: only IPv6 has a colon
     return spec.address_family or AddressFamily.IPV4
 
 
@@ -91,7 +90,7 @@ def virtual_server_problems(spec: VirtualServerSpec) -> Iterator[Problem]:
             "(real servers route replies through it); or set natReturnPath to snat or none",
         )
     if spec.directors.gateway is not None:
-        gateway_version = ipaddress.ip_address(spec.directors.gateway.address).version
+        gateway_version = 6 if ":" in spec.directors.gateway.address else 4
         if (gateway_version == 6) != (service_family(spec) == AddressFamily.IPV6):
             yield Problem(
                 "spec.directors.gateway.address",
@@ -149,7 +148,7 @@ def pair_problems(vs: VirtualServerSpec, rs: RealServerSpec) -> Iterator[Problem
                 f"{port} differs from the virtual server's port {vs.port}: "
                 f"{forwarding.value} forwarding cannot remap ports (use nat)",
             )
-    rs_version = ipaddress.ip_address(rs.address).version
+    rs_version = 6 if ":" in rs.address else 4
     if (rs_version == 6) != (service_family(vs) == AddressFamily.IPV6) and forwarding != Forwarding.TUN:
         yield Problem(
             "spec.address",

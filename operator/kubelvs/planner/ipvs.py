@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Iterable
 
@@ -41,7 +40,9 @@ def family(spec: VirtualServerSpec) -> Family:
 
 
 def address_family(address: str) -> Family:
-    return Family.INET6 if ipaddress.ip_address(address).version == 6 else Family.INET
+    # The models store addresses normalised (api.fields), and only IPv6 text has a colon: no parsing,
+    # which was most of plan()'s time on 10,000 real servers.
+    return Family.INET6 if ":" in address else Family.INET
 
 
 def host_prefix(address: str) -> int:

@@ -15,6 +15,7 @@ import itertools
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any
@@ -184,6 +185,9 @@ class KernelIpvsTable:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.batch_size = batch_size
+        # One socket, one conversation at a time: the agent's pass thread and its metrics thread (stats() at
+        # scrape time) both call in; interleaved they steal each other's replies (as kube-proxy's ipvs_linux.go).
+        self._lock = threading.Lock()
         self._ipvs = IPVS()  # binds the IPVS family: fails here, clearly, if ip_vs is not loaded
         self._family: int = self._ipvs.prid
         self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
@@ -205,8 +209,9 @@ class KernelIpvsTable:
         self._dest_reader = dump.Reader(wire.CmdAttr.DEST)
 
     def close(self) -> None:
-        self._sock.close()
-        self._ipvs.close()
+        with self._lock:
+            self._sock.close()
+            self._ipvs.close()
 
     def __enter__(self) -> KernelIpvsTable:
         return self
@@ -219,12 +224,13 @@ class KernelIpvsTable:
     # reads
 
     def services(self) -> dict[ServiceKey, Service]:
-        seq = next(self._seq)
-        found = {}
-        for payload in self._dump(seq, dump.service_dump_request(self._family, seq), "GET_SERVICE"):
-            service = dump.service(self._service_reader.values(payload))
-            found[service.key] = service
-        return found
+        with self._lock:
+            seq = next(self._seq)
+            found = {}
+            for payload in self._dump(seq, dump.service_dump_request(self._family, seq), "GET_SERVICE"):
+                service = dump.service(self._service_reader.values(payload))
+                found[service.key] = service
+            return found
 
     def _dest_nests(self, services: Sequence[ServiceKey]) -> Iterator[tuple[ServiceKey, dict[int, int | bytes]]]:
         """One GET_DEST dump per service, one after the other: the kernel runs one dump per socket at a time
@@ -241,14 +247,18 @@ class KernelIpvsTable:
                 yield key, self._dest_reader.values(payload)
 
     def destinations(self, services: Sequence[ServiceKey]) -> dict[DestKey, Destination]:
-        found = {}
-        for key, nest in self._dest_nests(services):
-            dest = dump.destination(key, nest)
-            found[dest.key] = dest
-        return found
+        with self._lock:
+            found = {}
+            for key, nest in self._dest_nests(services):
+                dest = dump.destination(key, nest)
+                found[dest.key] = dest
+            return found
 
     def stats(self, services: Sequence[ServiceKey]) -> dict[DestKey, DestStats]:
-        return {dump.destination(key, nest).key: dump.dest_stats(nest) for key, nest in self._dest_nests(services)}
+        with self._lock:
+            return {
+                dump.destination(key, nest).key: dump.dest_stats(nest) for key, nest in self._dest_nests(services)
+            }
 
     def _dump(self, seq: int, request: bytes, what: str) -> list[bytes]:
         """Payloads of every reply to the dump ``request`` (sequence number ``seq``), up to its NLMSG_DONE."""
@@ -270,13 +280,14 @@ class KernelIpvsTable:
     # edits
 
     def apply(self, ops: Sequence[IpvsOp]) -> list[str | None]:
-        results: list[str | None] = [None] * len(ops)
-        for start in range(0, len(ops), self.batch_size):
-            self._apply_batch(ops, start, min(start + self.batch_size, len(ops)), results)
-        failed = [r for r in results if r]
-        if failed:
-            logger.warning("%d of %d IPVS ops failed; first: %s", len(failed), len(ops), failed[0])
-        return results
+        with self._lock:
+            results: list[str | None] = [None] * len(ops)
+            for start in range(0, len(ops), self.batch_size):
+                self._apply_batch(ops, start, min(start + self.batch_size, len(ops)), results)
+            failed = [r for r in results if r]
+            if failed:
+                logger.warning("%d of %d IPVS ops failed; first: %s", len(failed), len(ops), failed[0])
+            return results
 
     def _apply_batch(self, ops: Sequence[IpvsOp], start: int, end: int, results: list[str | None]) -> None:
         """Send ops[start:end] in one ``send()``; only the last asks for an ack.
@@ -344,35 +355,40 @@ class KernelIpvsTable:
     # table-wide settings
 
     def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
-        seq = next(self._seq)
-        blob = wire.config_message(self._family, seq, tcp, tcpfin, udp)
-        self._request(seq, blob, f"set timeouts tcp {tcp} tcpfin {tcpfin} udp {udp}")
+        with self._lock:
+            seq = next(self._seq)
+            blob = wire.config_message(self._family, seq, tcp, tcpfin, udp)
+            self._request(seq, blob, f"set timeouts tcp {tcp} tcpfin {tcpfin} udp {udp}")
 
     def timeouts(self) -> tuple[int, int, int]:
-        (attrs,) = self._query(wire.Cmd.GET_CONFIG, dump=False)
-        return (
-            wire.u32(attrs[wire.CmdAttr.TIMEOUT_TCP]),
-            wire.u32(attrs[wire.CmdAttr.TIMEOUT_TCP_FIN]),
-            wire.u32(attrs[wire.CmdAttr.TIMEOUT_UDP]),
-        )
+        with self._lock:
+            (attrs,) = self._query(wire.Cmd.GET_CONFIG, dump=False)
+            return (
+                wire.u32(attrs[wire.CmdAttr.TIMEOUT_TCP]),
+                wire.u32(attrs[wire.CmdAttr.TIMEOUT_TCP_FIN]),
+                wire.u32(attrs[wire.CmdAttr.TIMEOUT_UDP]),
+            )
 
     def start_sync_daemon(self, state: str, interface: str, syncid: int) -> None:
-        seq = next(self._seq)
-        blob = wire.start_daemon_message(self._family, seq, state, interface, syncid)
-        self._request(seq, blob, f"start sync daemon {state} on {interface} syncid {syncid}")
+        with self._lock:
+            seq = next(self._seq)
+            blob = wire.start_daemon_message(self._family, seq, state, interface, syncid)
+            self._request(seq, blob, f"start sync daemon {state} on {interface} syncid {syncid}")
 
     def stop_sync_daemon(self, state: str) -> None:
-        seq = next(self._seq)
-        self._request(seq, wire.stop_daemon_message(self._family, seq, state), f"stop sync daemon {state}")
+        with self._lock:
+            seq = next(self._seq)
+            self._request(seq, wire.stop_daemon_message(self._family, seq, state), f"stop sync daemon {state}")
 
     def sync_daemons(self) -> dict[str, tuple[str, int]]:
-        states = {code: name for name, code in wire.DAEMON_STATES.items()}
-        running = {}
-        for attrs in self._query(wire.Cmd.GET_DAEMON, dump=True):
-            nested = wire.attributes(attrs[wire.CmdAttr.DAEMON])
-            state = states[wire.u32(nested[wire.DaemonAttr.STATE])]
-            running[state] = (
-                wire.asciiz(nested[wire.DaemonAttr.MCAST_IFN]),
-                wire.u32(nested[wire.DaemonAttr.SYNC_ID]),
-            )
-        return running
+        with self._lock:
+            states = {code: name for name, code in wire.DAEMON_STATES.items()}
+            running = {}
+            for attrs in self._query(wire.Cmd.GET_DAEMON, dump=True):
+                nested = wire.attributes(attrs[wire.CmdAttr.DAEMON])
+                state = states[wire.u32(nested[wire.DaemonAttr.STATE])]
+                running[state] = (
+                    wire.asciiz(nested[wire.DaemonAttr.MCAST_IFN]),
+                    wire.u32(nested[wire.DaemonAttr.SYNC_ID]),
+                )
+            return running

@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from kubelvs import cli
+from kubelvs.api import groups as groups_
 from kubelvs.api import manifests
+from kubelvs.api.models import Directors
 from kubelvs.testbed import demo, stack
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -45,6 +47,14 @@ def test_preferred_directors_and_the_nat_gateway_are_the_stacks() -> None:
     objects = {o["metadata"]["name"]: o for o in demo.load_examples(EXAMPLES)}
     assert objects["ha-dr"]["spec"]["directors"]["preferred"] == ["dir-a", "dir-b"]
     assert objects["nat-rr"]["spec"]["directors"]["gateway"]["address"] == "10.9.0.100"
+
+
+def test_every_service_is_in_one_director_group() -> None:
+    # one Lease for every VIP: one holder to show and to crash, and every service fails over with it
+    objects = demo.load_examples(EXAMPLES)
+    groups = {groups_.director_group(Directors.model_validate(o["spec"]["directors"])) for o in objects
+              if o["kind"] == "VirtualServer"}  # fmt: skip
+    assert len(groups) == 1
 
 
 def test_demo_refuses_a_directory_without_examples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,10 +3,11 @@
 Runs inside the VM (``python -m kubelvs.testbed.demo EXAMPLES_DIR``): starts the :mod:`stack` (API server
 emulator, operator, directors dir-a and dir-b, backends rs1 and rs2), applies ``examples/0*.yaml`` rewritten to
 the stack's addresses (VIPs 192.168.13.X -> 192.0.2.X, the real servers of each service -> rs1 and rs2, the NAT
-gateway -> 10.9.0.100, every service directed by the two director nodes), shows the active director's
-``ipvsadm -Ln``, sends requests to every service and counts the answers per real server, crashes the holding
-director (agent SIGKILLed, links down) while clients keep asking, and prints the measured gap and a summary.
-Exit status 0 only if every step worked.
+gateway -> 10.9.0.100, every service directed by the two director nodes as one director group: the same node
+selector and the same ``preferred`` order, dir-a first, so one Lease decides every VIP), shows the active
+director's ``ipvsadm -Ln``, sends requests to every service and counts the answers per real server, crashes the
+holding director (agent SIGKILLed, links down) while clients keep asking, and prints the measured gap and a
+summary. Exit status 0 only if every step worked.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ def rewrite(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
             spec["address"] = f"{st.FRONT}.{spec['address'].rsplit('.', 1)[1]}"
             directors = spec.setdefault("directors", {})
             directors["nodeSelector"] = dict(st.DIRECTOR_LABELS)
-            if directors.get("preferred"):
-                directors["preferred"] = list(st.DIRECTORS)
+            # one group for all (the group is selector + preferred): one holder to crash moves every VIP
+            directors["preferred"] = list(st.DIRECTORS)
             if "gateway" in directors:
                 directors["gateway"] = {**directors["gateway"], "address": GATEWAY}
         else:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from kubelvs.testbed import stack as st
+from kubelvs.testbed.namespaces import run as sh
 
 # Not yet passing in the VM (directors did not win their Lease against the emulated API under TCG);
 # tests/run leaves these out until they do. Run them with: python -m kubelvs.testbed pytest -m fullstack
@@ -100,6 +101,8 @@ def test_objects_through_the_api_make_dr_and_nat_traffic_flow(stack: st.Stack) -
     assert status["activeDirector"] == holder
     print(st.ipvsadm(holder, "-Ln"))
     for vip in (VIP_DR, VIP_NAT):
+        took = st.wait_until(lambda v=vip: st.serving(v), timeout=300, every=1)  # backends' agents may lag
+        print(f"{vip} answers after {took:.1f} s")
         answers = st.requests_from_client(vip, 80, 6)
         print(vip, answers)
         assert sorted(set(answers)) == ["rs1", "rs2"], answers
@@ -126,7 +129,7 @@ def failover(stack: st.Stack, how: str) -> tuple[float, st.HolderSampler, st.Lon
     if how == "crash":  # a node dies with its agent: SIGKILL, and its links go down
         stack.agent(holder).send(signal.SIGKILL)
         for device in ("eth0", "eth1"):
-            st.run(["ip", "-n", holder, "link", "set", device, "down"])
+            sh(["ip", "-n", holder, "link", "set", device, "down"])
     else:
         stack.agent(holder).send(signal.SIGTERM)
     moved = st.wait_until(lambda: st.vip_holders(VIP_DR) == {standby}, timeout=60)
@@ -145,12 +148,12 @@ def restart(stack: st.Stack, node: str, crashed: bool) -> None:
     if crashed:
         st.ipvsadm(node, "-C")
         for role in ("master", "backup"):
-            st.run(["ip", "netns", "exec", node, "ipvsadm", "--stop-daemon", role], check=False)
+            sh(["ip", "netns", "exec", node, "ipvsadm", "--stop-daemon", role], check=False)
         for vip in (VIP_DR, VIP_NAT, GATEWAY):
             for device in ("eth0", "eth1"):
-                st.run(["ip", "-n", node, "addr", "del", f"{vip}/32", "dev", device], check=False)
+                sh(["ip", "-n", node, "addr", "del", f"{vip}/32", "dev", device], check=False)
         for device in ("eth0", "eth1"):
-            st.run(["ip", "-n", node, "link", "set", device, "up"])
+            sh(["ip", "-n", node, "link", "set", device, "up"])
     stack.start_agent(node)
     st.wait_until(lambda: weight(node, f"{VIP_DR}:80", "10.9.0.11:80") is not None, timeout=300)
     time.sleep(2)  # its candidacy follows its first pass

@@ -179,6 +179,9 @@ def run(examples: Path, workdir: Path) -> int:
         active = holder([s.vip for s in services])
         say(f"ipvsadm -Ln on the active director {active}:")
         print(st.ipvsadm(active, "-Ln").rstrip(), flush=True)
+        for service in services:
+            took = st.wait_until(lambda s=service: st.serving(s.vip, s.port), timeout=300, every=1)
+            say(f"  {service.name} answers the client (+{took:.1f} s)")
         say(f"{REQUESTS} requests per service from the client, each on a new connection:")
         send_requests(services)
         old, new = fail_over(stack, services)

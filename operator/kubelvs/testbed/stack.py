@@ -46,7 +46,9 @@ MGMT_HOSTS = {"dir-a": 11, "dir-b": 12, "rs1": 21, "rs2": 22}
 DIRECTOR_LABELS = {"kubelvs.io/director": "true"}
 VIP_POOLS = f"{FRONT}.0/24,{BACK}.100/32"
 SERVER_PORTS = (80, 8080)
-NICENESS = {"apiserver": -15, "agent-dir-a": -8, "agent-dir-b": -8}
+# the backends' agents too: at nice 0 they got so little of the guest's CPU that they first programmed their
+# node (VIP on lo, NAT return route) 3 minutes after the directors had already won the Lease
+NICENESS = {"apiserver": -15, "agent-dir-a": -8, "agent-dir-b": -8, "agent-rs1": -8, "agent-rs2": -8}
 
 
 @dataclass(frozen=True)
@@ -340,6 +342,12 @@ def requests_from_client(address: str, port: int, count: int, netns: str = "clie
     """``count`` GETs from the client namespace, each on a new connection."""
     with inside(netns):
         return [http_get(address, port) for _ in range(count)]
+
+
+def serving(vip: str, port: int = 80) -> bool:
+    """Whether a request from the client to ``vip:port`` is answered: the VIP held, the IPVS service and a
+    backend programmed (a Ready status says the directors are; the backends' agents may still be starting)."""
+    return not requests_from_client(vip, port, 1)[0].startswith("ERR")
 
 
 class Sampler(threading.Thread):

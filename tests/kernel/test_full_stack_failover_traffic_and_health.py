@@ -154,6 +154,9 @@ def restart(stack: st.Stack, node: str, crashed: bool) -> None:
                 sh(["ip", "-n", node, "addr", "del", f"{vip}/32", "dev", device], check=False)
         for device in ("eth0", "eth1"):
             sh(["ip", "-n", node, "link", "set", device, "up"])
+        # a link taken down loses its routes, the default one too, and the agent puts the VIP on the interface
+        # of the default route: without it the node, back as holder, would bind nothing
+        sh(["ip", "-n", node, "route", "replace", "default", "via", f"{st.FRONT}.{st.ROUTER}"])
     stack.start_agent(node)
     st.wait_until(lambda: weight(node, f"{VIP_DR}:80", "10.9.0.11:80") is not None, timeout=300)
     time.sleep(2)  # its candidacy follows its first pass

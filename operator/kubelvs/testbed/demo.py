@@ -31,6 +31,7 @@ from kubelvs.testbed.namespaces import run as sh
 logger = logging.getLogger(__name__)
 
 REQUESTS = 12
+REQUEST_TIMEOUT = 5.0  # a loaded TCG guest can take seconds to schedule the answering server
 T0 = float(os.environ.get("KUBELVS_DEMO_T0", time.time()))
 BACKENDS = [f"{st.BACK}.{host}" for host in st.BACKENDS.values()]
 GATEWAY = f"{st.BACK}.100"
@@ -114,7 +115,7 @@ def holder(vips: list[str]) -> str:
 
 def send_requests(services: list[Service]) -> None:
     for service in services:
-        answers = st.requests_from_client(service.vip, service.port, REQUESTS)
+        answers = st.requests_from_client(service.vip, service.port, REQUESTS, timeout=REQUEST_TIMEOUT)
         service.answers = Counter(answers)
         shown = ", ".join(f"{k}: {v}" for k, v in sorted(service.answers.items()))
         say(f"  {service.name:8} {service.mode:3} {service.scheduler:3} {service.vip}:{service.port} -> {shown}")
@@ -147,6 +148,7 @@ def fail_over(stack: st.Stack, services: list[Service]) -> tuple[str, str]:
         loop.stop()
     for service in services:
         service.gap = loops[service.name].gap(fault)
+        say(f"  {service.name}: longest time without an answer {service.gap:.2f} s")
     return old, new
 
 

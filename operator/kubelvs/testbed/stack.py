@@ -338,10 +338,12 @@ def http_get(address: str, port: int = 80, timeout: float = 2.0) -> str:
         return f"ERR {error}"
 
 
-def requests_from_client(address: str, port: int, count: int, netns: str = "client") -> list[str]:
+def requests_from_client(
+    address: str, port: int, count: int, netns: str = "client", timeout: float = 2.0
+) -> list[str]:
     """``count`` GETs from the client namespace, each on a new connection."""
     with inside(netns):
-        return [http_get(address, port) for _ in range(count)]
+        return [http_get(address, port, timeout) for _ in range(count)]
 
 
 def serving(vip: str, port: int = 80) -> bool:

@@ -32,7 +32,7 @@ def add(parts: Parts, vs: VirtualServer, real_servers: Sequence[RealServer], fac
     parts.services[svc.key] = svc
     family = ipvs.family(spec)
     for rs in real_servers:
-        dest = ipvs.destination(spec, rs.spec)
+        dest = ipvs.destination(spec, rs.spec, svc.key)
         parts.destinations[dest.key] = dest
         if effective_forwarding(spec, rs.spec) != Forwarding.NAT:
             continue

@@ -87,16 +87,17 @@ def service(spec: VirtualServerSpec) -> Service:
     )
 
 
-def destination(vs: VirtualServerSpec, rs: RealServerSpec) -> Destination:
-    key = DestKey(service_key(vs), rs.address, effective_port(vs, rs))
+def destination(vs: VirtualServerSpec, rs: RealServerSpec, service: ServiceKey | None = None) -> Destination:
+    """``service``: ``service_key(vs)`` when the caller has it already (a director adds many at once)."""
+    service = service or service_key(vs)
     rs_family = address_family(rs.address)
     return Destination(
-        key,
+        DestKey(service, rs.address, effective_port(vs, rs)),
         forwarding=FORWARDING[effective_forwarding(vs, rs)],
         weight=rs.weight,
         upper_threshold=rs.upper_threshold,
         lower_threshold=rs.lower_threshold,
-        family=rs_family if rs_family != family(vs) else None,
+        family=rs_family if rs_family != service.family else None,
     )
 
 

@@ -6,6 +6,13 @@ new VIPs last (a VIP only appears once everything behind it is in place), and sy
 needs are restored at the very end. Every write is counted, so a second pass over the same state can
 be shown to write nothing, and a failing write is reported against its object without stopping the
 others. Only what the agent owns is ever changed (see :mod:`kubelvs.agent.ownership`).
+
+Two ways in: :meth:`Reconciler.reconcile` is the full pass (read everything, repair any drift), and
+:meth:`Reconciler.update` the incremental one for a single change: it diffs the new state against the last
+one a pass applied without errors, reads from the kernel only the destinations of the services that diff
+touches, and writes only those ops, so one weight edit is one read of one service and one write however
+large the table. Anything it cannot do that way (no clean last state, a failed read or write, a removal
+while other destinations are draining) ends in a full pass.
 """
 
 from __future__ import annotations
@@ -131,8 +138,11 @@ class Reconciler:
         self.drainer = drainer
         self.vip_pools = vip_pools
         self.record: Record = store.load()  # adopt: what an earlier run programmed is still ours
+        self.applied: NodeState | None = None  # what the last pass brought the kernel to without an error
 
     def reconcile(self, state: NodeState) -> Outcome:
+        """The full pass: read everything this agent owns, diff against ``state``, write the difference."""
+        self.applied = None  # while the pass runs, and after it if anything failed
         outcome = Outcome()
         self._addresses(state, outcome, removing=True)
         if state.tunnel:
@@ -149,7 +159,56 @@ class Reconciler:
             outcome.errors.append(("ownership record", str(error)))
             logger.error("cannot save the ownership record %s: %s", self.store.path, error)
         outcome.draining = len(self.drainer.draining)
+        if not outcome.errors:
+            self.applied = state
         return outcome
+
+    def update(self, state: NodeState) -> Outcome:
+        """The incremental pass: only what differs from the last applied state, else a full pass."""
+        last = self.applied
+        if last is None:
+            return self.reconcile(state)
+        self.applied = None
+        outcome = Outcome()
+        addresses = state.addresses != last.addresses
+        sysctls = state.sysctls != last.sysctls
+        saved = (set(self.record.services), set(self.record.addresses), dict(self.record.sysctls))
+        if addresses:
+            self._addresses(state, outcome, removing=True)
+        if state.tunnel and not last.tunnel:
+            self._try(outcome, "tunnel tunl0", "tunnel.up", self._tunnel_up)
+        if not self._ipvs_changes(last, state, outcome):
+            logger.info("incremental IPVS update not possible; full pass")
+            return self._full_after(state, outcome)
+        if sysctls:
+            self._sysctls(state, outcome)
+        if (state.fwmark_rules, state.snat_rules) != (last.fwmark_rules, last.snat_rules):
+            self._packet_rules(state, outcome)
+        if state.policy_routes != last.policy_routes:
+            self._policy_routes(state, outcome)
+        if addresses:
+            self._addresses(state, outcome, removing=False)
+        if sysctls:
+            self._restore_sysctls(state, outcome)
+        if saved != (self.record.services, self.record.addresses, self.record.sysctls):
+            try:
+                self.store.save(self.record)
+            except OSError as error:
+                outcome.errors.append(("ownership record", str(error)))
+                logger.error("cannot save the ownership record %s: %s", self.store.path, error)
+        outcome.draining = len(self.drainer.draining)
+        if outcome.errors:
+            logger.warning("incremental update failed (%d errors); full pass", len(outcome.errors))
+            return self._full_after(state, outcome)
+        self.applied = state
+        return outcome
+
+    def _full_after(self, state: NodeState, outcome: Outcome) -> Outcome:
+        """A full pass after a failed incremental one; both passes' writes and errors are reported."""
+        full = self.reconcile(state)
+        full.writes.update(outcome.writes)
+        full.errors[:0] = outcome.errors
+        return full
 
     def set_timeouts(self, tcp: int, tcpfin: int, udp: int, outcome: Outcome) -> None:
         """``ipvsadm --set``: written only when a requested (non-zero) value differs."""
@@ -227,6 +286,46 @@ class Reconciler:
         ops.extend(DeleteService(key) for key in owned if key not in state.services)
         failed_deletes = self._apply(ops, outcome)
         self.record.services = set(state.services) | failed_deletes
+
+    def _ipvs_changes(self, last: NodeState, state: NodeState, outcome: Outcome) -> bool:
+        """IPVS ops from ``last`` to ``state``, checked against the kernel's destinations of the touched
+        services only. False: this change needs a full pass (nothing was written)."""
+        old_services, new_services = last.services, state.services
+        old_dests, new_dests = last.destinations, state.destinations
+        # Unchanged shares of the planner hand back the same objects: identity settles almost every entry.
+        changed = [d for k, d in new_dests.items() if old_dests.get(k) is not d and old_dests.get(k) != d]
+        removed_dests = old_dests.keys() - new_dests.keys()
+        removed = old_services.keys() - new_services.keys()
+        edited = [s for k, s in new_services.items() if old_services.get(k) is not s and old_services.get(k) != s]
+        touched = {d.key.service for d in changed} | {k.service for k in removed_dests} | {s.key for s in edited}
+        touched -= removed
+        if not touched and not removed:
+            return True
+        try:
+            present = self.kernel.ipvs.destinations(sorted(k for k in touched if k in old_services))
+        except Exception as error:
+            logger.warning("cannot read the touched IPVS services: %s", error)
+            return False
+        ops: list[IpvsOp] = [
+            AddService(s) if s.key not in old_services else EditService(s)
+            for s in edited
+            if s.key not in old_services or service_differs(s, old_services[s.key])
+        ]
+        for dest in changed:
+            current = present.get(dest.key)
+            if current is None:
+                ops.append(AddDestination(dest))
+            elif destination_differs(dest, current):
+                ops.append(EditDestination(dest))
+        leftovers = {k: d for k, d in present.items() if k not in new_dests}
+        if leftovers:
+            if self.drainer.draining - leftovers.keys():
+                return False  # the drainer decides over all leftovers at once: only a full pass has them all
+            ops.extend(self.drainer.ops(leftovers, self._stats(leftovers, outcome)))
+        ops.extend(DeleteService(key) for key in sorted(removed))
+        failed_deletes = self._apply(ops, outcome)
+        self.record.services = set(new_services) | failed_deletes
+        return True
 
     def _stats(self, leftovers: dict[DestKey, Destination], outcome: Outcome) -> dict[DestKey, DestStats]:
         if not leftovers:

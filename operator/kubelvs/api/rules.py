@@ -6,7 +6,10 @@ planner, so a rule cannot say one thing offline and another in the cluster.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import enum
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from kubelvs.api.enums import (
     AddressFamily,
@@ -157,55 +160,120 @@ def pair_problems(vs: VirtualServerSpec, rs: RealServerSpec) -> Iterator[Problem
         )
 
 
+class Rejection(enum.StrEnum):
+    """Why an object is not accepted; the value is the Accepted condition's reason.
+
+    The rules across objects here give the last five; the operator adds the first three.
+    """
+
+    INVALID_SPEC = "InvalidSpec"
+    VIP_OUTSIDE_POOLS = "VIPOutsidePools"
+    VIP_IS_NODE_ADDRESS = "VIPIsNodeAddress"
+    SERVICE_CONFLICT = "ServiceConflict"
+    VIRTUAL_SERVER_MISSING = "VirtualServerMissing"
+    VIRTUAL_SERVER_NOT_ACCEPTED = "VirtualServerNotAccepted"
+    INCOMPATIBLE = "IncompatibleWithVirtualServer"
+    DUPLICATE_DESTINATION = "DuplicateDestination"
+
+
+@dataclass(frozen=True)
+class SetProblem:
+    """A problem of one object (``kind``, ``key``) with the others, and the rule it broke."""
+
+    kind: str
+    key: str
+    reason: Rejection
+    problem: Problem
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """Who keeps a service or a destination that several objects claim: the one with the smallest sort key."""
+
+    key: Callable[[VirtualServer | RealServer], Any]
+    first: str = ""
+    """How a message names the object that kept the claim: ``""`` or ``"the older "``."""
+
+
+BY_NAME = Ordering(lambda obj: obj.key)
+"""``namespace/name`` order: what ``kubelvs validate`` and the standalone agent go by (no object has an age)."""
+
+
+def set_judgement(
+    virtual_servers: Iterable[VirtualServer],
+    real_servers: Iterable[RealServer],
+    *,
+    order: Ordering = BY_NAME,
+    unusable: Mapping[str, str] | None = None,
+    drop_rejected: bool = False,
+) -> Iterator[SetProblem]:
+    """Rules across a set of objects that each passed their own checks: the first claimant of a service
+    identity keeps it, a RealServer must name a usable VirtualServer and fit it, and the first claimant of a
+    destination of one service keeps it. "First" is by ``order``.
+
+    ``unusable`` maps keys of VirtualServers that exist but were rejected before (by their own checks, or by
+    the caller's) to what a RealServer of theirs is told, e.g. ``"is invalid (see its own errors)"``.
+    With ``drop_rejected`` an object rejected here takes no further part: it gets one reason, claims no
+    destination, and a VirtualServer that lost its service is no RealServer's parent (the operator).
+    Without it, every object meets every rule and a rejected one still counts, so one run lists every
+    problem at once (``kubelvs validate``).
+    """
+    lost = dict(unusable or {})
+    claimed: dict[str, str] = {}
+    parents: dict[str, VirtualServer] = {}
+    for vs in sorted(virtual_servers, key=order.key):
+        identity = service_identity(vs.spec)
+        if identity in claimed:
+            problem = Problem(
+                "spec.fwmark" if vs.spec.fwmark is not None else "spec.address",
+                f"{identity} is already the service of {order.first}VirtualServer {claimed[identity]}",
+            )
+            yield SetProblem("VirtualServer", vs.key, Rejection.SERVICE_CONFLICT, problem)
+            if drop_rejected:
+                lost[vs.key] = f"is not accepted ({Rejection.SERVICE_CONFLICT}: {problem})"
+                continue
+        else:
+            claimed[identity] = vs.key
+        parents[vs.key] = vs
+    destinations: dict[tuple[str, str, int], str] = {}
+    for rs in sorted(real_servers, key=order.key):
+        parent = parents.get(rs.virtual_server_key)
+        if parent is None:
+            state = lost.get(rs.virtual_server_key)
+            reason = Rejection.VIRTUAL_SERVER_NOT_ACCEPTED if state else Rejection.VIRTUAL_SERVER_MISSING
+            state = state or f"does not exist in namespace {rs.metadata.namespace!r}"
+            problem = Problem("spec.virtualServer", f"VirtualServer {rs.spec.virtual_server!r} {state}")
+            yield SetProblem("RealServer", rs.key, reason, problem)
+            continue
+        incompatible = list(pair_problems(parent.spec, rs.spec))
+        yield from (SetProblem("RealServer", rs.key, Rejection.INCOMPATIBLE, p) for p in incompatible)
+        if incompatible and drop_rejected:
+            continue
+        destination = (rs.virtual_server_key, rs.spec.address, effective_port(parent.spec, rs.spec))
+        if destination in destinations:
+            problem = Problem(
+                "spec.address",
+                f"{rs.spec.address}:{destination[2]} is already {order.first}RealServer "
+                f"{destinations[destination]} of the same virtual server",
+            )
+            yield SetProblem("RealServer", rs.key, Rejection.DUPLICATE_DESTINATION, problem)
+        else:
+            destinations[destination] = rs.key
+
+
 def set_problems(
     virtual_servers: Iterable[VirtualServer],
     real_servers: Iterable[RealServer],
     invalid_virtual_servers: frozenset[str] = frozenset(),
+    *,
+    order: Ordering = BY_NAME,
 ) -> Iterator[tuple[str, Problem]]:
-    """Rules across a set of valid objects; yields (object key, problem).
+    """Rules across a set of valid objects (:func:`set_judgement`, every problem listed); yields
+    (``"Kind namespace/name"``, problem).
 
     ``invalid_virtual_servers`` holds keys of VirtualServers that exist but failed their own checks,
     so their RealServers are told that rather than "does not exist".
     """
-    claimed: dict[str, str] = {}
-    by_key: dict[str, VirtualServer] = {}
-    for vs in sorted(virtual_servers, key=lambda v: v.key):
-        by_key[vs.key] = vs
-        identity = service_identity(vs.spec)
-        if identity in claimed:
-            yield (
-                f"VirtualServer {vs.key}",
-                Problem(
-                    "spec.fwmark" if vs.spec.fwmark is not None else "spec.address",
-                    f"{identity} is already the service of VirtualServer {claimed[identity]}",
-                ),
-            )
-        else:
-            claimed[identity] = vs.key
-    seen: dict[tuple[str, str, int], str] = {}
-    for rs in sorted(real_servers, key=lambda r: r.key):
-        parent = by_key.get(rs.virtual_server_key)
-        if parent is None:
-            state = (
-                "is invalid (see its own errors)"
-                if rs.virtual_server_key in invalid_virtual_servers
-                else f"does not exist in namespace {rs.metadata.namespace!r}"
-            )
-            yield (
-                f"RealServer {rs.key}",
-                Problem("spec.virtualServer", f"VirtualServer {rs.spec.virtual_server!r} {state}"),
-            )
-            continue
-        for problem in pair_problems(parent.spec, rs.spec):
-            yield f"RealServer {rs.key}", problem
-        dest = (rs.virtual_server_key, rs.spec.address, effective_port(parent.spec, rs.spec))
-        if dest in seen:
-            yield (
-                f"RealServer {rs.key}",
-                Problem(
-                    "spec.address",
-                    f"{rs.spec.address}:{dest[2]} is already RealServer {seen[dest]} of the same virtual server",
-                ),
-            )
-        else:
-            seen[dest] = rs.key
+    unusable = dict.fromkeys(invalid_virtual_servers, "is invalid (see its own errors)")
+    for found in set_judgement(virtual_servers, real_servers, order=order, unusable=unusable):
+        yield f"{found.kind} {found.key}", found.problem

@@ -1,16 +1,16 @@
 """Who is accepted: every VirtualServer and RealServer judged against its own rules and against the others.
 
-Pure: raw objects in, one :class:`Verdict` per object out. The per-object rules are the API's own
-(:func:`kubelvs.api.objects.parse_object`, :func:`kubelvs.api.rules.pair_problems`), so ``kubelvs validate``
-and the operator cannot disagree. What only a cluster knows is added here: the VIP pools, the nodes'
-own addresses, and who came first — of two VirtualServers with one service identity the older object
-(by ``creationTimestamp``, then name) keeps it, so creating a duplicate never disturbs a working service.
+Pure: raw objects in, one :class:`Verdict` per object out. The rules are the API's own
+(:func:`kubelvs.api.objects.parse_object` for each object, :func:`kubelvs.api.rules.set_judgement` across
+them), so ``kubelvs validate`` and the operator cannot disagree. What only a cluster knows is added here:
+the VIP pools, the nodes' own addresses, and who came first — of two VirtualServers with one service
+identity (or two RealServers with one destination) the older object (by ``creationTimestamp``, then name)
+keeps it, so creating a duplicate never disturbs a working service.
 Objects being deleted take part in nothing: their service identity is free the moment deletion starts.
 """
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,25 +20,12 @@ from typing import Any
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import parse_object
 from kubelvs.api.problems import Problem
-from kubelvs.api.rules import effective_port, pair_problems, service_identity
+from kubelvs.api.rules import Ordering, Rejection, SetProblem, set_judgement
 from kubelvs.controller.config import Network
 
 logger = logging.getLogger(__name__)
 
 Raw = Mapping[str, Any]
-
-
-class Rejection(enum.StrEnum):
-    """Why an object is not accepted; the value is the Accepted condition's reason."""
-
-    INVALID_SPEC = "InvalidSpec"
-    SERVICE_CONFLICT = "ServiceConflict"
-    VIP_OUTSIDE_POOLS = "VIPOutsidePools"
-    VIP_IS_NODE_ADDRESS = "VIPIsNodeAddress"
-    VIRTUAL_SERVER_MISSING = "VirtualServerMissing"
-    VIRTUAL_SERVER_NOT_ACCEPTED = "VirtualServerNotAccepted"
-    INCOMPATIBLE = "IncompatibleWithVirtualServer"
-    DUPLICATE_DESTINATION = "DuplicateDestination"
 
 
 @dataclass(frozen=True)
@@ -74,9 +61,13 @@ def is_deleting(raw: Raw) -> bool:
     return bool((raw.get("metadata") or {}).get("deletionTimestamp"))
 
 
-def _age(key: str, raw: Raw) -> tuple[str, str]:
+def _age(key: str, metadata: Mapping[str, Any] | None) -> tuple[str, str]:
     """Sort key: older first; names break ties within one second."""
-    return (str((raw.get("metadata") or {}).get("creationTimestamp") or ""), key)
+    return (str((metadata or {}).get("creationTimestamp") or ""), key)
+
+
+BY_AGE = Ordering(lambda obj: _age(obj.key, obj.metadata.model_extra), first="the older ")
+"""Of two objects with one claim the older keeps it, so creating a duplicate never disturbs a working one."""
 
 
 def _vips(vs: VirtualServer) -> Iterable[tuple[str, str]]:
@@ -124,71 +115,53 @@ def judge(
     """Judge every live object; keys are ``namespace/name``, objects being deleted are left out.
 
     ``parse`` is :func:`~kubelvs.api.objects.parse_object` or a memo of it (see :class:`ParseCache`).
+    Conflicts between objects are the API's :func:`~kubelvs.api.rules.set_judgement` in :data:`BY_AGE` order.
     """
     result = Judgement()
-    claimed: dict[str, str] = {}
-    for key, raw in sorted(virtual_servers.items(), key=lambda item: _age(*item)):
-        if is_deleting(raw):
-            continue
+    placed: list[VirtualServer] = []
+    for key, raw in _live(virtual_servers):
         parsed = parse(raw)
         if isinstance(parsed, list):
             result.virtual_servers[key] = Verdict(Rejection.INVALID_SPEC, tuple(parsed))
             continue
         assert isinstance(parsed, VirtualServer), f"{key} is a VirtualServer by its resource"
         placement = _placement(parsed, pools, node_addresses)
-        if placement is not None:
-            result.virtual_servers[key] = placement
-            continue
-        identity = service_identity(parsed.spec)
-        if identity in claimed:
-            path = "spec.fwmark" if parsed.spec.fwmark is not None else "spec.address"
-            older = claimed[identity]
-            message = f"{identity} is already the service of the older VirtualServer {older}"
-            result.virtual_servers[key] = Verdict(Rejection.SERVICE_CONFLICT, (Problem(path, message),))
-            continue
-        claimed[identity] = key
-        result.virtual_servers[key] = ACCEPTED
-        result.accepted_virtual_servers[key] = parsed
-
-    destinations: dict[tuple[str, str, int], str] = {}
-    for key, raw in sorted(real_servers.items(), key=lambda item: _age(*item)):
-        if is_deleting(raw):
-            continue
+        result.virtual_servers[key] = placement or ACCEPTED
+        if placement is None:
+            placed.append(parsed)
+    for key, raw in _live(real_servers):
         parsed_rs = parse(raw)
         if isinstance(parsed_rs, list):
             result.real_servers[key] = Verdict(Rejection.INVALID_SPEC, tuple(parsed_rs))
             continue
         assert isinstance(parsed_rs, RealServer), f"{key} is a RealServer by its resource"
         result.parsed_real_servers[key] = parsed_rs
-        result.real_servers[key] = _judge_real_server(parsed_rs, result, destinations)
+        result.real_servers[key] = ACCEPTED
+
+    unusable = {
+        key: f"is not accepted ({verdict.rejection}: {verdict.message})"
+        for key, verdict in result.virtual_servers.items()
+        if not verdict.accepted
+    }
+    problems: dict[tuple[str, str], list[SetProblem]] = {}
+    found = set_judgement(
+        placed, result.parsed_real_servers.values(), order=BY_AGE, unusable=unusable, drop_rejected=True
+    )
+    for problem in found:
+        problems.setdefault((problem.kind, problem.key), []).append(problem)
+    for (kind, key), listed in problems.items():
+        verdicts = result.virtual_servers if kind == "VirtualServer" else result.real_servers
+        verdicts[key] = Verdict(listed[0].reason, tuple(p.problem for p in listed))
+    result.accepted_virtual_servers.update(
+        (vs.key, vs) for vs in placed if result.virtual_servers[vs.key].accepted
+    )
     return result
 
 
-def _judge_real_server(
-    rs: RealServer, so_far: Judgement, destinations: dict[tuple[str, str, int], str]
-) -> Verdict:
-    parent_key = rs.virtual_server_key
-    parent = so_far.accepted_virtual_servers.get(parent_key)
-    if parent is None:
-        name, namespace = rs.spec.virtual_server, rs.metadata.namespace
-        parent_verdict = so_far.virtual_servers.get(parent_key)
-        if parent_verdict is None:
-            message = f"VirtualServer {name!r} does not exist in namespace {namespace!r}"
-            return Verdict(Rejection.VIRTUAL_SERVER_MISSING, (Problem("spec.virtualServer", message),))
-        message = f"VirtualServer {name!r} is not accepted ({parent_verdict.rejection}: {parent_verdict.message})"
-        return Verdict(Rejection.VIRTUAL_SERVER_NOT_ACCEPTED, (Problem("spec.virtualServer", message),))
-    problems = tuple(pair_problems(parent.spec, rs.spec))
-    if problems:
-        return Verdict(Rejection.INCOMPATIBLE, problems)
-    destination = (parent_key, rs.spec.address, effective_port(parent.spec, rs.spec))
-    if destination in destinations:
-        message = (
-            f"{rs.spec.address}:{destination[2]} is already the older RealServer "
-            f"{destinations[destination]} of the same virtual server"
-        )
-        return Verdict(Rejection.DUPLICATE_DESTINATION, (Problem("spec.address", message),))
-    destinations[destination] = rs.key
-    return ACCEPTED
+def _live(objects: Mapping[str, Raw]) -> list[tuple[str, Raw]]:
+    """The objects not being deleted, oldest first (the order the statuses are written in)."""
+    live = [(key, raw) for key, raw in objects.items() if not is_deleting(raw)]
+    return sorted(live, key=lambda item: _age(item[0], item[1].get("metadata")))
 
 
 class ParseCache:

@@ -19,6 +19,8 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 1800.0
+# diagnosis switches of the guest's stack (kubelvs.testbed.stack), handed on when set here
+PASSED_ENV = ("KUBELVS_TRACEBACK_AFTER", "KUBELVS_STACK_DEBUG", "KUBELVS_STACK_EXEC")
 
 
 def repo_root() -> Path:
@@ -58,9 +60,10 @@ def run(args: argparse.Namespace) -> int:
         [str(vm.venv_bin() / "python"), "-m", "kubelvs.testbed.demo", str(examples), str(logs / "stack")],
         rwdir=logs,
         timeout=args.timeout,
-        env={"KUBELVS_DEMO_T0": repr(started)},
+        env={"KUBELVS_DEMO_T0": repr(started), **{k: os.environ[k] for k in PASSED_ENV if k in os.environ}},
         cwd=repo_root(),
     )
+    took = time.time() - started
     verdict = "done" if status == 0 else f"FAILED (exit {status}); logs in {logs}"
-    print(f"[{time.time() - started:4.0f}s] demo {verdict}", flush=True)
+    print(f"[{took:4.0f}s] demo {verdict} in {took // 60:.0f} min {took % 60:.0f} s", flush=True)
     return status

@@ -13,10 +13,11 @@ threads so that Lease renewals are never late. The shape of one pass, level-trig
    only ever leads what it has in place;
 6. as holder: status fields and Events (:mod:`kubelvs.agent.reporting`).
 
-A change of the held set (a takeover, a preemption, a shutdown) is answered by a pass *before* the
-election goes on: on a step-down the VIP is unbound before the Lease is released. Fail-static: if the API
-server is gone the mirrors keep their last contents, the election keeps its Leases (see
-:mod:`kubelvs.agent.election`), and nothing is flushed; on shutdown the Leases are handed over and the
+A change of the held set (a takeover, a preemption, a shutdown) moves the VIPs at once, without waiting
+for a pass (the IPVS rules are there already: hot standby), then wakes a pass for the rest; on a step-down
+the VIP is unbound before the Lease is released. Fail-static: if the API server is gone the mirrors keep
+their last contents, the election keeps its Leases (see :mod:`kubelvs.agent.election`), and nothing is
+flushed; on shutdown the Leases are handed over and the
 kernel keeps its IPVS rules, so a restarted agent adopts them without dropping a packet.
 """
 
@@ -30,6 +31,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +50,7 @@ from kubelvs.agent.leases import KubernetesLeases
 from kubelvs.agent.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from kubelvs.agent.metrics import AgentMetrics
 from kubelvs.agent.ownership import DEFAULT_PATH, Store
-from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
+from kubelvs.agent.reconciler import GARP_COUNT, UNANNOUNCED, Kernel, Outcome, Reconciler
 from kubelvs.agent.reporting import Reporter
 from kubelvs.agent.watching import Mirror
 from kubelvs.api.durations import parse_duration
@@ -55,7 +58,7 @@ from kubelvs.api.enums import HealthCheckType, OnFailure
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import parse_object
 from kubelvs.api.rules import effective_port
-from kubelvs.netstate import DestKey, NodeState, ServiceKey
+from kubelvs.netstate import AddressKey, DestKey, NodeState, ServiceKey
 from kubelvs.planner import NodeFacts, candidacies, parse_pools, plan
 from kubelvs.planner import director as directing
 from kubelvs.planner import ipvs as ipvs_plan
@@ -216,6 +219,11 @@ class ClusterAgent:
         self._announced: frozenset[str] = frozenset()
         self._wanted: dict[str, list[str]] | None = None
         self._wanted_changed = asyncio.Event()
+        # One writer of the kernel at a time, and a pass plans with the held set it reads under this lock:
+        # an address moved at once on a change of the held set is never undone by a pass planned before it.
+        self._kernel_lock = threading.Lock()
+        self._seen: tuple[Objects, NodeFacts] | None = None  # what the last pass planned from
+        self._bound_for: frozenset[str] = frozenset()  # the held set the addresses were last moved for
 
     # --- life cycle ----------------------------------------------------------------------------------
 
@@ -235,7 +243,10 @@ class ClusterAgent:
         await stopping.wait()
         logger.info("stopping: handing the Leases over; the kernel keeps its IPVS rules (fail-static)")
         standing.cancel()
-        await self.election.close(release=True)  # passes still run: VIPs go before the Leases do
+        target, leading = self._passes_started + 1, bool(self.election.held)
+        await self.election.close(release=True)  # VIPs go before the Leases do
+        if leading:
+            await self._pass_after(target)  # the pass after the step-down stops the sync master
         passes.cancel()
         await asyncio.gather(passes, standing, return_exceptions=True)
         await self.health.close()
@@ -275,10 +286,27 @@ class ClusterAgent:
             if self._wanted is not None:
                 await self.election.set_candidacies(self._wanted)
 
-    async def _held_changed(self, held: frozenset[str]) -> None:
-        """The election waits here until a pass has programmed the kernel for ``held``."""
+    async def _held_changed(self, _: frozenset[str]) -> None:
+        """Move the VIPs at once, then have a pass program the rest for ``held``.
+
+        A takeover binds and announces the gained groups' addresses before any full pass: the IPVS rules are
+        in place already (hot standby), and a pass (reads, nftables, routes, status writes) takes a while on
+        a busy node. A step-down removes the lost groups' addresses just as directly, and the election waits
+        only for that before it releases the Lease; the pass that follows stops the sync master.
+        """
         target = self._passes_started + 1
+        try:
+            lost = await asyncio.to_thread(self._move_addresses)
+        except Exception:
+            logger.exception("could not move the VIPs at once; the next pass will")
+            lost = None
         self._wake.set()
+        if lost is not None:
+            return  # a gain needs nobody to wait, a step-down only the removal done above
+        await self._pass_after(target)
+
+    async def _pass_after(self, target: int) -> None:
+        """Wait until pass number ``target`` has completed (at most HANDOVER_TIMEOUT)."""
         async with self._done:
             try:
                 await asyncio.wait_for(
@@ -286,6 +314,50 @@ class ClusterAgent:
                 )
             except TimeoutError:
                 logger.warning("no pass completed within %ss after the held groups changed", HANDOVER_TIMEOUT)
+
+    def _move_addresses(self) -> frozenset[str] | None:
+        """Bind (and announce) the addresses of groups gained since the kernel was last programmed, remove
+        those of groups lost; returns the groups lost, None if no pass has run yet (nothing to plan from)."""
+        with self._kernel_lock:
+            if self._seen is None:
+                return None
+            objects, facts = self._seen
+            # the election's current word, not the set this call was made for: a gain whose move runs late,
+            # after the step-down that followed it, must bind nothing
+            before, held = self._bound_for, self.election.held
+            self._bound_for = held
+            if before == held:
+                return frozenset()
+
+            def addresses(groups: frozenset[str]) -> set[AddressKey]:
+                chosen = [vs for vs in objects.virtual_servers if directing.group(vs) in groups]
+                return set(plan(chosen, (), facts, groups).state.addresses) if chosen else set()
+
+            started = time.monotonic()
+            wanted, unwanted = addresses(held), addresses(before)
+            removed = sorted(unwanted - wanted)
+            for key in removed:
+                self.kernel.addresses.remove(key)
+                self.reconciler.record.addresses.discard(key)
+            gained = addresses(held - before)
+            present = self.kernel.addresses.list(sorted({key.interface for key in gained})) if gained else set()
+            added = sorted(gained - present)
+            for key in added:
+                self.kernel.addresses.add(key)
+                self.reconciler.record.addresses.add(key)
+        logger.info(
+            "held groups changed: bound %s, removed %s in %.3f s",
+            _addresses(added) or "nothing",
+            _addresses(removed) or "nothing",
+            time.monotonic() - started,
+        )
+        announced = [key for key in added if key.interface not in UNANNOUNCED]
+        for round_ in range(GARP_COUNT if announced else 0):  # every address announced once, then the repeats
+            if round_:
+                time.sleep(0.1)
+            for key in announced:
+                self.kernel.addresses.gratuitous_arp(key.interface, key.address, 1)
+        return before - held
 
     def _health_changed(self, transition: Transition[str]) -> None:
         self._transitions.append(transition)
@@ -308,9 +380,8 @@ class ClusterAgent:
             node_facts.gather, self.kernel.addresses, self.options.node, objects.labels, self.options.vip_pools
         )
         self.health.set_targets(health_targets(objects, facts))
-        held = self.election.held
         health = self.health.states()
-        state, outcome = await asyncio.to_thread(self._program, objects, facts, held, health)
+        state, outcome, held = await asyncio.to_thread(self._program_held_groups, objects, facts, health)
         self.last_state, self.last_outcome = state, outcome
         wanted = candidacies(objects.virtual_servers, facts, objects.real_servers)
         if wanted != self._wanted:
@@ -318,6 +389,15 @@ class ClusterAgent:
             self._wanted_changed.set()
         await self._report(objects, facts, held, health, state, outcome)
         return outcome
+
+    def _program_held_groups(
+        self, objects: Objects, facts: NodeFacts, health: Mapping[str, Health]
+    ) -> tuple[NodeState, Outcome, frozenset[str]]:
+        with self._kernel_lock:  # the held set read here is the one the kernel gets
+            held = self.election.held
+            state, outcome = self._program(objects, facts, held, health)
+            self._seen, self._bound_for = (objects, facts), held
+        return state, outcome, held
 
     def _program(
         self, objects: Objects, facts: NodeFacts, held: frozenset[str], health: Mapping[str, Health]
@@ -415,6 +495,10 @@ class ClusterAgent:
 
 
 # --- command line ------------------------------------------------------------------------------------
+
+
+def _addresses(keys: Iterable[AddressKey]) -> str:
+    return ", ".join(f"{key.address} on {key.interface}" for key in keys)
 
 
 def _add(parser: argparse.ArgumentParser, flag: str, **settings: Any) -> None:

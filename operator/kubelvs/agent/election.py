@@ -32,8 +32,10 @@ How it is decided (one asyncio task per group, all API calls through :class:`~ku
   only once it has programmed IPVS and warmed up its health checks -- that is what "healthy" means here.
   On a *free* or missing Lease (cold start, after a release) lower ranks wait ``rank * retry_period``
   before grabbing it, so the VIP does not land on a low-priority node only to be preempted a moment later.
-- **Failover after a crash** takes lease duration + up to two retry periods (the observation lag and the
-  poll): about 1.5-2 s with the defaults, measured in ``tests/election/``.
+- **Failover after a crash** takes the lease duration + up to one retry period (the lag with which a follower
+  saw the last renewal): a follower wakes the moment the Lease it watches expires and writes it at once,
+  without reading it again -- the write carries the resourceVersion it saw unchanged, so it fails if the
+  holder renewed after all. About 1.5-1.75 s with the defaults, measured in ``tests/election/``.
 
 **When the API server is unreachable** (``fail_static``, default on) the holder keeps leading, as keepalived
 keeps MASTER while it hears no peer: a control-plane outage (etcd, an upgrade of the API servers) must not
@@ -193,6 +195,7 @@ class _Contender:
         self.preferred = preferred
         self.record: LeaseRecord | None = None
         self.observed_at = 0.0  # monotonic time the record was last seen to change
+        self.tried_at = -1.0  # the observed_at of the record a takeover was last tried on without a read
         self.free_since: float | None = None
         self.leading = False
         self.lead_until = 0.0
@@ -232,7 +235,7 @@ class _Contender:
                     await asyncio.sleep(max(0.0, wake - time.monotonic()))
                 else:
                     await self._follow()
-                    await asyncio.sleep(self.settings.retry_period)
+                    await asyncio.sleep(self._next_look())
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -332,7 +335,34 @@ class _Contender:
 
     # A follower's side.
 
+    def _expired(self) -> LeaseRecord | None:
+        """The record last read, if it is someone else's and has not changed for its lease duration since
+        this node first saw it (and no takeover was tried on it yet)."""
+        record = self.record
+        if record is None or not record.holder or record.holder == self.me:
+            return None
+        if self.tried_at == self.observed_at or time.monotonic() - self.observed_at < record.duration:
+            return None
+        return record
+
+    def _next_look(self) -> float:
+        """Poll every retry period, but be there the moment the holder's Lease expires."""
+        record = self.record
+        if record is None or not record.holder or record.holder == self.me or self.tried_at == self.observed_at:
+            return self.settings.retry_period
+        expires_in = self.observed_at + record.duration - time.monotonic()
+        return min(self.settings.retry_period, max(0.0, expires_in))
+
     async def _follow(self) -> None:
+        expired = self._expired()
+        if expired is not None:
+            # Take it over without reading it first: the write carries the resourceVersion this node saw
+            # unchanged for a lease duration, so it fails (409) if the holder renewed after all.
+            self.tried_at = self.observed_at
+            logger.info("%s sees group %s expired (held by %s)", self.me, self.group, expired.holder)
+            await self._acquire(expired)
+            if self.leading:
+                return
         try:
             record = await self.election.store.get(self.group)
         except Unavailable as error:
@@ -360,6 +390,7 @@ class _Contender:
             return
         elif unchanged_for >= record.duration:
             logger.info("%s sees group %s expired (held by %s)", self.me, self.group, record.holder)
+            self.tried_at = self.observed_at
             await self._acquire(record)
         elif self.rank(self.me) < self.rank(record.holder) and record.preempted_by != self.me:
             with contextlib.suppress(Conflict):  # the holder renewed meanwhile: ask again next round

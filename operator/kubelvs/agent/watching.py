@@ -1,9 +1,10 @@
 """Local mirrors of API objects for the in-cluster agent: list, then watch, in a daemon thread each.
 
 The official client is synchronous and a watch blocks, so each mirror runs in its own thread and only
-*marks work pending* through a callback; the agent's event loop reads a snapshot when it plans. When the
-API server goes away, a mirror keeps its last contents (fail-static) and retries with a capped back-off;
-``410 Gone`` or any broken stream leads to a fresh list.
+*marks work pending* through a callback; the agent's event loop reads a snapshot when it plans, or only
+what changed since it last asked (:meth:`Mirror.take_changes`: a watch event carries the changed object,
+so one edit costs the agent one object). When the API server goes away, a mirror keeps its last contents
+(fail-static) and retries with a capped back-off; ``410 Gone`` or any broken stream leads to a fresh list.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Mirror:
         self._notify = notify
         self._kind, self._api_version = kind, api_version  # core lists omit them on items
         self._objects: dict[str, dict[str, Any]] = {}
+        self._changed: set[str] = set()  # keys changed (or deleted) since take_changes()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.synced = threading.Event()
@@ -68,6 +70,12 @@ class Mirror:
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._objects.values())
+
+    def take_changes(self) -> dict[str, dict[str, Any] | None]:
+        """Key -> current object (None: deleted) of everything changed since the last call."""
+        with self._lock:
+            changed, self._changed = self._changed, set()
+            return {key: self._objects.get(key) for key in changed}
 
     def _run(self) -> None:
         backoff = 0.5
@@ -90,7 +98,10 @@ class Mirror:
         listed = json.loads(response.data)
         objects = {object_key(raw): self._complete(raw) for raw in listed.get("items") or []}
         with self._lock:
-            changed = objects != self._objects
+            keys = objects.keys() | self._objects.keys()
+            differ = {key for key in keys if objects.get(key) != self._objects.get(key)}
+            changed = bool(differ)
+            self._changed |= differ
             self._objects = objects
         self.synced.set()
         if changed:
@@ -115,6 +126,7 @@ class Mirror:
                 continue
             key = object_key(raw)
             with self._lock:
+                self._changed.add(key)
                 if kind == "DELETED":
                     self._objects.pop(key, None)
                 else:

@@ -13,6 +13,11 @@ threads so that Lease renewals are never late. The shape of one pass, level-trig
    only ever leads what it has in place;
 6. as holder: status fields and Events (:mod:`kubelvs.agent.reporting`).
 
+A pass for a change is incremental: the mirrors hand over only the objects that changed, only those are
+parsed and given to the kept :class:`kubelvs.planner.Planner`, and the reconciler's ``update`` writes only
+the difference from the last applied state. The resync tick (and the first pass) gathers the node's
+facts again and runs the full reconcile, which repairs drift. Planner skips are WARNINGs, once each.
+
 A change of the held set (a takeover, a preemption, a shutdown) moves the VIPs at once, without waiting
 for a pass (the IPVS rules are there already: hot standby), then wakes a pass for the rest; on a step-down
 the VIP is unbound before the Lease is released. Fail-static: if the API server is gone the mirrors keep
@@ -25,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
@@ -52,6 +56,7 @@ from kubelvs.agent.metrics import AgentMetrics
 from kubelvs.agent.ownership import DEFAULT_PATH, Store
 from kubelvs.agent.reconciler import GARP_COUNT, UNANNOUNCED, Kernel, Outcome, Reconciler
 from kubelvs.agent.reporting import Reporter
+from kubelvs.agent.skips import SkipLog
 from kubelvs.agent.watching import Mirror
 from kubelvs.api.durations import parse_duration
 from kubelvs.api.enums import HealthCheckType, OnFailure
@@ -59,7 +64,7 @@ from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import parse_object
 from kubelvs.api.rules import effective_port
 from kubelvs.netstate import AddressKey, DestKey, NodeState, ServiceKey
-from kubelvs.planner import NodeFacts, candidacies, parse_pools, plan
+from kubelvs.planner import NodeFacts, Planner, candidacies, parse_pools, plan
 from kubelvs.planner import director as directing
 from kubelvs.planner import ipvs as ipvs_plan
 from kubelvs.planner.facts import Network
@@ -127,11 +132,16 @@ def health_targets(objects: Objects, facts: NodeFacts) -> dict[str, CheckSpec]:
 
 def with_health(state: NodeState, objects: Objects, health: Mapping[str, Health]) -> NodeState:
     """Quiesce (weight 0) or remove the destinations of real servers that failed their checks."""
+    down = {key for key, value in health.items() if not value.serving}
+    if not down:
+        return state  # the usual case, and the same state object: the reconciler's diff stays cheap
     parents = objects.by_key()
     destinations = dict(state.destinations)
     for rs in objects.real_servers:
+        if rs.key not in down:
+            continue
         vs = parents.get(rs.virtual_server_key)
-        if vs is None or vs.spec.health_check is None or health.get(rs.key, Health.UNKNOWN).serving:
+        if vs is None or vs.spec.health_check is None:
             continue
         key = ipvs_plan.destination(vs.spec, rs.spec).key
         if key not in destinations:
@@ -199,14 +209,19 @@ class ClusterAgent:
         self.metrics = AgentMetrics(
             options.node,
             kernel.ipvs,
-            services=lambda: self._service_names,
-            destinations=lambda: self._destination_names,
+            services=lambda: self._names()[0],
+            destinations=lambda: self._names()[1],
             health=self._health_by_pair,
             leases=self.election.holders,
         )
-        self._service_names: dict[ServiceKey, str] = {}
-        self._destination_names: dict[DestKey, str] = {}
-        self._parents: dict[str, str] = {}  # RealServer key -> VirtualServer key
+        self.planner = Planner()
+        self.skips = SkipLog()
+        self._models: list[dict[str, VirtualServer | RealServer]] = [{} for _ in self.mirrors]  # per mirror
+        self._facts: NodeFacts | None = None
+        self._full_due = True  # the next pass gathers facts and reconciles in full
+        self._dest_keys: dict[str, tuple[RealServer, VirtualServer, DestKey]] = {}  # RealServer key -> memo
+        self._named: tuple[Objects, NodeState, dict[ServiceKey, str], dict[DestKey, str]] | None = None
+        self._objects = Objects((), (), {})
         self.last_state = NodeState()
         self.last_outcome = Outcome()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -256,7 +271,37 @@ class ClusterAgent:
 
     def _health_by_pair(self) -> dict[tuple[str, str], Health]:
         states = self.health.states()
-        return {(self._parents.get(key, ""), key): health for key, health in states.items()}
+        parents = {rs.key: rs.virtual_server_key for rs in self._objects.real_servers}
+        return {(parents.get(key, ""), key): health for key, health in states.items()}
+
+    def _dest_key(self, vs: VirtualServer, rs: RealServer) -> DestKey:
+        """``ipvs_plan.destination(vs, rs).key``, remembered while both objects stay the same."""
+        known = self._dest_keys.get(rs.key)
+        if known is not None and known[0] is rs and known[1] is vs:
+            return known[2]
+        key = ipvs_plan.destination(vs.spec, rs.spec).key
+        self._dest_keys[rs.key] = (rs, vs, key)
+        return key
+
+    def _names(self) -> tuple[dict[ServiceKey, str], dict[DestKey, str]]:
+        """Object names of the programmed services and destinations, for metrics labels: made at scrape
+        time rather than on every pass, and kept while the objects and the state stay the same."""
+        objects, state = self._objects, self.last_state
+        if self._named is not None and self._named[0] is objects and self._named[1] is state:
+            return self._named[2], self._named[3]
+        services = {key: "" for key in state.services}
+        for vs in objects.virtual_servers:
+            key = ipvs_plan.service_key(vs.spec)
+            if key in services:
+                services[key] = vs.key
+        parents = objects.by_key()
+        destinations: dict[DestKey, str] = {}
+        for rs in objects.real_servers:
+            parent = parents.get(rs.virtual_server_key)
+            if parent is not None:
+                destinations[self._dest_key(parent, rs)] = rs.key
+        self._named = (objects, state, services, destinations)
+        return services, destinations
 
     def _wake_threadsafe(self) -> None:
         if self._loop is not None:
@@ -264,8 +309,10 @@ class ClusterAgent:
 
     async def _pass_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.options.resync_period)
+            except TimeoutError:
+                self._full_due = True  # the resync: facts again, and a full reconcile
             await asyncio.sleep(self.options.debounce)  # let a burst of events settle into one pass
             self._wake.clear()
             self._passes_started += 1
@@ -366,23 +413,50 @@ class ClusterAgent:
     # --- one pass ------------------------------------------------------------------------------------
 
     def objects(self) -> Objects:
-        raws = [raw for mirror in self.mirrors for raw in mirror.snapshot()]
-        virtual_servers, real_servers = parse_objects(raws)
+        """The current objects; only those the watches changed since the last pass are parsed again."""
+        changed = False
+        for mirror, models in zip(self.mirrors, self._models, strict=True):
+            for key, raw in mirror.take_changes().items():
+                changed = True
+                old = models.pop(key, None)
+                if old is not None:
+                    self.planner.remove(old.kind, old.key)
+                if raw is None:
+                    continue
+                parsed = parse_object(raw)
+                if isinstance(parsed, list):
+                    logger.debug("ignoring an invalid object %s: %s", key, "; ".join(str(p) for p in parsed))
+                    continue
+                models[key] = parsed
+                self.planner.put(parsed)
         for raw in self.node_mirror.snapshot():  # without the Node object (deleted?) the last labels stay
             meta = raw.get("metadata") or {}
             if meta.get("name") == self.options.node:
                 self._labels = dict(meta.get("labels") or {})
-        return Objects(tuple(virtual_servers), tuple(real_servers), dict(self._labels))
+        if changed or self._labels != self._objects.labels:
+            everything = [obj for models in self._models for obj in models.values()]
+            self._objects = Objects(
+                tuple(obj for obj in everything if isinstance(obj, VirtualServer)),
+                tuple(obj for obj in everything if isinstance(obj, RealServer)),
+                dict(self._labels),
+            )
+        return self._objects
 
     async def run_pass(self) -> Outcome:
         objects = self.objects()
-        facts = await asyncio.to_thread(
-            node_facts.gather, self.kernel.addresses, self.options.node, objects.labels, self.options.vip_pools
-        )
-        self.health.set_targets(health_targets(objects, facts))
+        full, self._full_due = self._full_due or self._facts is None, False
+        facts = self._facts
+        if full or facts is None:
+            facts = await asyncio.to_thread(
+                node_facts.gather, self.kernel.addresses, self.options.node, objects.labels, self.options.vip_pools
+            )
+        elif facts.labels != objects.labels:
+            facts = dataclasses.replace(facts, labels=dict(objects.labels))
+        self._facts = facts
         health = self.health.states()
-        state, outcome, held = await asyncio.to_thread(self._program_held_groups, objects, facts, health)
+        state, outcome, held = await asyncio.to_thread(self._program_held_groups, objects, facts, health, full)
         self.last_state, self.last_outcome = state, outcome
+        self.health.set_targets(health_targets(objects, facts))  # after the kernel write: it waits for nothing
         wanted = candidacies(objects.virtual_servers, facts, objects.real_servers)
         if wanted != self._wanted:
             self._wanted = wanted
@@ -391,41 +465,35 @@ class ClusterAgent:
         return outcome
 
     def _program_held_groups(
-        self, objects: Objects, facts: NodeFacts, health: Mapping[str, Health]
+        self, objects: Objects, facts: NodeFacts, health: Mapping[str, Health], full: bool = True
     ) -> tuple[NodeState, Outcome, frozenset[str]]:
         with self._kernel_lock:  # the held set read here is the one the kernel gets
             held = self.election.held
-            state, outcome = self._program(objects, facts, held, health)
+            state, outcome = self._program(objects, facts, held, health, full)
             self._seen, self._bound_for = (objects, facts), held
         return state, outcome, held
 
     def _program(
-        self, objects: Objects, facts: NodeFacts, held: frozenset[str], health: Mapping[str, Health]
+        self,
+        objects: Objects,
+        facts: NodeFacts,
+        held: frozenset[str],
+        health: Mapping[str, Health],
+        full: bool = True,
     ) -> tuple[NodeState, Outcome]:
-        planned = plan(objects.virtual_servers, objects.real_servers, facts, held)
-        for skip in planned.skipped:
-            logger.debug("skipped %s", skip)
+        planned = self.planner.plan(facts, held)
+        self.skips.report(planned.skipped)  # e.g. a held VIP this node cannot bind: a WARNING, once
         state = with_health(planned.state, objects, health)
-        parents = objects.by_key()
-        self._parents = {rs.key: rs.virtual_server_key for rs in objects.real_servers}
-        self._service_names = {key: "" for key in state.services}
-        for vs in objects.virtual_servers:
-            if ipvs_plan.service_key(vs.spec) in state.services:
-                self._service_names[ipvs_plan.service_key(vs.spec)] = vs.key
-        self._destination_names = {}
-        for rs in objects.real_servers:
-            parent = parents.get(rs.virtual_server_key)
-            if parent is not None:
-                self._destination_names[ipvs_plan.destination(parent.spec, rs.spec).key] = rs.key
         outcome = Outcome()
-        if any(self.options.timeouts):
+        if full and any(self.options.timeouts):
             self.reconciler.set_timeouts(*self.options.timeouts, outcome)
-        passed = self.metrics.timed(lambda: self.reconciler.reconcile(state))
+        reconcile = self.reconciler.reconcile if full else self.reconciler.update
+        passed = self.metrics.timed(lambda: reconcile(state))
         passed.writes.update(outcome.writes)
         passed.errors[:0] = outcome.errors
         if self.options.sync_daemon is not None:
             self._sync_daemons(bool(held), passed)
-        logger.info("pass: held %s; %s", sorted(held) or "none", passed)
+        logger.info("pass (%s): held %s; %s", "full" if full else "update", sorted(held) or "none", passed)
         return state, passed
 
     def _sync_daemons(self, leading: bool, outcome: Outcome) -> None:
@@ -476,7 +544,7 @@ class ClusterAgent:
                 vip = vs.spec.address or f"fwmark {vs.spec.fwmark}"
                 await self.reporter.event(vs, "DirectorActive", f"{node} is the active director of {vip}")
             for rs in children.get(vs.key, []):
-                destination = state.destinations.get(ipvs_plan.destination(vs.spec, rs.spec).key)
+                destination = state.destinations.get(self._dest_key(vs, rs))
                 rs_fields: dict[str, Any] = {"effectiveWeight": destination.weight if destination else 0}
                 if rs.key in health:
                     rs_fields["health"] = health[rs.key].value

@@ -52,7 +52,12 @@ def missing(figures: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def rows(guest: dict[str, Any], host: dict[str, Any], host_p6: dict[str, Any] | None = None) -> list[Row]:
+def rows(
+    guest: dict[str, Any],
+    host: dict[str, Any],
+    host_p6: dict[str, Any] | None = None,
+    p3_host: dict[str, Any] | None = None,
+) -> list[Row]:
     out: list[Row] = []
     p1 = guest.get("P1", {})
     why = missing(p1)
@@ -92,14 +97,15 @@ def rows(guest: dict[str, Any], host: dict[str, Any], host_p6: dict[str, Any] | 
             "P3 one weight change (reconciler, in VM)",
             "1 netlink write, p99 < 200 ms",
             why
-            or f"ops/change {p3.get('netlink_ops_per_change')}; write acked p50 {s(p3.get('acked_p50_s'))} "
+            or f"ops/change {p3.get('netlink_ops_per_change')}, services read/change "
+            f"{p3.get('services_read_per_change', '?')}; write acked p50 {s(p3.get('acked_p50_s'))} "
             f"p99 {s(p3.get('acked_p99_s'))} ({p3.get('samples')} samples)",
             f"visible in ipvsadm -Ln: p50 {s(p3.get('visible_p50_s'))} p99 {s(p3.get('visible_p99_s'))}",
             f"p99 {s(p3.get('acked_p99_s'))}",
             met(p3),
         )
     )
-    p3a = guest.get("P3-agent", {})
+    p3a = guest.get("P3-agent") or p3.get("agent") or {}
     why = missing(p3a)
     out.append(
         (
@@ -111,6 +117,21 @@ def rows(guest: dict[str, Any], host: dict[str, Any], host_p6: dict[str, Any] | 
             met(p3a),
         )
     )
+    if p3_host:
+        out.append(
+            (
+                f"P3 one weight change, CR -> in-cluster agent (host, {p3_host.get('destinations', '?')} dests)",
+                "1 write, p99 < 200 ms",
+                f"p50 {s(p3_host.get('p50_s'))} p99 {s(p3_host.get('p99_s'))}; ops/change "
+                f"{p3_host.get('netlink_ops_per_change')} ({p3_host.get('samples')} samples; API emulator over "
+                "HTTP, in-memory kernel gateways)"
+                if "error" not in p3_host
+                else f"error: {p3_host['error']}",
+                "-",
+                f"p99 {s(p3_host.get('p99_s'))}",
+                met(p3_host),
+            )
+        )
     p4 = guest.get("P4", {})
     if "error" in p4:
         out.append(("P4 failover", "-", "-", f"error: {p4['error']}", "-", "**error**"))
@@ -214,7 +235,8 @@ def main(argv: list[str]) -> int:
     outdir = Path(argv[0])
     guest, host = load(outdir / "results.json"), load(outdir / "p5.json")
     host_p6 = load(outdir / "p6-host.json")
-    found = rows(guest, host, host_p6)
+    p3_host = load(outdir / "p3-host.json")
+    found = rows(guest, host, host_p6, p3_host)
     text = table(found)
     print(text)
     if len(argv) > 2 and argv[1] == "--write":
@@ -231,7 +253,9 @@ def main(argv: list[str]) -> int:
             "Raw figures of this run:",
             "",
             "```json",
-            json.dumps({"guest": guest, "host P5": host, "host P6": host_p6}, indent=1, sort_keys=True),
+            json.dumps(
+                {"guest": guest, "host P3": p3_host, "host P5": host, "host P6": host_p6}, indent=1, sort_keys=True
+            ),
             "```",
             "",
         ]

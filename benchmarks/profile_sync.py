@@ -11,12 +11,15 @@ own time). Logging goes where the agent's would (INFO, a file in the guest's mem
 from __future__ import annotations
 
 import cProfile
+import gc
 import io
 import logging
 import pstats
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 import ipvsadm_tool
 from lab import Lab
@@ -26,16 +29,54 @@ logger = logging.getLogger(__name__)
 TOP = 30
 
 
+class GcClock:
+    """Time spent in the cyclic garbage collector, by generation (cProfile bills it to whatever ran)."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.runs = [0, 0, 0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+            self.runs[info["generation"]] += 1
+
+    def __str__(self) -> str:
+        return ", ".join(
+            f"gen{g}: {n} runs {s:.2f} s" for g, (n, s) in enumerate(zip(self.runs, self.seconds, strict=True))
+        )
+
+
 def profiled(outfile: Path, lab: Lab) -> None:
+    # first unprofiled, for the real times and the collector's share, then profiled
+    clock = GcClock()
+    gc.callbacks.append(clock)
+    _, planning, reconciling = lab.sync() if outfile.name.startswith("profile-noop") else _fresh(lab)
+    gc.callbacks.remove(clock)
+    header = f"unprofiled: plan {planning:.2f} s, reconcile {reconciling:.2f} s; collector: {clock}\n"
+    header += f"objects tracked by the collector: {len(gc.get_objects())}\n\n"
+    if not outfile.name.startswith("profile-noop"):
+        ipvsadm_tool.clear()
+        lab.new_reconciler()
     profile = cProfile.Profile()
     profile.enable()
     lab.sync()
     profile.disable()
-    text = io.StringIO()
+    text = io.StringIO(header)
+    text.seek(0, io.SEEK_END)
     stats = pstats.Stats(profile, stream=text)
     stats.sort_stats("cumulative").print_stats(TOP)
     stats.sort_stats("tottime").print_stats(TOP)
     outfile.write_text(text.getvalue())
+
+
+def _fresh(lab: Lab) -> tuple[Any, float, float]:
+    ipvsadm_tool.clear()
+    lab.new_reconciler()
+    return lab.sync()
 
 
 def main(outdir: Path) -> int:
@@ -45,8 +86,9 @@ def main(outdir: Path) -> int:
     if lab.why_not:
         print(f"profile_sync: {lab.why_not}", file=sys.stderr)
         return 1
-    ipvsadm_tool.clear()
-    lab.new_reconciler()
+    restore_s = ipvsadm_tool.restore(lab.restore_text)
+    listing_s, _ = ipvsadm_tool.listing()
+    (outdir / "baselines.txt").write_text(f"ipvsadm -R {restore_s:.2f} s, ipvsadm -Ln {listing_s:.2f} s\n")
     profiled(outdir / "profile-full-sync.txt", lab)
     profiled(outdir / "profile-noop-resync.txt", lab)
     return 0

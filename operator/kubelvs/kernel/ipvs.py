@@ -207,6 +207,7 @@ class KernelIpvsTable:
         self._view = memoryview(self._buffer)
         self._service_reader = dump.Reader(wire.CmdAttr.SERVICE)  # learns each reply shape once
         self._dest_reader = dump.Reader(wire.CmdAttr.DEST)
+        self._dest_reads = dump.DestinationReads()
 
     def close(self) -> None:
         with self._lock:
@@ -247,11 +248,24 @@ class KernelIpvsTable:
                 yield key, self._dest_reader.values(payload)
 
     def destinations(self, services: Sequence[ServiceKey]) -> dict[DestKey, Destination]:
+        """One GET_DEST dump per service, read by :class:`ipvs_dump.DestinationReads` (the resync's hot path)."""
         with self._lock:
-            found = {}
-            for key, nest in self._dest_nests(services):
-                dest = dump.destination(key, nest)
-                found[dest.key] = dest
+            found: dict[DestKey, Destination] = {}
+            reads = self._dest_reads
+            for key in services:
+                seq = next(self._seq)
+                try:
+                    request = dump.dest_dump_request(self._family, seq, key)
+                except (ValueError, OSError) as error:  # an unpackable key: it cannot be in the kernel
+                    logger.debug("no destinations for %s: %s", key, error)
+                    continue
+                self._sock.send(request)
+                code = None
+                while code is None:
+                    size = self._sock.recv_into(self._buffer)
+                    code = reads.read(self._view[:size], self._family, seq, key, found)
+                if code:  # the service vanished since the service dump
+                    logger.debug("no destinations for %s: %s", key, os.strerror(code))
             return found
 
     def stats(self, services: Sequence[ServiceKey]) -> dict[DestKey, DestStats]:

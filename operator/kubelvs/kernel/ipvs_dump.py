@@ -13,7 +13,8 @@ import logging
 import operator
 import socket
 import struct
-from typing import cast
+from functools import lru_cache
+from typing import Any, TypeVar, cast
 
 from kubelvs.kernel import ipvs_wire as wire
 from kubelvs.netstate import (
@@ -58,7 +59,9 @@ STATS_FIELDS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes", "cps", "inp
 _U32 = struct.Struct("=I")
 _ADDRESS_SIZE = {Family.INET: 4, Family.INET6: 16}
 _FAMILIES: dict[int | bytes, Family] = {int(f): f for f in Family}
+_PROTOCOLS: dict[int, Proto] = {int(p): p for p in Proto}
 _FORWARDING = {int(f): f for f in Fwd}
+_E = TypeVar("_E", Family, Proto)
 
 
 def service_dump_request(family_id: int, seq: int) -> bytes:
@@ -85,6 +88,9 @@ class _Layout:
         self.expected: list[int] = []
         self.keys: list[int] = []  # attribute type (nest children) or parent << 8 | type (their nests' children)
         self.values: list[int] = []
+        self.formats: list[str] = []  # struct format of each value, to know its Python type
+        self.offsets: list[int] = []  # payload offset of each value
+        self.header_offsets: list[int] = []  # payload offset of each NLA header
         self.count = 0
         self.parts.append(f"{GENL_HEADER}x")
         self._walk(payload, GENL_HEADER, len(payload), 0, cmd_attr, descend, overrides)
@@ -115,6 +121,7 @@ class _Layout:
                 raise ValueError(f"IPVS reply attribute {kind} has a bad length {length}")
             self.parts.append("HH")
             self.headers += [self.count, self.count + 1]
+            self.header_offsets.append(offset)
             self.expected += [length, kind]
             self.count += 2
             payload = length - 4
@@ -131,6 +138,8 @@ class _Layout:
                     fmt = f"{payload}s"
                 fmt = fmt or _FORMATS[payload]
                 self.parts.append(fmt + f"{size - length}x")
+                self.formats.append(fmt)
+                self.offsets.append(offset + 4)
                 self.keys.append(base | kind)
                 self.values.append(self.count)
                 self.count += 1
@@ -168,18 +177,21 @@ class Reader:
         self.descend = _DEST_NESTS if cmd_attr == wire.CmdAttr.DEST else frozenset()
         self.overrides = _SERVICE_OVERRIDES if cmd_attr == wire.CmdAttr.SERVICE else _DEST_OVERRIDES
         self.layouts: list[_Layout] = []
+        self.last: _Layout | None = None  # the layout that read the latest reply
 
     def values(self, payload: bytes) -> dict[int, int | bytes]:
         """The attributes of the reply's nest (payload after the nlmsghdr); ValueError for a malformed reply."""
         for layout in self.layouts:
             found = layout.read(payload)
             if found is not None:
+                self.last = layout
                 return found
         try:
             layout = _Layout(payload, self.cmd_attr, self.descend, self.overrides)
         except ValueError:
             raise ValueError(f"IPVS reply without its {self.cmd_attr.name} attribute, or malformed") from None
         self.layouts = [layout, *self.layouts[: _MAX_LAYOUTS - 1]]
+        self.last = layout
         found = layout.read(payload)
         assert found is not None  # the layout was learnt from this very payload
         return found
@@ -209,15 +221,28 @@ def _address(family: Family, raw: bytes) -> str:
     return socket.inet_ntop(family, raw[: _ADDRESS_SIZE[family]])
 
 
+def _member(members: dict[Any, _E], value: int, what: str) -> _E:
+    # a dict look-up: calling the enum class costs several Python calls under emulation
+    found = members.get(value)
+    if found is None:
+        raise ValueError(f"IPVS service reply with an unknown {what} {value}")
+    return found
+
+
+@lru_cache(maxsize=64)
+def _service_flags(raw: int) -> SvcFlag:
+    return SvcFlag(raw) & ~KERNEL_OWNED_FLAGS
+
+
 def service_key(values: dict[int, int | bytes]) -> ServiceKey:
     """The key of a service nest: fwmark services carry no protocol, address or port."""
-    family = Family(_int(values, wire.SvcAttr.AF))
+    family = _member(_FAMILIES, _int(values, wire.SvcAttr.AF), "address family")
     fwmark = _int(values, wire.SvcAttr.FWMARK, 0)
     if fwmark:
         return ServiceKey(family, Proto.NONE, "", 0, fwmark=fwmark)
     return ServiceKey(
         family,
-        Proto(_int(values, wire.SvcAttr.PROTOCOL)),
+        _member(_PROTOCOLS, _int(values, wire.SvcAttr.PROTOCOL), "protocol"),
         _address(family, _bytes(values, wire.SvcAttr.ADDR)),
         socket.ntohs(_int(values, wire.SvcAttr.PORT)),
     )
@@ -229,7 +254,7 @@ def service(values: dict[int, int | bytes]) -> Service:
     return Service(
         key=key,
         scheduler=wire.asciiz(_bytes(values, wire.SvcAttr.SCHED_NAME)),
-        flags=SvcFlag(_int(values, wire.SvcAttr.FLAGS)) & ~KERNEL_OWNED_FLAGS,
+        flags=_service_flags(_int(values, wire.SvcAttr.FLAGS)),
         timeout=_int(values, wire.SvcAttr.TIMEOUT, 0),
         netmask=wire.netmask_prefix(key.family, _U32.pack(_int(values, wire.SvcAttr.NETMASK))),
     )
@@ -294,3 +319,137 @@ def dest_stats(values: dict[int, int | bytes]) -> DestStats:
         inbps=counters[8],
         outbps=counters[9],
     )
+
+
+# ---- whole reads of GET_DEST dumps: the hot path of a resync ---------------------------------------------------
+
+_NLMSG_FORMAT = "IHHII"  # nlmsghdr: length, type, flags, seq, port id
+_NLMSG_FIELDS = 5
+# what a Destination needs, each with the struct format that makes its value an int or 16 bytes
+_DEST_FIELDS = (
+    (wire.DestAttr.ADDR, "16s"),
+    (wire.DestAttr.PORT, "H"),
+    (wire.DestAttr.FWD_METHOD, "I"),
+    (wire.DestAttr.WEIGHT, "I"),
+    (wire.DestAttr.U_THRESH, "I"),
+    (wire.DestAttr.L_THRESH, "I"),
+    (wire.DestAttr.ADDR_FAMILY, "H"),
+)
+
+
+class _Batch:
+    """A destination reply shape with its nlmsghdr: a read of n such replies is checked and unpacked at once.
+
+    Every destination of a kernel is sent in one shape, so a GET_DEST dump's data read is n equal messages.
+    All their headers (nlmsghdr length, type, flags, sequence number, and every NLA header) are checked with one
+    masked comparison of the read as an integer, then ``iter_unpack`` reads only the values a
+    :class:`Destination` needs: counters and the rest are skipped as padding, never turned into objects.
+    """
+
+    def __init__(self, layout: _Layout, family_id: int) -> None:
+        self.family_id = family_id
+        self.size = 16 + layout.struct.size
+        mask, expected, seq = bytearray(self.size), bytearray(self.size), bytearray(self.size)
+        mask[0:12] = b"\xff" * 12  # length, type, flags, seq (the port id is not checked)
+        expected[0:8] = struct.pack("=IHH", self.size, family_id, wire.NLM_F_MULTI)
+        seq[8:12] = struct.pack("=I", 1)
+        for offset, (length, kind) in zip(
+            layout.header_offsets, zip(*[iter(layout.expected_headers)] * 2, strict=True), strict=True
+        ):
+            mask[16 + offset : 20 + offset] = b"\xff" * 4
+            expected[16 + offset : 20 + offset] = wire._NLA.pack(length, kind)
+        self.parts = (bytes(mask), bytes(expected), bytes(seq))
+        self.by_count: dict[int, tuple[int, int, int]] = {}
+        wanted = []
+        for kind, fmt in _DEST_FIELDS:
+            if kind not in layout.keys:
+                raise ValueError(f"destination replies without attribute {int(kind)}")
+            position = layout.keys.index(kind)
+            if layout.formats[position] != fmt:
+                raise ValueError(f"destination attribute {int(kind)} read as {layout.formats[position]!r}")
+            wanted.append((16 + layout.offsets[position], fmt))
+        if wanted != sorted(wanted):
+            raise ValueError("destination attributes in an unexpected order")
+        fmt, at = "=", 0
+        for offset, part in wanted:
+            fmt += f"{offset - at}x{part}"
+            at = offset + struct.calcsize("=" + part)
+        self.struct = struct.Struct(f"{fmt}{self.size - at}x")
+
+    def _checks(self, count: int) -> tuple[int, int, int]:
+        """(mask, expected headers with sequence number 0, one unit of sequence number) of ``count`` replies."""
+        found = self.by_count.get(count)
+        if found is None:
+            mask, expected, unit = (int.from_bytes(part * count, "little") for part in self.parts)
+            found = (mask, expected, unit)
+            if len(self.by_count) < 64:  # reads hold a few different numbers of replies
+                self.by_count[count] = found
+        return found
+
+    def rows(self, data: memoryview, seq: int) -> list[tuple[bytes, int, int, int, int, int, int]]:
+        """The destination values of ``data`` if it is whole replies of this shape to ``seq``, else []."""
+        count, rest = divmod(len(data), self.size)
+        if rest or not count:
+            return []
+        mask, expected, unit = self._checks(count)
+        if int.from_bytes(data, "little") & mask != expected + seq * unit:
+            return []
+        return list(self.struct.iter_unpack(data))
+
+
+class DestinationReads:
+    """Reads GET_DEST dumps read by read into :class:`Destination` values.
+
+    A read of same-shaped replies goes through a learnt :class:`_Batch` (one ``struct`` call, then one small loop
+    per destination); anything else (the NLMSG_DONE, an error, another shape) message by message via
+    :class:`Reader`, as the reference path does.
+    """
+
+    def __init__(self) -> None:
+        self.reader = Reader(wire.CmdAttr.DEST)
+        self.batch: _Batch | None = None
+
+    def read(
+        self, data: memoryview, family_id: int, seq: int, service: ServiceKey, found: dict[DestKey, Destination]
+    ) -> int | None:
+        """Add the destinations in one read of the dump ``seq`` of ``service`` to ``found``.
+
+        Returns None while the dump goes on, then 0 at its NLMSG_DONE or the errno of its error reply.
+        ValueError for a malformed reply.
+        """
+        batch = self.batch
+        rows = batch.rows(data, seq) if batch is not None and batch.family_id == family_id else []
+        if not rows:
+            return self._one_by_one(bytes(data), family_id, seq, service, found)
+        ntop, ntohs, forwarding = socket.inet_ntop, socket.ntohs, _FORWARDING
+        own = service.family
+        for address, port, fwd, weight, upper, lower, af in rows:
+            family = _FAMILIES.get(af)
+            if family is None:
+                raise ValueError(f"IPVS destination reply of unknown address family {af}")
+            text = ntop(af, address[:4]) if af == socket.AF_INET else ntop(af, address)
+            key = DestKey(service, text, ntohs(port))
+            found[key] = Destination(
+                key, forwarding[fwd & wire.FWD_MASK], weight, upper, lower, None if family == own else family
+            )
+        return None
+
+    def _one_by_one(
+        self, data: bytes, family_id: int, seq: int, service: ServiceKey, found: dict[DestKey, Destination]
+    ) -> int | None:
+        read_any = False
+        for kind, _flags, reply_seq, payload in wire.messages(data):
+            if reply_seq != seq:
+                continue  # a late answer to an earlier request
+            if kind in (wire.NLMSG_ERROR, wire.NLMSG_DONE):
+                return wire.error_code(payload) if len(payload) >= 4 else 0
+            dest = destination(service, self.reader.values(payload))
+            found[dest.key] = dest
+            read_any = True
+        if read_any and self.reader.last is not None:
+            try:
+                self.batch = _Batch(self.reader.last, family_id)
+            except ValueError as error:  # a shape the batch path does not know: stay on this path
+                logger.debug("IPVS destination replies read one by one: %s", error)
+                self.batch = None
+        return None

@@ -201,15 +201,53 @@ def dest_key_attrs(key: DestKey, family: Family | None = None) -> bytes:
     )
 
 
-def dest_attrs(dest: Destination) -> bytes:
-    """Key plus every setting: NEW and SET need forwarding, weight and both thresholds present."""
-    return (
-        dest_key_attrs(dest.key, dest.family)
-        + _u32(DestAttr.FWD_METHOD, dest.forwarding)
-        + _u32(DestAttr.WEIGHT, dest.weight)
-        + _u32(DestAttr.U_THRESH, dest.upper_threshold)
-        + _u32(DestAttr.L_THRESH, dest.lower_threshold)
+# The whole DEST nest of NEW_DEST/SET_DEST in one struct call (the bulk of a full sync): nest header, the key as
+# dest_key_attrs() packs it (ADDR_FAMILY u16, ADDR 4 or 16 bytes, PORT be16), then FWD_METHOD, WEIGHT, U_THRESH and
+# L_THRESH (u32): NEW and SET need every setting present.
+_DEST_NEST = {
+    family: struct.Struct(f"=HH HHH2x HH{size}s HH2s2x HHI HHI HHI HHI".replace(" ", ""))
+    for family, size in ((Family.INET, 4), (Family.INET6, 16))
+}
+
+
+def _dest_nest(dest: Destination) -> bytes:
+    key = dest.key
+    family = dest.family or (Family.INET6 if ":" in key.address else Family.INET)
+    if not 0 <= key.port <= 0xFFFF:
+        raise ValueError(f"port {key.port} of {key.address} is outside 0..65535")
+    layout = _DEST_NEST.get(family)
+    if layout is None:
+        raise ValueError(f"destination {key.address}: address family {family} is neither IPv4 nor IPv6")
+    return layout.pack(
+        layout.size,
+        CmdAttr.DEST,
+        6,
+        DestAttr.ADDR_FAMILY,
+        family,
+        8 if family == Family.INET else 20,
+        DestAttr.ADDR,
+        socket.inet_pton(family, key.address),
+        6,
+        DestAttr.PORT,
+        key.port.to_bytes(2, "big"),
+        8,
+        DestAttr.FWD_METHOD,
+        dest.forwarding,
+        8,
+        DestAttr.WEIGHT,
+        dest.weight,
+        8,
+        DestAttr.U_THRESH,
+        dest.upper_threshold,
+        8,
+        DestAttr.L_THRESH,
+        dest.lower_threshold,
     )
+
+
+@lru_cache(maxsize=4096)
+def _service_nest(key: ServiceKey) -> bytes:
+    return _nla(CmdAttr.SERVICE, service_key_attrs(key))
 
 
 def message(family_id: int, cmd: int, flags: int, seq: int, attrs: bytes = b"") -> bytes:
@@ -240,14 +278,10 @@ def op_message(op: IpvsOp, family_id: int, seq: int, *, ack: bool = True) -> byt
             attrs = _nla(CmdAttr.SERVICE, service_key_attrs(key))
             return message(family_id, Cmd.DEL_SERVICE, REQUEST & keep, seq, attrs)
         case AddDestination(dest):
-            attrs = _nla(CmdAttr.SERVICE, service_key_attrs(dest.key.service)) + _nla(
-                CmdAttr.DEST, dest_attrs(dest)
-            )
+            attrs = _service_nest(dest.key.service) + _dest_nest(dest)
             return message(family_id, Cmd.NEW_DEST, CREATE & keep, seq, attrs)
         case EditDestination(dest):
-            attrs = _nla(CmdAttr.SERVICE, service_key_attrs(dest.key.service)) + _nla(
-                CmdAttr.DEST, dest_attrs(dest)
-            )
+            attrs = _service_nest(dest.key.service) + _dest_nest(dest)
             return message(family_id, Cmd.SET_DEST, CHANGE & keep, seq, attrs)
         case DeleteDestination(key):
             attrs = _nla(CmdAttr.SERVICE, service_key_attrs(key.service)) + _nla(CmdAttr.DEST, dest_key_attrs(key))

@@ -1,0 +1,165 @@
+"""A GET_DEST dump read whole (one checked ``struct`` pass over same-shaped replies) gives exactly what reading it
+reply by reply gives, and anything that is not n whole replies of the learnt shape to this request is read reply by
+reply. Replies are laid out as kernel 6.1's ``ip_vs_genl_fill_dest`` lays them out; the VM test
+``tests/kernel/test_ipvs_dump_reads_what_pyroute2_and_ipvsadm_read.py`` reads real ones."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+
+import pytest
+
+from kubelvs.kernel import ipvs_dump as dump
+from kubelvs.kernel import ipvs_wire as wire
+from kubelvs.netstate import Destination, DestKey, Family, Proto, ServiceKey
+
+FAMILY_ID = 0x25
+SEQ = 77
+TCP4 = ServiceKey(Family.INET, Proto.TCP, "192.0.2.100", 80)
+TCP6 = ServiceKey(Family.INET6, Proto.TCP, "2001:db8::100", 443)
+
+
+def _nla(kind: int, payload: bytes) -> bytes:
+    return struct.pack("=HH", 4 + len(payload), kind) + payload + bytes(-len(payload) % 4)
+
+
+def _u32(kind: int, value: int) -> bytes:
+    return _nla(kind, struct.pack("=I", value))
+
+
+def _reply(
+    address: str,
+    *,
+    port: int = 8080,
+    fwd: int = 0,
+    weight: int = 1,
+    upper: int = 0,
+    lower: int = 0,
+    seq: int = SEQ,
+    family_attr: int = 11,
+) -> bytes:
+    family = Family.INET6 if ":" in address else Family.INET
+    raw = socket.inet_pton(family, address)
+    stats = b"".join(_nla(k, struct.pack("=I" if k not in (4, 5) else "=Q", k)) for k in range(1, 11))
+    stats64 = b"".join(_nla(k, struct.pack("=Q", 2**40 + k)) for k in range(1, 11))
+    nest = (
+        _nla(1, raw + bytes(16 - len(raw)))
+        + _nla(2, struct.pack(">H", port))
+        + _u32(3, fwd)
+        + _u32(4, weight)
+        + _nla(13, b"\0")  # TUN_TYPE
+        + _nla(14, b"\0\0")  # TUN_PORT
+        + _nla(15, b"\0\0")  # TUN_FLAGS
+        + _u32(5, upper)
+        + _u32(6, lower)
+        + _u32(7, 3)
+        + _u32(8, 4)
+        + _u32(9, 5)
+        + _nla(family_attr, struct.pack("=H", family))
+        + _nla(10 | 0x8000, stats)
+        + _nla(12 | 0x8000, stats64)
+    )
+    attrs = _nla(wire.CmdAttr.DEST | 0x8000, nest)
+    payload = bytes([wire.Cmd.NEW_DEST, 1, 0, 0]) + attrs
+    return struct.pack("=IHHII", 16 + len(payload), FAMILY_ID, wire.NLM_F_MULTI, seq, 4321) + payload
+
+
+def _done(seq: int = SEQ, code: int = 0) -> bytes:
+    kind = wire.NLMSG_ERROR if code else wire.NLMSG_DONE
+    return struct.pack("=IHHIIi", 20, kind, wire.NLM_F_MULTI, seq, 4321, -code)
+
+
+def _one_by_one(service: ServiceKey, data: bytes) -> dict[DestKey, Destination]:
+    reader = dump.Reader(wire.CmdAttr.DEST)
+    found = {}
+    for _kind, _flags, _seq, payload in wire.messages(data):
+        dest = dump.destination(service, reader.values(payload))
+        found[dest.key] = dest
+    return found
+
+
+def _whole(
+    reads: dump.DestinationReads, service: ServiceKey, *chunks: bytes
+) -> tuple[dict[DestKey, Destination], int]:
+    found: dict[DestKey, Destination] = {}
+    for chunk in chunks:
+        code = reads.read(memoryview(chunk), FAMILY_ID, SEQ, service, found)
+        if code is not None:
+            return found, code
+    raise AssertionError("the dump did not end")
+
+
+SHAPES = [
+    pytest.param(
+        TCP4,
+        [_reply(f"10.9.0.{i}", weight=i, fwd=i % 4, upper=i * 10, lower=i) for i in range(1, 11)],
+        id="ten-v4-every-forwarding",
+    ),
+    pytest.param(TCP4, [_reply("10.9.0.1", port=65535, weight=65535)], id="one-max-port-and-weight"),
+    pytest.param(TCP6, [_reply(f"2001:db8:9::{i}", fwd=2) for i in range(1, 4)], id="v6"),
+    pytest.param(TCP6, [_reply("198.51.100.7", fwd=2), _reply("198.51.100.8", fwd=2)], id="v4-tun-dests-in-v6"),
+]
+
+
+@pytest.mark.parametrize(("service", "replies"), SHAPES)
+def test_a_second_dump_read_whole_equals_reply_by_reply(service: ServiceKey, replies: list[bytes]) -> None:
+    data = b"".join(replies)
+    expected = _one_by_one(service, data)
+    reads = dump.DestinationReads()
+    first, code = _whole(reads, service, data, _done())
+    assert (first, code) == (expected, 0)
+    assert reads.batch is not None  # learnt from the first read
+    second, code = _whole(reads, service, data, _done())
+    assert (second, code) == (expected, 0)
+    assert list(second) == list(expected)  # in the kernel's order
+
+
+def test_the_whole_read_is_the_one_that_built_the_values() -> None:
+    reads = dump.DestinationReads()
+    _whole(reads, TCP4, _reply("10.9.0.1"), _done())
+    batch = reads.batch
+    assert batch is not None
+    data = memoryview(b"".join(_reply(f"10.9.0.{i}", weight=i) for i in range(1, 4)))
+    assert [row[3] for row in batch.rows(data, SEQ)] == [1, 2, 3]
+    assert batch.rows(data, SEQ + 1) == []  # another request's replies
+
+
+@pytest.mark.parametrize(
+    ("chunk", "read"),
+    [
+        pytest.param(
+            _reply("10.9.0.2", seq=SEQ - 1) + _reply("10.9.0.3"),
+            ["10.9.0.3"],
+            id="a-late-reply-to-an-earlier-request",
+        ),
+        pytest.param(
+            _reply("10.9.0.2", family_attr=16) + _reply("10.9.0.3"),
+            ["10.9.0.2", "10.9.0.3"],  # without ADDR_FAMILY a destination has its service's family
+            id="an-attribute-of-another-type",
+        ),
+        pytest.param(_reply("10.9.0.3") + _done(), ["10.9.0.3"], id="replies-and-done-in-one-read"),
+    ],
+)
+def test_a_read_that_is_not_whole_replies_of_the_shape_is_read_reply_by_reply(
+    chunk: bytes, read: list[str]
+) -> None:
+    reads = dump.DestinationReads()
+    _whole(reads, TCP4, _reply("10.9.0.1"), _done())
+    found, code = _whole(reads, TCP4, chunk, _done())
+    assert code == 0
+    assert [key.address for key in found] == read
+
+
+def test_a_reply_without_a_weight_is_refused_by_attribute_after_a_batch_was_learnt() -> None:
+    reads = dump.DestinationReads()
+    _whole(reads, TCP4, _reply("10.9.0.1"), _done())
+    bad = _reply("10.9.0.3").replace(_u32(4, 1), _u32(16, 1), 1)
+    with pytest.raises(ValueError, match="without attribute 4"):
+        _whole(reads, TCP4, bad, _done())
+
+
+def test_the_error_reply_of_a_vanished_service_ends_the_dump_with_its_errno() -> None:
+    found, code = _whole(dump.DestinationReads(), TCP4, _done(code=errno.ESRCH))
+    assert (found, code) == ({}, errno.ESRCH)

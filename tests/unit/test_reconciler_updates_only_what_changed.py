@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -184,3 +185,28 @@ def test_address_changes_reach_the_kernel_without_an_ipvs_read() -> None:
     outcome = reconciler.update(dataclasses.replace(table(), addresses={vip: Address(vip)}))
     assert vip in node.addresses.list(["eth0"])
     assert outcome.writes["address.add"] == 1 and ipvs.reads == [] and ipvs.applied == []
+
+
+def random_state(rng: random.Random) -> NodeState:
+    services = {svc(s): Service(svc(s), rng.choice(["wrr", "rr"])) for s in range(6) if rng.random() < 0.8}
+    dests = {}
+    for key in services:
+        for d in range(4):
+            if rng.random() < 0.7:
+                dkey = DestKey(key, f"10.9.{key.address.rsplit('.', 1)[1]}.{d}", 80)
+                dests[dkey] = Destination(dkey, Fwd.DROUTE, rng.randrange(1, 4))
+    return NodeState(services=services, destinations=dests)
+
+
+@pytest.mark.parametrize("seed", [pytest.param(seed, id=f"seed-{seed}") for seed in range(8)])
+def test_a_run_of_random_changes_leaves_the_kernel_a_full_pass_would(seed: int) -> None:
+    rng = random.Random(seed)
+    node = Node.new()
+    node.ipvs = ipvs = ReadCountingIpvs()
+    reconciler = node.reconciler(drainer=Drainer(0.0))
+    for _ in range(15):
+        wanted = random_state(rng)
+        assert not reconciler.update(wanted).errors
+        assert kernel_of(ipvs) == (wanted.services, wanted.destinations)
+        assert reconciler.update(wanted).total_writes == 0
+    assert ipvs.service_reads == 1  # only the first pass was a full one

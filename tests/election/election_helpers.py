@@ -1,15 +1,25 @@
-"""Shared helpers of the election tests: the group under test, a belief sampler and a polling wait."""
+"""Shared helpers of the election tests: the group under test, a belief sampler, a polling wait, and what the
+emulator recorded (every stored version of the Lease, every request a node sent)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+from leases_emulator import LEASES
 
 from kubelvs.agent.election import Election
 
 NAMESPACE = "kube-lvs"
 GROUP = "kubelvs-directors-0123456789ab"
+PREEMPTED_BY = "lvs.kubelvs.io/preempted-by"
+
+PATIENCE = 20.0
+"""A deadline for what must happen, not an expectation of when: a loaded host may be slow, a broken
+election never gets there. How long a step takes is asserted only where the timing is the behaviour."""
 
 
 class Sampler:
@@ -49,3 +59,58 @@ async def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(step)
     return time.monotonic() - started
+
+
+class Version(NamedTuple):
+    """One stored version of a Lease, as the emulator kept it ("" for an unset field)."""
+
+    holder: str
+    preempted_by: str
+    renew_time: str
+    acquire_time: str
+
+    @property
+    def state(self) -> tuple[str, str]:
+        """Who holds it and who it is reserved for: what a renewal leaves unchanged."""
+        return (self.holder, self.preempted_by)
+
+
+def lease_versions(emulator: Any, group: str = GROUP) -> list[Version]:
+    """Every version the Lease was stored in, oldest first: the whole record, however fast it changed."""
+    versions = []
+    for stored in emulator.objects[LEASES, NAMESPACE, group].history:
+        if stored is None:
+            continue
+        spec, annotations = stored["spec"], stored["metadata"].get("annotations") or {}
+        versions.append(
+            Version(
+                spec.get("holderIdentity") or "",
+                annotations.get(PREEMPTED_BY, ""),
+                spec.get("renewTime") or "",
+                spec.get("acquireTime") or "",
+            )
+        )
+    return versions
+
+
+def states(versions: Sequence[Version]) -> list[tuple[str, str]]:
+    """The (holder, reserved-for) states the Lease went through, renewals folded away."""
+    folded: list[tuple[str, str]] = []
+    for version in versions:
+        if not folded or folded[-1] != version.state:
+            folded.append(version.state)
+    return folded
+
+
+def lease_requests(emulator: Any, node: str, method: str) -> int:
+    """How many requests of ``method`` the node sent for Leases (its User-Agent is the node name)."""
+    return sum(
+        1
+        for request in emulator
+        if request.resource == LEASES and request.method == method and request.headers.get("User-Agent") == node
+    )
+
+
+def seconds_between(earlier: str, later: str) -> float:
+    """Between two MicroTime stamps (both written on this host, so one clock)."""
+    return (datetime.datetime.fromisoformat(later) - datetime.datetime.fromisoformat(earlier)).total_seconds()

@@ -1,71 +1,114 @@
-"""directors.preferred: a higher-priority candidate takes the Lease back; a lower one never does."""
+"""directors.preferred: a higher-priority candidate takes the Lease back; a lower one never does.
+
+The checks read the Lease's stored versions (every write, in order), not the clock: a preemption is the
+request, the holder's release reserved for the requester, and the requester's acquisition, one right after
+the other. The Leases of the first three tests last 10 s, so on a loaded host a late renewal cannot let
+anyone take the Lease over by expiry: only the preemption under test can move it.
+"""
 
 from __future__ import annotations
 
-import asyncio
+from election_helpers import (
+    GROUP,
+    PATIENCE,
+    Sampler,
+    lease_requests,
+    lease_versions,
+    seconds_between,
+    states,
+    wait_for,
+)
 
-from election_helpers import GROUP, NAMESPACE, Sampler, wait_for
+from kubelvs.agent.election import ElectionSettings
 
 PREFERRED = ["node-a", "node-b"]
+NO_EXPIRY = ElectionSettings(lease_duration=10.0, renew_deadline=5.0)  # renew and retry periods as default
+RESERVATION = ElectionSettings(lease_duration=4.0, renew_deadline=3.0)  # a reservation lasts lease_duration
+
+
+def renewals_by(emulator, node: str, since: int) -> int:
+    return sum(version.holder == node for version in lease_versions(emulator)[since:])
 
 
 async def test_a_preferred_node_takes_the_lease_back(start, emulator):
-    low = await start("node-c", {GROUP: PREFERRED})  # not listed: the lowest rank
-    await wait_for(lambda: GROUP in low.held, timeout=2)
-    high = await start("node-a", {GROUP: PREFERRED})
+    low = await start("node-c", {GROUP: PREFERRED}, NO_EXPIRY)  # not listed: the lowest rank
+    await wait_for(lambda: GROUP in low.held, timeout=PATIENCE)
+    last_before = len(lease_versions(emulator)) - 1
+    high = await start("node-a", {GROUP: PREFERRED}, NO_EXPIRY)
     with Sampler([low, high]) as sampler:
-        took = await wait_for(lambda: GROUP in high.held, timeout=3)
-        await asyncio.sleep(1.0)  # it stays there
+        took = await wait_for(lambda: GROUP in high.held, timeout=PATIENCE)
+        acquired = len(lease_versions(emulator))
+        await wait_for(lambda: renewals_by(emulator, "node-a", acquired) >= 2, timeout=PATIENCE)  # it stays
     assert GROUP in high.held and GROUP not in low.held
     assert sampler.overlaps() == []
-    assert took < 1.5, f"preemption took {took:.2f}s"
-    lease = emulator.lease(NAMESPACE, GROUP)
-    assert lease["spec"]["holderIdentity"] == "node-a"
-    assert "lvs.kubelvs.io/preempted-by" not in lease["metadata"]["annotations"]
+    # Asked, handed over at the holder's next renewal (no renewal of node-c in between), taken, kept.
+    assert states(lease_versions(emulator)[last_before:]) == [
+        ("node-c", ""),
+        ("node-c", "node-a"),
+        ("", "node-a"),
+        ("node-a", ""),
+    ]
     print(f"preemption: {took:.3f}s")
 
 
 async def test_a_handover_is_reserved_for_the_preempting_node(start, emulator):
-    low = await start("node-c", {GROUP: PREFERRED})
-    await wait_for(lambda: GROUP in low.held, timeout=2)
-    middle = await start("node-b", {GROUP: PREFERRED})
-    await wait_for(lambda: GROUP in middle.held, timeout=3)
-    high = await start("node-a", {GROUP: PREFERRED})
+    low = await start("node-c", {GROUP: PREFERRED}, NO_EXPIRY)
+    await wait_for(lambda: GROUP in low.held, timeout=PATIENCE)
+    middle = await start("node-b", {GROUP: PREFERRED}, NO_EXPIRY)
+    await wait_for(lambda: GROUP in middle.held, timeout=PATIENCE)
+    last_before = len(lease_versions(emulator)) - 1
+    high = await start("node-a", {GROUP: PREFERRED}, NO_EXPIRY)
     with Sampler([low, middle, high]) as sampler:
-        await wait_for(lambda: GROUP in high.held, timeout=3)
-        await asyncio.sleep(0.5)
+        await wait_for(lambda: GROUP in high.held, timeout=PATIENCE)
+        acquired = len(lease_versions(emulator))
+        await wait_for(lambda: renewals_by(emulator, "node-a", acquired) >= 1, timeout=PATIENCE)
     assert sampler.overlaps() == []
     # node-c saw the free, reserved Lease between node-b's release and node-a's acquisition: it kept off.
     assert all("node-c" not in believers for _, believers in sampler.samples)
+    assert states(lease_versions(emulator)[last_before:]) == [
+        ("node-b", ""),
+        ("node-b", "node-a"),
+        ("", "node-a"),
+        ("node-a", ""),
+    ]
 
 
 async def test_a_lower_ranked_node_does_not_preempt(start, emulator):
-    high = await start("node-a", {GROUP: PREFERRED})
-    await wait_for(lambda: GROUP in high.held, timeout=2)
-    low = await start("node-b", {GROUP: PREFERRED})
-    await asyncio.sleep(2.0)
+    high = await start("node-a", {GROUP: PREFERRED}, NO_EXPIRY)
+    await wait_for(lambda: GROUP in high.held, timeout=PATIENCE)
+    last_before = len(lease_versions(emulator)) - 1
+    low = await start("node-b", {GROUP: PREFERRED}, NO_EXPIRY)
+    # Every read is a chance to ask for the Lease; node-b has had several and never asked.
+    await wait_for(lambda: lease_requests(emulator, "node-b", "GET") >= 6, timeout=PATIENCE)
     assert GROUP in high.held and GROUP not in low.held
-    assert "lvs.kubelvs.io/preempted-by" not in emulator.lease(NAMESPACE, GROUP)["metadata"]["annotations"]
+    assert lease_requests(emulator, "node-b", "PUT") == 0
+    assert states(lease_versions(emulator)[last_before:]) == [("node-a", "")]
 
 
 async def test_a_reservation_for_a_vanished_node_expires(start, emulator):
-    holder = await start("node-c", {GROUP: PREFERRED})
-    await wait_for(lambda: GROUP in holder.held, timeout=2)
-    standby = await start("node-b", {GROUP: PREFERRED})
+    # node-b ranks below the holder, so it never asks for the Lease itself: the only request is node-a's.
+    preferred = {GROUP: ["node-a", "node-c"]}
+    holder = await start("node-c", preferred, RESERVATION)
+    await wait_for(lambda: GROUP in holder.held, timeout=PATIENCE)
+    standby = await start("node-b", preferred, RESERVATION)
+    last_before = len(lease_versions(emulator)) - 1
 
     def request_from_a_node_that_dies(name, stored):
         stored["metadata"]["annotations"]["lvs.kubelvs.io/preempted-by"] = "node-a"
         return stored
 
     emulator.interlopers.append(request_from_a_node_that_dies)
-    released = await wait_for(
-        lambda: emulator.lease(NAMESPACE, GROUP)["spec"].get("holderIdentity") is None, timeout=2
-    )
-    assert released < 1.0
-    assert GROUP not in holder.held  # it stepped down before it released
-    lease = emulator.lease(NAMESPACE, GROUP)
-    assert lease["metadata"]["annotations"]["lvs.kubelvs.io/preempted-by"] == "node-a"
-    # node-a never comes: node-b respects the reservation for a lease duration, then takes the group.
-    took = await wait_for(lambda: GROUP in standby.held, timeout=4)
-    assert took >= holder.settings.lease_duration - 0.3, f"reservation ignored after {took:.2f}s"
-    assert GROUP not in holder.held
+    with Sampler([holder, standby]) as sampler:
+        await wait_for(lambda: ("", "node-a") in states(lease_versions(emulator)), timeout=PATIENCE)
+        # node-a never comes: the Lease stays reserved for a lease duration, then the best candidate left
+        # (node-c, the former holder) takes it again.
+        await wait_for(lambda: GROUP in holder.held, timeout=PATIENCE)
+    assert all("node-b" not in believers for _, believers in sampler.samples)
+    versions = lease_versions(emulator)[last_before:]
+    # The holder handed over at its next renewal; nobody held the Lease until it was node-c's again.
+    assert states(versions) == [("node-c", ""), ("node-c", "node-a"), ("", "node-a"), ("node-c", "")]
+    release = next(version for version in versions if version.state == ("", "node-a"))
+    retaken = versions[versions.index(release) + 1]
+    # Both stamps come from this host's clock: the Lease stayed reserved for at least a lease duration.
+    waited = seconds_between(release.renew_time, retaken.acquire_time)
+    assert waited >= RESERVATION.lease_duration, f"reservation ignored after {waited:.2f}s"

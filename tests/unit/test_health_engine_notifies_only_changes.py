@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 
 import pytest
+from health_probes import EARLY, Recording, until
 
-from kubelvs.agent.health import CheckSpec, Health, HealthEngine, Result, Transition
+from kubelvs.agent.health import CheckSpec, Health, HealthEngine, Result, TcpChecker, Transition
 from kubelvs.api.enums import HealthCheckType
 from kubelvs.api.models import HealthCheck
 
 
-async def count_connections() -> tuple[asyncio.Server, list[int]]:
-    connections: list[int] = []
-
-    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections.append(1)
+async def listener() -> tuple[asyncio.Server, int]:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.close()
 
-    return await asyncio.start_server(accept, "127.0.0.1", 0), connections
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
 
 
 def tcp(port: int, interval: float = 0.1) -> CheckSpec:
@@ -26,37 +27,37 @@ def tcp(port: int, interval: float = 0.1) -> CheckSpec:
 
 
 async def test_only_changes_are_notified():
-    from kubelvs.agent.health import TcpChecker
-
-    server, connections = await count_connections()
-    port = server.sockets[0].getsockname()[1]
+    server, port = await listener()
+    probe = Recording(TcpChecker())
     changes: list[Transition[str]] = []
-    async with HealthEngine({HealthCheckType.TCP: TcpChecker()}, changes.append, jitter=False) as engine:
+    async with HealthEngine({HealthCheckType.TCP: probe}, changes.append, jitter=False) as engine:
         engine.set_targets({"web-1": tcp(port)})
-        await asyncio.sleep(0.55)
-        assert len(connections) >= 4  # checked again and again ...
+        await until(lambda: len(probe.attempts) >= 4)  # checked again and again ...
         assert [(t.old, t.new) for t in changes] == [(Health.UNKNOWN, Health.UP)]  # ... reported once
         server.close()
         await server.wait_closed()
-        await asyncio.sleep(0.55)
-    assert [(t.old, t.new) for t in changes] == [(Health.UNKNOWN, Health.UP), (Health.UP, Health.DOWN)]
+        await until(lambda: len(changes) == 2)
+        failed = len(probe.attempts)
+        await until(lambda: len(probe.attempts) >= failed + 3)  # failing again and again ...
+    assert [(t.old, t.new) for t in changes] == [(Health.UNKNOWN, Health.UP), (Health.UP, Health.DOWN)]  # ... once
 
 
 async def test_targets_are_added_changed_and_removed():
-    from kubelvs.agent.health import TcpChecker
-
-    server, connections = await count_connections()
-    port = server.sockets[0].getsockname()[1]
-    async with HealthEngine({HealthCheckType.TCP: TcpChecker()}, jitter=False) as engine:
-        engine.set_targets({"web-1": tcp(port), "web-2": tcp(port)})
-        await asyncio.sleep(0.25)
-        assert engine.states() == {"web-1": Health.UP, "web-2": Health.UP}
-        engine.set_targets({"web-1": tcp(port, interval=0.2)})  # web-2 removed, web-1 slower: health kept
+    (server_1, port_1), (server_2, port_2) = await listener(), await listener()
+    probe = Recording(TcpChecker())
+    async with HealthEngine({HealthCheckType.TCP: probe}, jitter=False) as engine:
+        engine.set_targets({"web-1": tcp(port_1), "web-2": tcp(port_2)})
+        await until(lambda: engine.states() == {"web-1": Health.UP, "web-2": Health.UP})
+        changed = time.monotonic()
+        engine.set_targets({"web-1": tcp(port_1, interval=0.2)})  # web-2 removed, web-1 slower: health kept
         assert engine.states() == {"web-1": Health.UP}
-        seen = len(connections)
-        await asyncio.sleep(0.5)
-        assert 2 <= len(connections) - seen <= 4  # one target at 0.2 s, not two at 0.1 s
-    server.close()
+        await until(lambda: len(probe.starts(port_1, since=changed)) >= 4)
+    assert probe.starts(port_2, since=changed) == []  # web-2 is not checked any more
+    starts = probe.starts(port_1, since=changed)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.2 - EARLY, gaps  # one loop at 0.2 s, not the old one at 0.1 s beside it
+    server_1.close()
+    server_2.close()
 
 
 async def test_unknown_counts_as_serving_and_none_is_not_checked():
@@ -74,7 +75,11 @@ async def test_a_type_without_a_checker_is_refused():
 
 
 class Exploding:
+    def __init__(self) -> None:
+        self.calls = 0
+
     async def check(self, target: CheckSpec, timeout: float) -> Result:
+        self.calls += 1
         raise RuntimeError("bug in a checker")
 
     async def close(self) -> None:
@@ -83,10 +88,12 @@ class Exploding:
 
 async def test_a_failing_checker_marks_down_and_keeps_checking():
     changes: list[Transition[str]] = []
-    async with HealthEngine({HealthCheckType.TCP: Exploding()}, changes.append, jitter=False) as engine:
+    checker = Exploding()
+    async with HealthEngine({HealthCheckType.TCP: checker}, changes.append, jitter=False) as engine:
         engine.set_targets({"web-1": tcp(1)})
-        await asyncio.sleep(0.25)
+        await until(lambda: checker.calls >= 3)  # the loop survives the checker's errors
         assert engine.states() == {"web-1": Health.DOWN}
+    assert [(t.old, t.new) for t in changes] == [(Health.UNKNOWN, Health.DOWN)]
     assert changes[0].result.detail == "checker error: bug in a checker"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import ssl
 import subprocess
@@ -10,6 +9,7 @@ import time
 
 import pytest
 from aiohttp import web
+from health_probes import PATIENCE, until
 
 from kubelvs.agent.health import CheckSpec, Health, HealthEngine, HttpChecker, Transition
 from kubelvs.api.enums import HealthCheckType
@@ -95,7 +95,7 @@ async def test_http_checks_expect_status(server, scheme, path, expect, host, up)
     )
     checker = HttpChecker()
     try:
-        result = await checker.check(target, timeout=2)
+        result = await checker.check(target, timeout=PATIENCE)  # the answer is under test, not its speed
     finally:
         await checker.close()
     assert result.ok is up, result.detail
@@ -115,8 +115,7 @@ async def test_retries_are_attempts_spaced_by_delay_before_retry(server):
     )
     async with HealthEngine({HealthCheckType.HTTP: HttpChecker()}, changes.append, jitter=False) as engine:
         engine.set_targets({"web-1": target})
-        while not changes:
-            await asyncio.sleep(0.01)
+        await until(lambda: changes)
         attempts = len(hits)
     assert attempts == 3
     assert all(later - earlier >= 0.2 for earlier, later in itertools.pairwise(hits))

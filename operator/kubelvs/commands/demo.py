@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 1800.0
 # diagnosis switches of the guest's stack (kubelvs.testbed.stack), handed on when set here
-PASSED_ENV = ("KUBELVS_TRACEBACK_AFTER", "KUBELVS_STACK_DEBUG", "KUBELVS_STACK_EXEC")
+PASSED_ENV = ("KUBELVS_STACK_DEBUG", "KUBELVS_STACK_EXEC")
 
 
 def repo_root() -> Path:

@@ -161,10 +161,19 @@ def wait_ready(stack: st.Stack, services: list[Service], timeout: float = READY_
             raise DemoFailed(f"not Ready within {timeout:.0f} s: {', '.join(pending)}")
         if pending and now - noted >= STILL_WAITING_EVERY:
             noted = now
+            check_alive(stack)
             say(
                 f"  still waiting (+{now - started:.0f} s) for {', '.join(pending)}; {describe(stack, pending[0])}"
             )
         time.sleep(0.5)
+
+
+def check_alive(stack: st.Stack) -> None:
+    """Fail at once, naming it, when a process of the stack has ended (a dead API server is never Ready)."""
+    for child in stack.children.values():
+        code = child.exit_code()
+        if code is not None:
+            raise DemoFailed(f"{child.name} ended (exit {code}); its log: {child.log}")
 
 
 def describe(stack: st.Stack, name: str) -> str:
@@ -310,7 +319,7 @@ def run(examples: Path, workdir: Path) -> int:
     except (DemoFailed, AssertionError, RuntimeError, OSError) as error:
         say(f"FAILED: {error}")
         for child in stack.children.values():
-            if child.name.startswith(("agent", "operator")):
+            if child.name.startswith(("agent", "operator", "apiserver")):
                 print(f"--- {child.name} log (last lines) ---\n{child.tail(10)}", flush=True)
         return 1
     finally:

@@ -389,19 +389,20 @@ class ClusterAgent:
             gained = addresses(held - before)
             present = self.kernel.addresses.list(sorted({key.interface for key in gained})) if gained else set()
             added = sorted(gained - present)
+            announced = [key for key in added if key.interface not in UNANNOUNCED]
             for key in added:
                 self.kernel.addresses.add(key)
                 self.reconciler.record.addresses.add(key)
+                if key in announced:  # at once: clients move before the next address is even added
+                    self.kernel.addresses.gratuitous_arp(key.interface, key.address, 1)
         logger.info(
             "held groups changed: bound %s, removed %s in %.3f s",
             _addresses(added) or "nothing",
             _addresses(removed) or "nothing",
             time.monotonic() - started,
         )
-        announced = [key for key in added if key.interface not in UNANNOUNCED]
-        for round_ in range(GARP_COUNT if announced else 0):  # every address announced once, then the repeats
-            if round_:
-                time.sleep(0.1)
+        for _ in range(GARP_COUNT - 1 if announced else 0):  # the repeats, outside the lock
+            time.sleep(0.1)
             for key in announced:
                 self.kernel.addresses.gratuitous_arp(key.interface, key.address, 1)
         return before - held

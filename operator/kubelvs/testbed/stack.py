@@ -16,6 +16,7 @@ Only inside the VM; TEST-NET and private ranges only.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import logging
@@ -173,6 +174,26 @@ class Child:
                 time.sleep(0.05)
         return self.exit_code()
 
+    def logged_at(self, needle: str, after: float) -> float | None:
+        """Wall time of the first log line at or after ``after`` (epoch seconds) that contains ``needle``.
+
+        Lines start with logging's ``asctime`` (``2026-01-02 03:04:05,678``, the VM's local time, as here).
+        """
+        try:
+            lines = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return None
+        for line in lines:
+            if needle not in line:
+                continue
+            try:
+                at = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            except ValueError:
+                continue
+            if at >= after:
+                return at
+        return None
+
     def tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -189,6 +210,8 @@ class Stack:
 
     workdir: Path
     timings: Timings = field(default_factory=Timings)
+    operator: bool = True
+    """Run the operator (status conditions); the data plane (benchmarks) does without it."""
     net: Builder | None = None
     launcher: Launcher | None = None
     children: dict[str, Child] = field(default_factory=dict)
@@ -223,8 +246,9 @@ class Stack:
         )  # fmt: skip
         apiclient.wait_for(lambda: self.kubeconfig.exists() and self.api.list("v1", "nodes"), timeout=120)
         progress("starting the operator and the agents (dir-a, dir-b, rs1, rs2) and the real servers")
-        self.spawn("operator", ("kubelvs", "operator", "-A", "--standalone", "--vip-pools", VIP_POOLS,
-                                "--metrics-port", "0"))  # fmt: skip
+        if self.operator:
+            self.spawn("operator", ("kubelvs", "operator", "-A", "--standalone", "--vip-pools", VIP_POOLS,
+                                    "--metrics-port", "0"))  # fmt: skip
         for name in DIRECTORS:
             self.start_agent(name)
         for name in BACKENDS:
@@ -282,6 +306,35 @@ class Stack:
 
     def agent(self, node: str) -> Child:
         return self.children[f"agent-{node}"]
+
+    def crash_director(self, node: str, links_down: bool = True) -> None:
+        """A node that dies with its agent: SIGKILL, and (``links_down``) its links go down too."""
+        self.agent(node).send(signal.SIGKILL)
+        if links_down:
+            for device in ("eth0", "eth1"):
+                run(["ip", "-n", node, "link", "set", device, "down"])
+
+    def restart_director(self, node: str, crashed: bool, programmed: Any) -> None:
+        """Bring a failed director back and wait until ``programmed()`` says its agent has done its first pass.
+
+        A crashed node comes back as from a reboot: no IPVS rules, no sync daemons, no floating addresses,
+        its links up again with the default route they lost when they went down. Then a new agent starts.
+        """
+        if crashed:
+            ipvsadm(node, "-C")
+            for role in ("master", "backup"):
+                run(["ip", "netns", "exec", node, "ipvsadm", "--stop-daemon", role], check=False)
+            for line in run(["ip", "-n", node, "-o", "-4", "addr", "show"]).stdout.splitlines():
+                parts = line.split()  # 3: eth0    inet 192.0.2.100/32 scope global eth0
+                if len(parts) > 3 and parts[3].endswith("/32"):
+                    run(["ip", "-n", node, "addr", "del", parts[3], "dev", parts[1]], check=False)
+            for device in ("eth0", "eth1"):
+                run(["ip", "-n", node, "link", "set", device, "up"])
+            # without a default route the agent has no interface for the VIP: as holder it would bind nothing
+            run(["ip", "-n", node, "route", "replace", "default", "via", f"{FRONT}.{ROUTER}"])
+        self.start_agent(node)
+        wait_until(programmed, timeout=300)
+        time.sleep(2)  # its candidacy follows its first pass
 
     def apply(self, objects: Sequence[Mapping[str, Any]]) -> None:
         """Create VirtualServers and RealServers (namespace ``default``) through the API."""
@@ -396,6 +449,15 @@ class HolderSampler(Sampler):
     def overlaps(self) -> list[tuple[float, Any]]:
         return [(at, held) for at, held in self.samples if len(held) > 1]
 
+    def first(self, held: frozenset[str], since: float) -> float | None:
+        """Monotonic time of the first sample at or after ``since`` that shows exactly ``held``."""
+        return next((at for at, seen in self.samples if at >= since and seen == held), None)
+
+    def period(self) -> float:
+        """The median time between two samples: what a sampled overlap could have missed."""
+        steps = sorted(b - a for (a, _), (b, _) in itertools.pairwise(self.samples))
+        return steps[len(steps) // 2] if steps else float("nan")
+
 
 class ClientLoop(Sampler):
     """A GET to ``vip:port`` from the client every ``every`` seconds; :meth:`gap` is the longest outage."""
@@ -416,6 +478,10 @@ class ClientLoop(Sampler):
 
     def answers(self, since: float = 0.0) -> list[str]:
         return [answer for at, answer in self.samples if at >= since]
+
+    def first_answer(self, since: float) -> float | None:
+        """Monotonic time of the first successful answer at or after ``since``."""
+        return next((at for at, answer in self.samples if at >= since and not answer.startswith("ERR")), None)
 
 
 class LongConnection(threading.Thread):

@@ -137,6 +137,8 @@ class Emulator(kmock.KubernetesEmulator):
     conflicts: int = attrs.field(default=0, init=False)
     keep_history: bool = True
     """Whether kmock records the requests (tests read them); a long-running server must not (see _forget)."""
+    log_writes: bool = False
+    """One INFO line per write but Lease renewals: who changed what, when a stack is slow to settle."""
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -184,6 +186,8 @@ class Emulator(kmock.KubernetesEmulator):
         if agent in self.partitioned:
             return _status(503, "ServiceUnavailable", f"{agent} is cut off from the API server")
         method = request.method.value if request.method is not None else ""
+        if method in WRITES and request.resource != LEASES and self.log_writes:
+            logger.info("%s", _write_line(method, request))
         if request.resource == LEASES and method in WRITES:
             async with self._lock:
                 return await self._write_lease(request, method)
@@ -327,6 +331,20 @@ class Emulator(kmock.KubernetesEmulator):
         return aiohttp.web.json_response(stored, status=201 if created else 200)
 
 
+def _write_line(method: str, request: rendering.Request) -> str:
+    """``PATCH realservers default/web-1 status {effectiveWeight,health} (python-client/1.0)``."""
+    data = request.data
+    if isinstance(data, dict):
+        inner = data.get("status") if request.subresource == "status" else data
+        keys = "{" + ",".join(sorted(inner)) + "}" if isinstance(inner, dict) else ""
+    else:
+        keys = f"[{len(data)} ops]" if isinstance(data, list) else ""
+    plural = request.resource.plural if request.resource is not None else "?"
+    where = f"{request.namespace}/{request.name}" if request.namespace else str(request.name or "")
+    agent = request.headers.get("User-Agent", "")
+    return f"{method} {plural} {where} {request.subresource or ''} {keys} ({agent})"
+
+
 def _status(code: int, reason: str, message: str) -> aiohttp.web.StreamResponse:
     return aiohttp.web.json_response(
         {
@@ -367,7 +385,7 @@ def serve(
 
     async def main() -> None:
         async with (
-            Emulator(keep_history=keep_history) as emulator,
+            Emulator(keep_history=keep_history, log_writes=not keep_history) as emulator,
             kmock.Server(emulator, host=host, port=port) as server,
         ):
             register_backbone(emulator)

@@ -49,6 +49,7 @@ VIP_POOLS = f"{FRONT}.0/24,{BACK}.100/32"
 SERVER_PORTS = (80, 8080)
 # the backends' agents too: at nice 0 they got so little of the guest's CPU that they first programmed their
 # node (VIP on lo, NAT return route) 3 minutes after the directors had already won the Lease
+FIRST_PASS = "kubelvs.agent.cluster: pass"  # the agent's log line of every completed pass
 NICENESS = {"apiserver": -15, "agent-dir-a": -8, "agent-dir-b": -8, "agent-rs1": -8, "agent-rs2": -8}
 
 
@@ -332,8 +333,10 @@ class Stack:
                 run(["ip", "-n", node, "link", "set", device, "up"])
             # without a default route the agent has no interface for the VIP: as holder it would bind nothing
             run(["ip", "-n", node, "route", "replace", "default", "via", f"{FRONT}.{ROUTER}"])
-        self.start_agent(node)
-        wait_until(programmed, timeout=300)
+        started = time.time()
+        agent = self.start_agent(node)
+        # its own first pass, not just rules left in place (a graceful stop keeps them): a candidate only then
+        wait_until(lambda: programmed() and agent.logged_at(FIRST_PASS, started) is not None, timeout=300)
         time.sleep(2)  # its candidacy follows its first pass
 
     def apply(self, objects: Sequence[Mapping[str, Any]]) -> None:

@@ -9,9 +9,14 @@ makes one HTTP request on a new connection every 20 ms (2 s timeout each) while 
 - ``sigkill``: SIGKILLed (VIP and IPVS rules stay behind on kd1, which still forwards);
 - ``node-lost``: SIGKILLed and kd1's link taken down (a director that dies with its keepalived).
 
+kube-lvs' side runs the same client against the full stack of :mod:`kubelvs.testbed.stack` (the API server
+emulator over HTTP, two director agents ``dir-a``/``dir-b`` electing a holder by Lease, DR real servers with
+their own agents; the stack's Lease timings, printed with the figures), in the same three scenarios: the
+holder's agent SIGTERMed (it unbinds the VIP and releases the Lease), SIGKILLed (VIP and rules stay behind),
+SIGKILLed with its links down.
+
 Per scenario: requests after the fault that failed, that were delayed (> 0.5 s), and the longest time
-without any successful answer. kube-lvs' side needs the in-cluster agent with Lease election; until it exists
-its row says so. The file is also the servers' and client's script (stdlib only)::
+without any successful answer. The file is also the servers' and client's script (stdlib only)::
 
     python p4_failover.py serve NAME PORT
     python p4_failover.py client ADDRESS PORT SECONDS
@@ -19,11 +24,11 @@ its row says so. The file is also the servers' and client's script (stdlib only)
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -295,11 +300,122 @@ def run(workdir: Path) -> dict[str, Any]:
         for server in servers:
             server.kill()
             server.wait()
-    if importlib.util.find_spec("kubelvs.agent.cluster") is None:
-        figures["kubelvs"] = "not measured yet: the in-cluster agent (Lease election + IPVS) does not exist yet"
-    else:
-        figures["kubelvs"] = "not measured yet: the in-cluster agent exists but needs an API server in the VM"
+    for ns in NODES:  # the keepalived topology goes before the stack's is built
+        sh("ip", "netns", "del", ns, check=False)
+    sh("ip", "link", "del", BRIDGE, check=False)
+    try:
+        figures.update(run_kubelvs(workdir))
+    except Exception as error:  # keepalived's figures stand on their own
+        logger.exception("kube-lvs side of P4 failed")
+        figures["kubelvs"] = f"error: {type(error).__name__}: {error}"
+    print(side_by_side(figures), file=sys.stderr, flush=True)
     return figures
+
+
+# --- kube-lvs: the same client against the full stack ---------------------------------------------
+
+
+def kubelvs_objects() -> list[dict[str, Any]]:
+    from kubelvs.testbed import stack as st
+
+    spec = {
+        "address": VIP,
+        "port": PORT,
+        "forwarding": "dr",
+        "scheduler": "rr",
+        "directors": {"nodeSelector": st.DIRECTOR_LABELS},
+        "healthCheck": {"type": "tcp", "interval": "1s", "connectTimeout": "1s", "retries": 2},
+    }
+    objects: list[dict[str, Any]] = [
+        {"apiVersion": st.API_VERSION, "kind": "VirtualServer", "metadata": {"name": "web"}, "spec": spec}
+    ]
+    for name, host in st.BACKENDS.items():
+        rs = {"virtualServer": "web", "address": f"{st.BACK}.{host}", "port": PORT}
+        objects.append(
+            {"apiVersion": st.API_VERSION, "kind": "RealServer", "metadata": {"name": f"web-{name}"}, "spec": rs}
+        )
+    return objects
+
+
+def run_kubelvs(workdir: Path) -> dict[str, Any]:
+    from kubelvs.testbed import stack as st
+
+    stack = st.Stack(workdir / "kubelvs-stack", operator=False)
+    timings = stack.timings
+    figures: dict[str, Any] = {
+        "kubelvs_timings": f"lease {timings.lease_duration}, renew deadline {timings.renew_deadline}, "
+        f"renew every {timings.renew_period}, followers read every {timings.retry_period}",
+    }
+    try:
+        stack.start(progress=lambda line: logger.info("stack: %s", line))
+        stack.apply(kubelvs_objects())
+        st.wait_until(lambda: st.serving(VIP) and len(st.vip_holders(VIP)) == 1, timeout=900, every=1)
+        st.wait_until(lambda: all(_programmed(st, node) for node in st.DIRECTORS), timeout=300, every=1)
+        for kind in SCENARIOS:
+            figures[f"kubelvs_{kind}"] = kubelvs_scenario(stack, kind)
+            logger.info("kube-lvs %s: %s", kind, figures[f"kubelvs_{kind}"])
+    finally:
+        stack.close()
+        for log in stack.workdir.glob("*.log"):  # the guest copies the top level of its work directory out
+            shutil.copy(log, workdir / f"p4-{log.name}")
+    figures["kubelvs"] = "; ".join(
+        f"{kind}: {_brief(figures[f'kubelvs_{kind}'])}" for kind in SCENARIOS if f"kubelvs_{kind}" in figures
+    )
+    return figures
+
+
+def _programmed(st: Any, node: str) -> bool:
+    """Both real servers are destinations of the VIP's service in ``node``'s IPVS table."""
+    done = in_ns(node, "ipvsadm", "-Ln", "-t", f"{VIP}:{PORT}", check=False)
+    return done.returncode == 0 and all(f"{st.BACK}.{host}:{PORT}" in done.stdout for host in st.BACKENDS.values())
+
+
+def kubelvs_scenario(stack: Any, kind: str) -> dict[str, Any]:
+    from kubelvs.testbed import stack as st
+
+    (holder,) = st.vip_holders(VIP)
+    standby = next(node for node in st.DIRECTORS if node != holder)
+    probe = start_ready(
+        "client", sys.executable, str(SCRIPT), "client", VIP, str(PORT), str(BEFORE_FAULT_S + AFTER_FAULT_S)
+    )
+    time.sleep(BEFORE_FAULT_S)
+    at = time.monotonic()
+    if kind == "stop":
+        stack.agent(holder).send(signal.SIGTERM)
+    else:
+        stack.crash_director(holder, links_down=kind == "node-lost")
+    wait_for(lambda: standby in st.vip_holders(VIP), 60, f"{standby} to take the VIP")
+    took_over = time.monotonic() - at
+    out, _ = probe.communicate(timeout=BEFORE_FAULT_S + AFTER_FAULT_S + 60)
+    records = [(float(a), float(b), bool(ok)) for a, b, ok in json.loads(out.strip().splitlines()[-1])]
+    figures = analyse(records, at)
+    figures["vip_on_backup_after_s"] = took_over
+    figures["from_to"] = f"{holder} -> {standby}"
+    if kind != SCENARIOS[-1]:  # back to two directors, the new holder kept: a restarted agent that does not
+        # lead removes a VIP left over
+        stack.restart_director(holder, crashed=kind == "node-lost", programmed=lambda: _programmed(st, holder))
+        wait_for(lambda: st.vip_holders(VIP) == {standby}, 300, f"{standby} to be the only holder")
+    return figures
+
+
+def _brief(figures: dict[str, Any]) -> str:
+    return (
+        f"{figures['failed']} failed, {figures['delayed']} delayed of {figures['requests_after_fault']}, "
+        f"longest without answer {figures['longest_without_answer_s']:.2f} s"
+    )
+
+
+def side_by_side(figures: dict[str, Any]) -> str:
+    lines = [f"P4 failover (client: one request per new connection every {REQUEST_EVERY_S * 1000:.0f} ms)"]
+    lines.append(f"  kube-lvs timings: {figures.get('kubelvs_timings', '-')}")
+    for kind in SCENARIOS:
+        for side in ("keepalived", "kubelvs"):
+            found = figures.get(f"{side}_{kind}")
+            text = (
+                f"{_brief(found)}, VIP on the other after {found['vip_on_backup_after_s']:.2f} s" if found else "-"
+            )
+            lines.append(f"  {kind:9} {side:10} {text}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

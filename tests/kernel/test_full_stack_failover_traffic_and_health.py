@@ -240,14 +240,13 @@ def test_a_crashed_holder_loses_the_vip_and_an_established_dr_connection_survive
 
 
 def test_a_graceful_stop_hands_over_faster(stack: st.Stack, say: Any) -> None:
-    holder, _ = holder_and_standby()
     measured = failover(stack, "stop", say)
     crash = failovers.get("crash")
     print(f"gaps: SIGKILL+links down {crash.gap if crash else float('nan'):.2f} s, SIGTERM {measured.gap:.2f} s")
     assert not measured.sampler.overlaps(), f"both directors held the VIP: {measured.sampler.overlaps()[:5]}"
     assert measured.gap < (crash.gap if crash else CRASH_BOUND_S)
     assert measured.nat_gap < (crash.nat_gap if crash else CRASH_BOUND_S), f"NAT: {measured.nat_gap:.2f} s"
-    restart(stack, holder, crashed=False)
+    # not restarted: what follows needs only the holder, and a new agent's start costs a minute under TCG
 
 
 def test_a_backend_whose_server_dies_is_quiesced_and_comes_back(stack: st.Stack, say: Any) -> None:

@@ -120,8 +120,8 @@ class StandaloneAgent:
         passed.errors[:0] = outcome.errors
         logger.info(
             "pass over %d VirtualServer(s), %d RealServer(s) (%s): %s",
-            len(self.files.virtual_servers),
-            len(self.files.real_servers),
+            self.files.counts["VirtualServer"],
+            self.files.counts["RealServer"],
             "full" if full else f"{len(changes.put) + len(changes.removed)} changed object(s)",
             passed,
         )

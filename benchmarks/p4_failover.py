@@ -342,10 +342,7 @@ def run_kubelvs(workdir: Path) -> dict[str, Any]:
 
     stack = st.Stack(workdir / "kubelvs-stack", operator=False)
     timings = stack.timings
-    figures: dict[str, Any] = {
-        "kubelvs_timings": f"lease {timings.lease_duration}, renew deadline {timings.renew_deadline}, "
-        f"renew every {timings.renew_period}, followers read every {timings.retry_period}",
-    }
+    figures: dict[str, Any] = {"kubelvs_timings": str(timings)}
     try:
         stack.start(progress=lambda line: logger.info("stack: %s", line))
         stack.apply(kubelvs_objects())

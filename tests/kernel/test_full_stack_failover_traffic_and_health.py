@@ -212,7 +212,7 @@ def failover(stack: st.Stack, how: str, say: Any) -> Failover:
         fault=fault,
     )
     failovers[how] = result
-    say(str(result))
+    say(f"{result} [{stack.timings}]")
     assert f"{GATEWAY}/32" in addresses_on(standby, REAL_SERVER_SIDE), "the NAT gateway did not follow the VIP"
     return result
 

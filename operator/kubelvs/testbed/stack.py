@@ -61,7 +61,13 @@ class Timings:
     lease_duration: str = "4s"
     renew_deadline: str = "3s"
     renew_period: str = "1s"
-    retry_period: str = "500ms"
+    retry_period: str = "250ms"  # the agent's default: a released Lease is taken within a quarter second
+
+    def __str__(self) -> str:
+        return (
+            f"lease {self.lease_duration}, renew deadline {self.renew_deadline}, renewed every "
+            f"{self.renew_period}, read by followers every {self.retry_period}"
+        )
 
 
 def build_topology() -> Builder:

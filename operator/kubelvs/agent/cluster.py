@@ -101,21 +101,6 @@ class Objects:
         return {vs.key: vs for vs in self.virtual_servers}
 
 
-def parse_objects(raws: Iterable[Mapping[str, Any]]) -> tuple[list[VirtualServer], list[RealServer]]:
-    """Valid objects only; the operator reports the invalid ones on their status."""
-    virtual_servers: list[VirtualServer] = []
-    real_servers: list[RealServer] = []
-    for raw in raws:
-        parsed = parse_object(raw)
-        if isinstance(parsed, VirtualServer):
-            virtual_servers.append(parsed)
-        elif isinstance(parsed, RealServer):
-            real_servers.append(parsed)
-        else:
-            logger.debug("ignoring an invalid object: %s", "; ".join(str(p) for p in parsed))
-    return virtual_servers, real_servers
-
-
 def health_targets(objects: Objects, facts: NodeFacts) -> dict[str, CheckSpec]:
     """RealServer key -> its check, for every VirtualServer this node directs that checks health."""
     parents = objects.by_key()

@@ -5,6 +5,9 @@ Roles fall out of the data. A node is a *director* of every VirtualServer whose
 the holder of the VirtualServer's director group binds the VIP), and a *backend* of every RealServer
 whose address is local to it. One bad object never drops another's rules: problems come back as
 :class:`Skip` reasons, never as exceptions.
+
+:func:`plan` plans everything afresh; the agents keep a :class:`Planner`, which re-plans only the
+VirtualServers whose objects changed (:mod:`kubelvs.planner.shares`).
 """
 
 from __future__ import annotations

@@ -367,11 +367,21 @@ class Reconciler:
         except Exception as error:
             results = [str(error)] * len(ops)
         failed: set[ServiceKey] = set()
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if results.count(None) == len(ops):
+            # every op written: tallied by type in C (one by one, with describe() built for DEBUG lines nobody
+            # logs, 11,000 ops cost about a second of a full sync under emulation)
+            for kind, count in Counter(map(type, ops)).items():
+                outcome.writes[OP_NAMES[kind]] += count
+            if debug:
+                for op in ops:
+                    logger.debug("%s %s", OP_NAMES[type(op)].removeprefix("ipvs."), describe(op))
+            return failed
         for op, result in zip(ops, results, strict=True):
             if result is None:
                 outcome.writes[OP_NAMES[type(op)]] += 1
-                # DEBUG: at INFO, a full sync of 11,000 ops spent most of its time logging
-                logger.debug("%s %s", OP_NAMES[type(op)].removeprefix("ipvs."), describe(op))
+                if debug:  # at INFO, a full sync of 11,000 ops spent most of its time logging
+                    logger.debug("%s %s", OP_NAMES[type(op)].removeprefix("ipvs."), describe(op))
             else:
                 outcome.errors.append((describe(op), f"{OP_NAMES[type(op)]}: {result}"))
                 logger.error("%s %s failed: %s", OP_NAMES[type(op)], describe(op), result)

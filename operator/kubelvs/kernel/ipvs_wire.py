@@ -267,6 +267,13 @@ def op_message(op: IpvsOp, family_id: int, seq: int, *, ack: bool = True) -> byt
     ``ack=False`` leaves NLM_F_ACK out: the kernel then answers only if the op fails.
     """
     keep = ~0 if ack else ~NLM_F_ACK
+    if isinstance(op, AddDestination | EditDestination):  # the bulk of a full sync: no pattern matching
+        dest = op.destination
+        attrs = _service_nest(dest.key.service) + _dest_nest(dest)
+        cmd, flags = (Cmd.NEW_DEST, CREATE) if type(op) is AddDestination else (Cmd.SET_DEST, CHANGE)
+        return (
+            _HEADER.pack(_HEADER.size + len(attrs), family_id, flags & keep, seq, 0, cmd, GENL_VERSION, 0) + attrs
+        )
     match op:
         case AddService(service):
             attrs = _nla(CmdAttr.SERVICE, service_attrs(service))
@@ -277,12 +284,6 @@ def op_message(op: IpvsOp, family_id: int, seq: int, *, ack: bool = True) -> byt
         case DeleteService(key):
             attrs = _nla(CmdAttr.SERVICE, service_key_attrs(key))
             return message(family_id, Cmd.DEL_SERVICE, REQUEST & keep, seq, attrs)
-        case AddDestination(dest):
-            attrs = _service_nest(dest.key.service) + _dest_nest(dest)
-            return message(family_id, Cmd.NEW_DEST, CREATE & keep, seq, attrs)
-        case EditDestination(dest):
-            attrs = _service_nest(dest.key.service) + _dest_nest(dest)
-            return message(family_id, Cmd.SET_DEST, CHANGE & keep, seq, attrs)
         case DeleteDestination(key):
             attrs = _nla(CmdAttr.SERVICE, service_key_attrs(key.service)) + _nla(CmdAttr.DEST, dest_key_attrs(key))
             return message(family_id, Cmd.DEL_DEST, REQUEST & keep, seq, attrs)

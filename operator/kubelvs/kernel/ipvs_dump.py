@@ -321,11 +321,23 @@ def dest_stats(values: dict[int, int | bytes]) -> DestStats:
     )
 
 
-# ---- whole reads of GET_DEST dumps: the hot path of a resync ---------------------------------------------------
+# ---- whole reads of dumps: the hot path of a resync ---------------------------------------------------------
 
 _NLMSG_FORMAT = "IHHII"  # nlmsghdr: length, type, flags, seq, port id
-_NLMSG_FIELDS = 5
-# what a Destination needs, each with the struct format that makes its value an int or 16 bytes
+_ANY_BYTES = "s"  # a field spec for bytes of any length (names)
+# what a Service needs, each with the struct format that makes its value an int or bytes; the kernel sends a
+# fwmark service in another shape (FWMARK instead of PROTOCOL, ADDR, PORT), read reply by reply
+_SERVICE_FIELDS = (
+    (wire.SvcAttr.AF, "H"),
+    (wire.SvcAttr.PROTOCOL, "H"),
+    (wire.SvcAttr.ADDR, "16s"),
+    (wire.SvcAttr.PORT, "H"),
+    (wire.SvcAttr.SCHED_NAME, _ANY_BYTES),
+    (wire.SvcAttr.FLAGS, "I4x"),
+    (wire.SvcAttr.TIMEOUT, "I"),
+    (wire.SvcAttr.NETMASK, "I"),
+)
+# what a Destination needs
 _DEST_FIELDS = (
     (wire.DestAttr.ADDR, "16s"),
     (wire.DestAttr.PORT, "H"),
@@ -338,15 +350,22 @@ _DEST_FIELDS = (
 
 
 class _Batch:
-    """A destination reply shape with its nlmsghdr: a read of n such replies is checked and unpacked at once.
+    """A reply shape with its nlmsghdr: a read of n such replies is checked and unpacked at once.
 
-    Every destination of a kernel is sent in one shape, so a GET_DEST dump's data read is n equal messages.
-    All their headers (nlmsghdr length, type, flags, sequence number, and every NLA header) are checked with one
-    masked comparison of the read as an integer, then ``iter_unpack`` reads only the values a
-    :class:`Destination` needs: counters and the rest are skipped as padding, never turned into objects.
+    Every destination of a kernel is sent in one shape (and most services), so a dump's data read is usually n
+    equal messages. All their headers (nlmsghdr length, type, flags, sequence number, and every NLA header) are
+    checked with one masked comparison of the read as an integer, then ``iter_unpack`` reads only ``fields``:
+    counters and the rest are skipped as padding, never turned into objects. ValueError for a layout that lacks
+    one of ``fields`` (or has ``absent``), or reads one in another format.
     """
 
-    def __init__(self, layout: _Layout, family_id: int) -> None:
+    def __init__(
+        self,
+        layout: _Layout,
+        family_id: int,
+        fields: tuple[tuple[int, str], ...] = _DEST_FIELDS,
+        absent: frozenset[int] = frozenset(),
+    ) -> None:
         self.family_id = family_id
         self.size = 16 + layout.struct.size
         mask, expected, seq = bytearray(self.size), bytearray(self.size), bytearray(self.size)
@@ -360,16 +379,19 @@ class _Batch:
             expected[16 + offset : 20 + offset] = wire._NLA.pack(length, kind)
         self.parts = (bytes(mask), bytes(expected), bytes(seq))
         self.by_count: dict[int, tuple[int, int, int]] = {}
+        if absent & set(layout.keys):
+            raise ValueError(f"replies with attributes {sorted(absent & set(layout.keys))}")
         wanted = []
-        for kind, fmt in _DEST_FIELDS:
+        for kind, spec in fields:
             if kind not in layout.keys:
-                raise ValueError(f"destination replies without attribute {int(kind)}")
+                raise ValueError(f"replies without attribute {int(kind)}")
             position = layout.keys.index(kind)
-            if layout.formats[position] != fmt:
-                raise ValueError(f"destination attribute {int(kind)} read as {layout.formats[position]!r}")
+            fmt = layout.formats[position]
+            if fmt != spec and not (spec == _ANY_BYTES and fmt[-1] == "s" and fmt[:-1].isdigit()):
+                raise ValueError(f"attribute {int(kind)} read as {fmt!r}")
             wanted.append((16 + layout.offsets[position], fmt))
         if wanted != sorted(wanted):
-            raise ValueError("destination attributes in an unexpected order")
+            raise ValueError("attributes in an unexpected order")
         fmt, at = "=", 0
         for offset, part in wanted:
             fmt += f"{offset - at}x{part}"
@@ -386,8 +408,8 @@ class _Batch:
                 self.by_count[count] = found
         return found
 
-    def rows(self, data: memoryview, seq: int) -> list[tuple[bytes, int, int, int, int, int, int]]:
-        """The destination values of ``data`` if it is whole replies of this shape to ``seq``, else []."""
+    def rows(self, data: memoryview, seq: int) -> list[tuple[Any, ...]]:
+        """The values of ``fields`` in ``data`` if it is whole replies of this shape to ``seq``, else []."""
         count, rest = divmod(len(data), self.size)
         if rest or not count:
             return []
@@ -451,5 +473,53 @@ class DestinationReads:
                 self.batch = _Batch(self.reader.last, family_id)
             except ValueError as error:  # a shape the batch path does not know: stay on this path
                 logger.debug("IPVS destination replies read one by one: %s", error)
+                self.batch = None
+        return None
+
+
+class ServiceReads:
+    """Reads a GET_SERVICE dump read by read into :class:`Service` values, as :class:`DestinationReads` does."""
+
+    def __init__(self) -> None:
+        self.reader = Reader(wire.CmdAttr.SERVICE)
+        self.batch: _Batch | None = None
+
+    def read(self, data: memoryview, family_id: int, seq: int, found: dict[ServiceKey, Service]) -> int | None:
+        """Add the services in one read of the dump ``seq`` to ``found``: None while the dump goes on, then 0 at
+        its NLMSG_DONE or the errno of its error reply. ValueError for a malformed reply."""
+        batch = self.batch
+        rows = batch.rows(data, seq) if batch is not None and batch.family_id == family_id else []
+        if not rows:
+            return self._one_by_one(bytes(data), family_id, seq, found)
+        ntop, ntohs = socket.inet_ntop, socket.ntohs
+        for af, proto, address, port, scheduler, flags, timeout, netmask in rows:
+            family, protocol = _FAMILIES.get(af), _PROTOCOLS.get(proto)
+            if family is None or protocol is None:
+                raise ValueError(f"IPVS service reply of unknown address family {af} or protocol {proto}")
+            text = ntop(af, address[:4]) if af == socket.AF_INET else ntop(af, address)
+            key = ServiceKey(family, protocol, text, ntohs(port))
+            # the netmask: a v4 mask (its set bits, whatever the byte order) or a v6 prefix length
+            prefix = netmask if family == Family.INET6 else netmask.bit_count()
+            found[key] = Service(
+                key, scheduler.split(b"\0", 1)[0].decode(), _service_flags(flags), timeout, prefix
+            )
+        return None
+
+    def _one_by_one(self, data: bytes, family_id: int, seq: int, found: dict[ServiceKey, Service]) -> int | None:
+        layout = None
+        for kind, _flags, reply_seq, payload in wire.messages(data):
+            if reply_seq != seq:
+                continue  # a late answer to an earlier request
+            if kind in (wire.NLMSG_ERROR, wire.NLMSG_DONE):
+                return wire.error_code(payload) if len(payload) >= 4 else 0
+            read = service(self.reader.values(payload))
+            found[read.key] = read
+            if not read.key.fwmark:
+                layout = self.reader.last
+        if layout is not None:
+            try:
+                self.batch = _Batch(layout, family_id, _SERVICE_FIELDS, frozenset({wire.SvcAttr.FWMARK}))
+            except ValueError as error:
+                logger.debug("IPVS service replies read one by one: %s", error)
                 self.batch = None
         return None

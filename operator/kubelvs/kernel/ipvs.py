@@ -15,6 +15,7 @@ import itertools
 import logging
 import os
 import socket
+import struct
 import threading
 from collections.abc import Iterator, Sequence
 from types import TracebackType
@@ -315,23 +316,28 @@ class KernelIpvsTable:
         without an error reply before it succeeded. Reading one reply per op instead costs a ``recv()`` per op,
         which under emulation made a bulk apply slower than ``ipvsadm -R``.
         """
-        pending: dict[int, int] = {}  # seq -> op index
-        blobs = []
+        base = next(self._seq)  # this batch's sequence numbers: base + (index - start)
+        self._seq = itertools.count(base + end - start)
+        family, blobs, last = self._family, [], -1
         for index in range(start, end):
-            seq = next(self._seq)
             try:
-                blobs.append(wire.op_message(ops[index], self._family, seq, ack=False))
-            except (ValueError, OSError, TypeError) as error:  # e.g. a malformed address: this op only
+                blobs.append(wire.op_message(ops[index], family, base + index - start, ack=False))
+            except (
+                ValueError,
+                OSError,
+                TypeError,
+                struct.error,
+            ) as error:  # e.g. a malformed address: this op only
                 results[index] = f"{wire.describe(ops[index])}: invalid: {error}"
                 continue
-            pending[seq] = index
+            last = index
         if not blobs:
             return
         blobs[-1] = wire.with_ack(blobs[-1])
         self._sock.send(b"".join(blobs))
-        for seq, code in self._replies_until(max(pending)):
-            if code and seq in pending:
-                index = pending[seq]
+        for seq, code in self._replies_until(base + last - start):
+            index = seq - base + start
+            if code and start <= index <= last:
                 results[index] = f"{wire.describe(ops[index])}: {os.strerror(code)}"
 
     def _replies_until(self, last: int) -> list[tuple[int, int]]:

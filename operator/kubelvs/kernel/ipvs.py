@@ -1,7 +1,8 @@
 """The IPVS table of the current network namespace: lean dumps for reads, lean batches for bulk edits.
 
 Reads (services, destinations, counters) send dump requests on a raw generic-netlink socket and parse the replies
-with :mod:`.ipvs_dump`. pyroute2's dumps, decoded by the ``to_…`` converters and ``reference_…`` readers below,
+with :mod:`.ipvs_dump`: services and destinations a whole read at a time (same-shaped replies checked and unpacked
+at once), counters reply by reply. pyroute2's dumps, decoded by the ``to_…`` converters and ``reference_…`` readers below,
 stay as the reference those reads are checked against (they cost seconds per thousand objects under emulation).
 Edits go through :mod:`.ipvs_wire`: packed with
 ``struct``, sent ``batch_size`` per ``send()`` on one raw generic-netlink socket with NLM_F_ACK, and matched to

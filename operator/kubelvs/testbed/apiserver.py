@@ -337,8 +337,10 @@ def _write_line(method: str, request: rendering.Request) -> str:
     if isinstance(data, dict):
         inner = data.get("status") if request.subresource == "status" else data
         keys = "{" + ",".join(sorted(inner)) + "}" if isinstance(inner, dict) else ""
+    elif isinstance(data, list):  # a JSON patch: its ops and paths
+        keys = "[" + ", ".join(f"{op.get('op')} {op.get('path')}" for op in data if isinstance(op, dict)) + "]"
     else:
-        keys = f"[{len(data)} ops]" if isinstance(data, list) else ""
+        keys = ""
     plural = request.resource.plural if request.resource is not None else "?"
     where = f"{request.namespace}/{request.name}" if request.namespace else str(request.name or "")
     agent = request.headers.get("User-Agent", "")

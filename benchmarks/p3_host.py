@@ -1,8 +1,9 @@
 """P3, host half: one RealServer weight change in the API -> the in-cluster agent's kernel write, p50/p99.
 
-The API server is the project's emulator (:mod:`kubelvs.testbed.apiserver`) served over HTTP on 127.0.0.1; the
-agent is the real :class:`kubelvs.agent.cluster.ClusterAgent` (list+watch mirrors, Lease election, planner,
-reconciler, status reports) with the in-memory kernel gateways of ``tests/unit/fakes.py`` (as P6's host half),
+The API server is the project's emulator (:mod:`kubelvs.testbed.apiserver`) in a process of its own, served
+over HTTP on 127.0.0.1 (``python -m kubelvs.testbed apiserver``, as the demo runs it); the agent is the real
+:class:`kubelvs.agent.cluster.ClusterAgent` (list+watch mirrors, Lease election, planner, reconciler, status
+reports) with the in-memory kernel gateways of ``tests/unit/fakes.py`` (as P6's host half),
 so what is timed is the control-plane path: PATCH of ``spec.weight`` -> watch event -> the agent's pass ->
 the destination's weight in the gateway. The benchmark's thread polls the gateway every millisecond.
 
@@ -17,14 +18,17 @@ issue's 1,000 x 10 by default); samples: ``BENCH_P3_HOST_SAMPLES`` (20).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import random
+import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +50,7 @@ from kubelvs.netstate import (
     IpvsOp,
     ServiceKey,
 )
-from kubelvs.testbed.apiserver import Client, NodeSpec, seed, serve
+from kubelvs.testbed.apiclient import Client
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +113,24 @@ def idle(agent: ClusterAgent, quiet: float, timeout: float) -> None:
     raise RuntimeError(f"the agent did not go idle within {timeout:.0f} s")
 
 
+@contextlib.contextmanager
+def api_server(workdir: Path) -> Iterator[str]:
+    """``python -m kubelvs.testbed apiserver`` with the director Node; yields its URL."""
+    node = f"{workload.NODE}:" + ",".join(f"{k}={v}" for k, v in workload.DIRECTOR_LABELS.items())
+    argv = [sys.executable, "-m", "kubelvs.testbed", "apiserver", "--listen", "127.0.0.1:0",
+            "--kubeconfig-out", str(workdir / "kubeconfig"), "--node", node]  # fmt: skip
+    server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()  # "serving URL; kubeconfig PATH"
+        if not line.startswith("serving "):
+            raise RuntimeError(f"the API server did not start: {line!r}")
+        yield line.split()[1].rstrip(";")
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def measure() -> dict[str, Any]:
     services, dests = workload.sizes()
     objects = workload.manifests(services, dests)
@@ -121,20 +143,14 @@ def measure() -> dict[str, Any]:
         fakes.FakePolicyRoutes(),
         fakes.FakePacketRules(),
     )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    with serve(keep_history=False) as served:
-        api = Client(served.url)
-        seed(
-            api,
-            [NodeSpec(workload.NODE, dict(workload.DIRECTOR_LABELS))],
-            namespaces=("kube-lvs", workload.NAMESPACE),
-        )
+    with tempfile.TemporaryDirectory(prefix="kubelvs-p3-host-") as workdir, api_server(Path(workdir)) as url:
+        api = Client(url)
         start = time.perf_counter()
         for raw in objects:
             api.create("virtualservers" if raw["kind"] == "VirtualServer" else "realservers", raw)
         created = time.perf_counter() - start
         options = Options(node=workload.NODE, lease_namespace="kube-lvs", state_file=None, resync_period=3600.0)
-        agent = ClusterAgent(options, kernel, k8s.ApiClient(k8s.Configuration(host=served.url)))
+        agent = ClusterAgent(options, kernel, k8s.ApiClient(k8s.Configuration(host=url)))
         ready, box = threading.Event(), dict[str, Any]()
         thread = threading.Thread(target=run_agent, args=(agent, ready, box), name="agent", daemon=True)
         start = time.perf_counter()

@@ -2,12 +2,12 @@
 
 Reads (services, destinations, counters) send dump requests on a raw generic-netlink socket and parse the replies
 with :mod:`.ipvs_dump`: services and destinations a whole read at a time (same-shaped replies checked and unpacked
-at once), counters reply by reply. pyroute2's dumps, decoded by the ``to_…`` converters and ``reference_…`` readers below,
-stay as the reference those reads are checked against (they cost seconds per thousand objects under emulation).
-Edits go through :mod:`.ipvs_wire`: packed with
-``struct``, sent ``batch_size`` per ``send()`` on one raw generic-netlink socket with NLM_F_ACK, and matched to
-their acks by sequence number, so one failing op is reported and never stops the others. Timeouts and the sync
-daemon, which pyroute2 types as opaque blobs, go through the same raw socket.
+at once), counters reply by reply. pyroute2's dumps, decoded by the ``to_…`` converters and ``reference_…`` readers
+below, stay as the reference those reads are checked against (they cost seconds per thousand objects under
+emulation). Edits go through :mod:`.ipvs_wire`: packed with ``struct``, sent ``batch_size`` per ``send()`` on one
+raw generic-netlink socket with NLM_F_ACK, and matched to their acks by sequence number, so one failing op is
+reported and never stops the others. Timeouts and the sync daemon, which pyroute2 types as opaque blobs, go through
+the same raw socket.
 """
 
 from __future__ import annotations

@@ -203,46 +203,52 @@ def dest_key_attrs(key: DestKey, family: Family | None = None) -> bytes:
 
 # The whole DEST nest of NEW_DEST/SET_DEST in one struct call (the bulk of a full sync): nest header, the key as
 # dest_key_attrs() packs it (ADDR_FAMILY u16, ADDR 4 or 16 bytes, PORT be16), then FWD_METHOD, WEIGHT, U_THRESH and
-# L_THRESH (u32): NEW and SET need every setting present.
-_DEST_NEST = {
-    family: struct.Struct(f"=HH HHH2x HH{size}s HH2s2x HHI HHI HHI HHI".replace(" ", ""))
+# L_THRESH (u32): NEW and SET need every setting present. The NLA headers are constants, packed once: loading an
+# enum member per argument cost more than the packing itself under emulation.
+_DEST_NEST: dict[int, tuple[struct.Struct, bytes, bytes]] = {
+    int(family): (
+        struct.Struct(f"=4s4sH2x4s{size}s4s2s2x4sI4sI4sI4sI"),
+        _NLA.pack(4 + 8 + 4 + size + 8 + 4 * 8, CmdAttr.DEST),
+        _NLA.pack(4 + size, DestAttr.ADDR),
+    )
     for family, size in ((Family.INET, 4), (Family.INET6, 16))
 }
+_FAMILY_HEADER = _NLA.pack(6, DestAttr.ADDR_FAMILY)
+_PORT_HEADER = _NLA.pack(6, DestAttr.PORT)
+_FWD_HEADER, _WEIGHT_HEADER, _UPPER_HEADER, _LOWER_HEADER = (
+    _NLA.pack(8, kind) for kind in (DestAttr.FWD_METHOD, DestAttr.WEIGHT, DestAttr.U_THRESH, DestAttr.L_THRESH)
+)
+_INET, _INET6 = int(Family.INET), int(Family.INET6)
 
 
 def _dest_nest(dest: Destination) -> bytes:
     key = dest.key
-    family = dest.family or (Family.INET6 if ":" in key.address else Family.INET)
-    if not 0 <= key.port <= 0xFFFF:
-        raise ValueError(f"port {key.port} of {key.address} is outside 0..65535")
-    layout = _DEST_NEST.get(family)
-    if layout is None:
-        raise ValueError(f"destination {key.address}: address family {family} is neither IPv4 nor IPv6")
-    return layout.pack(
-        layout.size,
-        CmdAttr.DEST,
-        6,
-        DestAttr.ADDR_FAMILY,
+    address, port = key.address, key.port
+    family: int = dest.family or (_INET6 if ":" in address else _INET)
+    if not 0 <= port <= 0xFFFF:
+        raise ValueError(f"port {port} of {address} is outside 0..65535")
+    found = _DEST_NEST.get(family)
+    if found is None:
+        raise ValueError(f"destination {address}: address family {family} is neither IPv4 nor IPv6")
+    layout, nest_header, address_header = found
+    blob: bytes = layout.pack(
+        nest_header,
+        _FAMILY_HEADER,
         family,
-        8 if family == Family.INET else 20,
-        DestAttr.ADDR,
-        socket.inet_pton(family, key.address),
-        6,
-        DestAttr.PORT,
-        key.port.to_bytes(2, "big"),
-        8,
-        DestAttr.FWD_METHOD,
+        address_header,
+        socket.inet_pton(family, address),
+        _PORT_HEADER,
+        port.to_bytes(2, "big"),
+        _FWD_HEADER,
         dest.forwarding,
-        8,
-        DestAttr.WEIGHT,
+        _WEIGHT_HEADER,
         dest.weight,
-        8,
-        DestAttr.U_THRESH,
+        _UPPER_HEADER,
         dest.upper_threshold,
-        8,
-        DestAttr.L_THRESH,
+        _LOWER_HEADER,
         dest.lower_threshold,
     )
+    return blob
 
 
 @lru_cache(maxsize=4096)
@@ -261,6 +267,9 @@ def with_ack(blob: bytes) -> bytes:
     return blob[:6] + _FLAGS_FIELD.pack(flags | NLM_F_ACK) + blob[8:]
 
 
+_NEW_DEST, _SET_DEST = (int(Cmd.NEW_DEST), CREATE), (int(Cmd.SET_DEST), CHANGE)  # plain ints: see _DEST_NEST
+
+
 def op_message(op: IpvsOp, family_id: int, seq: int, *, ack: bool = True) -> bytes:
     """The message for one IPVS edit; ValueError/OSError for an address or netmask the kernel would refuse.
 
@@ -270,10 +279,8 @@ def op_message(op: IpvsOp, family_id: int, seq: int, *, ack: bool = True) -> byt
     if isinstance(op, AddDestination | EditDestination):  # the bulk of a full sync: no pattern matching
         dest = op.destination
         attrs = _service_nest(dest.key.service) + _dest_nest(dest)
-        cmd, flags = (Cmd.NEW_DEST, CREATE) if type(op) is AddDestination else (Cmd.SET_DEST, CHANGE)
-        return (
-            _HEADER.pack(_HEADER.size + len(attrs), family_id, flags & keep, seq, 0, cmd, GENL_VERSION, 0) + attrs
-        )
+        cmd, flags = _NEW_DEST if type(op) is AddDestination else _SET_DEST
+        return _HEADER.pack(20 + len(attrs), family_id, flags & keep, seq, 0, cmd, GENL_VERSION, 0) + attrs
     match op:
         case AddService(service):
             attrs = _nla(CmdAttr.SERVICE, service_attrs(service))

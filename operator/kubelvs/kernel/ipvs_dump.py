@@ -58,6 +58,7 @@ STATS_FIELDS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes", "cps", "inp
 
 _U32 = struct.Struct("=I")
 _ADDRESS_SIZE = {Family.INET: 4, Family.INET6: 16}
+_AF_INET6 = int(Family.INET6)  # a plain int: loading an enum member per reply costs under emulation
 _FAMILIES: dict[int | bytes, Family] = {int(f): f for f in Family}
 _PROTOCOLS: dict[int, Proto] = {int(p): p for p in Proto}
 _FORWARDING = {int(f): f for f in Fwd}
@@ -499,7 +500,7 @@ class ServiceReads:
             text = ntop(af, address[:4]) if af == socket.AF_INET else ntop(af, address)
             key = ServiceKey(family, protocol, text, ntohs(port))
             # the netmask: a v4 mask (its set bits, whatever the byte order) or a v6 prefix length
-            prefix = netmask if family == Family.INET6 else netmask.bit_count()
+            prefix = netmask if af == _AF_INET6 else netmask.bit_count()
             found[key] = Service(
                 key, scheduler.split(b"\0", 1)[0].decode(), _service_flags(flags), timeout, prefix
             )

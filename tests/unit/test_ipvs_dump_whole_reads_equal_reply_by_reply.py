@@ -258,3 +258,9 @@ def test_fwmark_services_among_others_are_read_reply_by_reply() -> None:
     assert sorted(key.fwmark for key in found) == [0, 7, 8]
     fwmarks_only = _service_reply(fwmark=7) + _service_reply(fwmark=9)
     assert _services_whole(dump.ServiceReads(), fwmarks_only, _done()) == _services_one_by_one(fwmarks_only)
+
+
+def test_the_end_of_an_earlier_dump_does_not_end_this_one() -> None:
+    found, code = _whole(dump.DestinationReads(), TCP4, _done(seq=SEQ - 1), _reply("10.9.0.1"), _done())
+    assert code == 0
+    assert [key.address for key in found] == ["10.9.0.1"]

@@ -420,6 +420,17 @@ class _Batch:
         return list(self.struct.iter_unpack(data))
 
 
+_END = struct.Struct("=IHHIIi")  # a read of one NLMSG_DONE or NLMSG_ERROR: nlmsghdr and the errno
+
+
+def _end(data: memoryview, seq: int) -> int | None:
+    """0 or the errno if ``data`` is the end of the dump ``seq`` (a read of its own: the kernel sends it apart)."""
+    length, kind, _flags, reply_seq, _pid, code = _END.unpack(data)
+    if length == _END.size and reply_seq == seq and kind in (wire.NLMSG_DONE, wire.NLMSG_ERROR):
+        return -int(code)
+    return None  # not ours (a late answer to an earlier request) or not an end
+
+
 class DestinationReads:
     """Reads GET_DEST dumps read by read into :class:`Destination` values.
 
@@ -440,6 +451,8 @@ class DestinationReads:
         Returns None while the dump goes on, then 0 at its NLMSG_DONE or the errno of its error reply.
         ValueError for a malformed reply.
         """
+        if len(data) == _END.size:
+            return _end(data, seq)
         batch = self.batch
         rows = batch.rows(data, seq) if batch is not None and batch.family_id == family_id else []
         if not rows:
@@ -488,6 +501,8 @@ class ServiceReads:
     def read(self, data: memoryview, family_id: int, seq: int, found: dict[ServiceKey, Service]) -> int | None:
         """Add the services in one read of the dump ``seq`` to ``found``: None while the dump goes on, then 0 at
         its NLMSG_DONE or the errno of its error reply. ValueError for a malformed reply."""
+        if len(data) == _END.size:
+            return _end(data, seq)
         batch = self.batch
         rows = batch.rows(data, seq) if batch is not None and batch.family_id == family_id else []
         if not rows:

@@ -151,7 +151,7 @@ class Failover:
     standby: str
     acquired: float | None  # the standby's agent logs that it leads the group (its Lease write succeeded)
     bound: float | None  # the VIP sampled on the standby alone
-    answered: float | None  # the first request (started then) that the standby's real servers answered
+    outage: tuple[float, float]  # the last request answered before the longest outage, the first one after it
     gap: float  # the longest time without any answer to the client's requests every 50 ms
     nat_gap: float
     sampled_every: float
@@ -164,10 +164,10 @@ class Failover:
             return "?" if value is None else f"+{value:.2f} s"
 
         return (
-            f"{self.how}: {self.holder} -> {self.standby}; lease acquired {at(self.acquired)}, "
-            f"VIP bound {at(self.bound)}, first answer {at(self.answered)}; longest without an answer: "
-            f"DR {self.gap:.2f} s, NAT {self.nat_gap:.2f} s (VIP holders sampled every "
-            f"{self.sampled_every * 1000:.0f} ms)"
+            f"{self.how}: {self.holder} -> {self.standby}; after the fault: last answer {at(self.outage[0])}, "
+            f"lease acquired {at(self.acquired)}, VIP bound {at(self.bound)}, first answer {at(self.outage[1])}; "
+            f"longest without an answer: DR {self.gap:.2f} s, NAT {self.nat_gap:.2f} s (VIP holders sampled "
+            f"every {self.sampled_every * 1000:.0f} ms, requests started every 50 ms, 0.5 s timeout)"
         )
 
 
@@ -184,26 +184,28 @@ def failover(stack: st.Stack, how: str, say: Any) -> Failover:
         lambda: len(loop.answers()) >= 10 and len(nat_loop.answers()) >= 10 and len(connection.answers) >= 5,
         timeout=30,
     )
-    fault, fault_wall = time.monotonic(), time.time()
     if how == "crash":  # a node dies with its agent: SIGKILL, and its links go down
         stack.crash_director(holder)
     else:
         stack.agent(holder).send(signal.SIGTERM)
-    st.wait_until(lambda: st.vip_holders(VIP_DR) == {standby}, timeout=60)
+    fault, fault_wall = time.monotonic(), time.time()  # the node is gone (links down), or told to stop
+    st.wait_until(lambda: sampler.first(frozenset({standby}), fault) is not None, timeout=60)
+    bound = sampler.first(frozenset({standby}), fault)
+    assert bound is not None
     for client in (loop, nat_loop):
-        st.wait_until(lambda c=client: c.first_answer(fault + 0.5) is not None, timeout=60)
+        st.wait_until(lambda c=client: c.first_answer(bound) is not None, timeout=60)
     time.sleep(2)
     for thread in threads:
         thread.stop()
     acquired = stack.agent(standby).logged_at(f"{standby} leads group", fault_wall)
-    bound, answered = sampler.first(frozenset({standby}), fault), loop.first_answer(fault + 0.5)
+    outage = loop.outage(fault)
     result = Failover(
         how=how,
         holder=holder,
         standby=standby,
         acquired=None if acquired is None else acquired - fault_wall,
-        bound=None if bound is None else bound - fault,
-        answered=None if answered is None else answered - fault,
+        bound=bound - fault,
+        outage=(outage[0] - fault, outage[1] - fault),
         gap=loop.gap(fault),
         nat_gap=nat_loop.gap(fault),
         sampled_every=sampler.period(),

@@ -32,8 +32,13 @@ def launcher() -> Launcher:
 
 
 def spawn(argv: Sequence[str], netns: str, log: Path) -> Child:
-    """Fork ``kubelvs ARGV...`` inside ``netns``, its stdout and stderr to ``log``."""
+    """Fork ``kubelvs ARGV...`` inside ``netns``, its stdout and stderr to ``log``.
+
+    ``log`` exists when this returns: the child opens it (for appending) only once it runs, and a test that reads
+    the log straight after the start must find it empty, not missing.
+    """
     zygote = launcher()
+    log.touch()
     start = ["kubelvs", *argv]
     answer = zygote.ask({"start": start, "netns": netns, "log": str(log), "env": {}})
     return Child(f"agent-{next(_numbers)}", tuple(start), netns, log, int(answer["pid"]), zygote)

@@ -1,6 +1,7 @@
 """The agent's metrics count real traffic: N HTTP requests through an LVS-NAT VIP programmed by the agent,
-then ``/metrics`` scraped over HTTP equals ``ipvsadm -Ln --stats --exact`` per real server, and both say N
-connections split round-robin, with packets and bytes both ways.
+then ``/metrics`` scraped over HTTP equals ``ipvsadm -Ln --stats --exact`` per real server and per virtual
+server, and both say N connections split round-robin, with packets both ways and bytes that carry exactly the
+requests and answers sent (their payloads plus 40 to 120 bytes of IP and TCP header per packet).
 
 The standalone agent serves no metrics (the in-cluster one does, on ``--metrics-port``), so the test serves
 :class:`kubelvs.agent.metrics.AgentMetrics` over the real ``KernelIpvsTable`` of the director's namespace,
@@ -21,15 +22,16 @@ from agentrun import agent as backend_agent
 from netns import LvsTopology, Namespace
 from prometheus_client.parser import text_string_to_metric_families
 
-# Not yet seen passing in the VM: tests/run leaves it out (marker wip) until it has.
-# Run it with: python -m kubelvs.testbed pytest -m wip
-pytestmark = pytest.mark.wip
-
 N = 24
 SERVICE = "TCP 192.0.2.100:80"
 DESTINATIONS = {"rs1": "10.9.0.11:8080", "rs2": "10.9.0.12:8080"}
 COLUMNS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
 GATEWAY = {"address": "10.9.0.200", "interface": "eth1"}
+# what netns.py's http-get sends and its http-server answers (rs1/rs2 answer their own name)
+REQUEST = len(b"GET / HTTP/1.0\r\nHost: 192.0.2.100\r\n\r\n")
+ANSWER = len(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nrs1\n")
+# an IPv4 + TCP header: 20 + 20 bytes at least, 60 + 60 at most (options: SYN's MSS/SACK/wscale, timestamps)
+HEADERS = (40, 120)
 
 Counters = dict[str, dict[str, int]]  # destination -> column -> value
 
@@ -43,17 +45,21 @@ def nat_web() -> list[dict]:
     ]  # fmt: skip
 
 
-def ipvsadm_stats(ns: Namespace) -> Counters:
-    """The destinations of SERVICE as ``ipvsadm -Ln --stats --exact`` prints them (exact: no K/M rounding)."""
+def ipvsadm_stats(ns: Namespace) -> tuple[Counters, dict[str, int]]:
+    """SERVICE's destinations and its own line as ``ipvsadm -Ln --stats --exact`` prints them (exact: no K/M
+    rounding); the service line is the kernel's own counter of the service, not a sum made here."""
     found: Counters = {}
+    service: dict[str, int] = {}
     inside = False
     for line in ns.exec("ipvsadm", "-Ln", "--stats", "--exact").stdout.splitlines()[3:]:
         fields = line.split()
         if fields[0] != "->":
             inside = " ".join(fields[:2]) == SERVICE
+            if inside:
+                service = dict(zip(COLUMNS, map(int, fields[2:7]), strict=True))
         elif inside:
             found[fields[1]] = dict(zip(COLUMNS, map(int, fields[2:7]), strict=True))
-    return found
+    return found, service
 
 
 def scrape(ns: Namespace, port: int) -> tuple[Counters, dict[str, int]]:
@@ -123,14 +129,14 @@ def serve_metrics() -> Iterator[Callable[[Namespace], int]]:
         table.close()
 
 
-def settled(ns: Namespace, total: int, timeout: float = 60) -> Counters:
+def settled(ns: Namespace, total: int, timeout: float = 60) -> tuple[Counters, dict[str, int]]:
     """ipvsadm's counters once they hold ``total`` connections and stop moving (the kernel folds its per-CPU
     counters into what it reports every 2 s, and the last FIN/ACKs arrive after the client's last answer)."""
     deadline = time.monotonic() + timeout
-    last: Counters = {}
+    last: tuple[Counters, dict[str, int]] = ({}, {})
     while True:
         now = ipvsadm_stats(ns)
-        if now == last and sum(d["conns"] for d in now.values()) == total:
+        if now == last and sum(d["conns"] for d in now[0].values()) == total:
             return now
         assert time.monotonic() < deadline, f"counters never settled at {total} connections: {now}"
         last = now
@@ -153,18 +159,24 @@ def test_scraped_counters_are_ipvsadm_s_and_count_the_requests(
     assert set(before) == set(DESTINATIONS.values())
     assert all(value == 0 for columns in before.values() for value in columns.values()), before
 
-    answers = client.http_get(lvs.vip, 80, count=N)
+    # a generous timeout: on a loaded TCG guest a slow answer must not become a failed (yet counted) request
+    answers = client.http_get(lvs.vip, 80, count=N, timeout=10)
     assert counts(answers) == {"rs1": N // 2, "rs2": N // 2}, answers
 
-    kernel = settled(dir1, N)
+    kernel, kernel_service = settled(dir1, N)
     real, virtual = scrape(dir1, port)
     assert real == kernel  # the metrics are the kernel's counters, field by field
-    assert ipvsadm_stats(dir1) == kernel  # and nothing moved while scraping
+    assert ipvsadm_stats(dir1) == (kernel, kernel_service)  # and nothing moved while scraping
+    assert virtual == kernel_service  # the virtual server's totals are the kernel's service counters
+    assert virtual == {column: sum(d[column] for d in real.values()) for column in COLUMNS}
+    assert virtual["conns"] == N
     for destination in DESTINATIONS.values():
         columns = real[destination]
         assert columns["conns"] == N // 2, real
         # NAT: requests in, replies out through the director; an HTTP exchange is at least 3 packets each way
         assert columns["inpkts"] >= 3 * N // 2 and columns["outpkts"] >= 3 * N // 2, real
-        assert columns["inbytes"] > 0 and columns["outbytes"] > 0, real
-    assert virtual == {column: sum(d[column] for d in real.values()) for column in COLUMNS}
-    assert virtual["conns"] == N
+        # the bytes are the payloads sent (one request in, one answer out per connection) plus headers
+        for way, payload in (("in", REQUEST), ("out", ANSWER)):
+            packets, sent = columns[f"{way}pkts"], columns[f"{way}bytes"]
+            low, high = (N // 2 * payload + packets * header for header in HEADERS)
+            assert low <= sent <= high, f"{destination} {way}: {sent} bytes in {packets} packets: {real}"

@@ -4,8 +4,11 @@ Not part of ``run`` (profiling slows what it measures); run it when a P1/P2 goal
 
     .venv/bin/python -m kubelvs.testbed --rwdir OUT run -- .venv/bin/python benchmarks/profile_sync.py OUT
 
-Writes ``OUT/profile-full-sync.txt`` and ``OUT/profile-noop-resync.txt`` (top functions by cumulative and by
-own time). Logging goes where the agent's would (INFO, a file in the guest's memory-backed /tmp).
+Writes ``OUT/baselines.txt`` (``ipvsadm -R`` and ``-Ln`` of the same table, this boot) and
+``OUT/profile-full-sync.txt`` / ``OUT/profile-noop-resync.txt``: each pass first unprofiled (its real plan and
+reconcile times, and the time the cyclic garbage collector took, which cProfile bills to whatever ran), then
+profiled (top functions by cumulative and by own time). Logging goes where the agent's would (INFO, a file in the
+guest's memory-backed /tmp).
 """
 
 from __future__ import annotations

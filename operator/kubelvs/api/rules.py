@@ -163,7 +163,8 @@ def pair_problems(vs: VirtualServerSpec, rs: RealServerSpec) -> Iterator[Problem
 class Rejection(enum.StrEnum):
     """Why an object is not accepted; the value is the Accepted condition's reason.
 
-    The rules across objects here give the last five; the operator adds the first three.
+    :func:`set_judgement` gives the last five; the operator adds the first three (a spec that fails its own
+    rules, a VIP outside the VIP pools or on a node).
     """
 
     INVALID_SPEC = "InvalidSpec"

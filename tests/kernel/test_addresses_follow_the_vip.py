@@ -101,6 +101,9 @@ def test_default_interface_follows_the_lowest_metric_default_route(netns: Netns)
         assert addresses.default_interface(socket.AF_INET) == "eth1"
         assert addresses.default_interface(socket.AF_INET6) == "eth1"
         assert addresses.local_addresses() >= {"127.0.0.1", "::1", "10.9.0.2", "10.8.0.2", "2001:db8:8::2"}
+        subnets = addresses.subnets()  # where a NAT gateway goes by default: the link whose subnet holds it
+        assert {("eth0", "10.9.0.0/24"), ("eth1", "10.8.0.0/24"), ("eth1", "2001:db8:8::/64")} <= subnets
+        assert not {net for _, net in subnets if net.endswith(("/32", "/128"))}  # host addresses reach nothing
     with inside(netns.namespace("bare").name):
         assert addresses.default_interface(socket.AF_INET) is None
 

@@ -8,6 +8,7 @@ The module-level assignments at the bottom make mypy check that each fake satisf
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections import Counter
 from collections.abc import Sequence
 
@@ -136,6 +137,13 @@ class FakeAddresses:
 
     def local_addresses(self) -> set[str]:
         return {k.address for k in self.present}
+
+    def subnets(self) -> set[tuple[str, str]]:
+        return {
+            (k.interface, str(ipaddress.ip_interface(f"{k.address}/{k.prefixlen}").network))
+            for k in self.present
+            if k.prefixlen < ipaddress.ip_address(k.address).max_prefixlen
+        }
 
     def gratuitous_arp(self, interface: str, address: str, count: int) -> None:
         self.announced.append((interface, address))

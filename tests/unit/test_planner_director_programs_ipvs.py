@@ -166,6 +166,31 @@ def test_only_the_group_holder_binds_the_vip(directors, held, expected):
     assert state.services  # standby or not, the rules are there (hot standby)
 
 
+@pytest.mark.parametrize(
+    ("gateway", "expected"),
+    [
+        pytest.param({"address": "10.9.0.254"}, "eth1", id="the-link-whose-subnet-holds-it"),
+        pytest.param({"address": "10.9.1.254"}, "eth2", id="longest-prefix-wins"),
+        pytest.param({"address": "172.31.0.1"}, "eth0", id="no-subnet-holds-it-default-route"),
+        pytest.param({"address": "10.9.0.254", "interface": "br0"}, "br0", id="named-wins"),
+    ],
+)
+def test_nat_gateway_defaults_to_the_real_servers_link(gateway, expected):
+    facts = NodeFacts(
+        node="n",
+        labels=DIRECTOR.labels,
+        default_interfaces={Family.INET: "eth0"},
+        subnets=(
+            (ipaddress.ip_network("10.9.0.0/16"), "eth1"),
+            (ipaddress.ip_network("10.9.1.0/24"), "eth2"),
+            (ipaddress.ip_network("192.0.2.0/24"), "eth0"),
+        ),
+    )
+    web = vs(directors={"gateway": gateway})
+    state = plan([web], [], facts, {director_group(web.spec.directors)}).state
+    assert AddressKey(expected, gateway["address"], 32) in state.addresses
+
+
 def test_ipv6_vip_binds_as_128_on_the_ipv6_default_interface():
     state = plan([vs(address="2001:db8::100")], [], DIRECTOR, ALL_GROUPS).state
     assert set(state.addresses) == {AddressKey("eth1", "2001:db8::100", 128)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Mapping
 
@@ -30,6 +31,7 @@ def gather(
         local_addresses=frozenset(addresses.local_addresses()),
         default_interfaces=defaults,
         vip_pools=vip_pools,
+        subnets=tuple(sorted((ipaddress.ip_network(net), name) for name, net in addresses.subnets())),
     )
 
 

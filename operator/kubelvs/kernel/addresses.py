@@ -1,6 +1,6 @@
 """Interface addresses of the current network namespace over rtnetlink (pyroute2): VIPs on a director's
 interface, on ``lo`` for DR backends and on ``tunl0`` for TUN backends, plus the facts the planner needs
-(default-route interface, every local address).
+(default-route interface, every local address, the subnet each interface reaches).
 
 Adding a present address and removing a missing one both succeed, so the reconciler can retry blindly.
 Each call opens its own netlink socket, so the adapter always acts on the namespace of the calling thread
@@ -116,6 +116,17 @@ class NetlinkAddresses:
         """Every address on every interface of this namespace, in compressed text form."""
         with IPRoute() as ipr:
             return {_text(message) for message in ipr.get_addr()}
+
+    def subnets(self) -> set[tuple[str, str]]:
+        """``(interface, network)`` per address with a shorter prefix than a host's (VIPs are /32, /128)."""
+        with IPRoute() as ipr:
+            names = {link["index"]: str(link.get("IFLA_IFNAME")) for link in ipr.get_links()}
+            found: set[tuple[str, str]] = set()
+            for message in ipr.get_addr():
+                address = ipaddress.ip_interface(f"{_text(message)}/{message['prefixlen']}")
+                if address.network.prefixlen < address.max_prefixlen and message["index"] in names:
+                    found.add((names[message["index"]], str(address.network)))
+            return found
 
     def gratuitous_arp(self, interface: str, address: str, count: int) -> None:
         """Announce ``address`` on ``interface``: gratuitous ARP (IPv4) or unsolicited NA (IPv6).

@@ -75,6 +75,10 @@ class Addresses(Protocol):
         """Every address configured on any interface of this namespace."""
         ...
 
+    def subnets(self) -> set[tuple[str, str]]:
+        """``(interface, network)`` of every address that is not a host address: what each link reaches."""
+        ...
+
     def gratuitous_arp(self, interface: str, address: str, count: int) -> None:
         """Announce ``address`` on ``interface`` (gratuitous ARP for IPv4, unsolicited NA for IPv6)."""
         ...

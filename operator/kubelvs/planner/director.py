@@ -71,8 +71,11 @@ def _bind(parts: Parts, vs: VirtualServer, facts: NodeFacts) -> None:
             parts.address(interface, address, ipvs.host_prefix(address))
     gateway = spec.directors.gateway
     if gateway is not None:
+        # The gateway is the real servers' next hop, so its default is the link whose subnet holds it
+        # (announced elsewhere, its gratuitous ARP never reaches them and failover waits for their ARP cache).
         interface = (
             gateway.interface
+            or facts.interface_towards(gateway.address)
             or spec.directors.interface
             or facts.default_interfaces.get(ipvs.address_family(gateway.address))
         )

@@ -24,6 +24,13 @@ class NodeFacts:
     local_addresses: frozenset[str] = frozenset()  # every address on any interface (compressed text)
     default_interfaces: Mapping[Family, str] = field(default_factory=dict)  # interface of the default route
     vip_pools: tuple[Network, ...] = ()  # addresses kube-lvs may claim; empty: no restriction
+    subnets: tuple[tuple[Network, str], ...] = ()  # (network, interface) each link reaches directly
+
+    def interface_towards(self, address: str) -> str | None:
+        """The interface whose subnet holds ``address`` (longest prefix wins), if any."""
+        ip = ipaddress.ip_address(address)
+        matches = [(net.prefixlen, name) for net, name in self.subnets if net.version == ip.version and ip in net]
+        return max(matches)[1] if matches else None
 
 
 @dataclass(frozen=True, order=True)

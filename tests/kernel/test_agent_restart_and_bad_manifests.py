@@ -1,6 +1,17 @@
 """The agent as a service: restarts and SIGTERM never disturb traffic (fail-static, adopt on start),
 manifest edits are picked up without a restart, and bad manifests are reported without costing the
 good ones their rules.
+
+One thing the kernel itself does, and no agent can avoid: a scheduler change (``ipvsadm -E -s``, or the
+agent's IPVS_CMD_SET_SERVICE) makes ``ip_vs_edit_service`` unbind the old scheduler, set ``svc->scheduler``
+to NULL, wait an RCU grace period (``synchronize_rcu``) and only then bind the new one. A SYN that arrives in
+that window finds no scheduler, ``ip_vs_schedule`` returns no connection and ``ip_vs_leave`` answers with ICMP
+port unreachable: that one new connection is refused (ECONNREFUSED); established connections are untouched.
+Measured in the VM with ipvsadm alone (no agent), a client connecting every ~5 ms: 40 scheduler edits
+(``ipvsadm -E -s rr|wrr``) refused 34 connections, each inside an edit, at most 3 per edit and all within
+40 ms of each other; the director's IcmpOutDestUnreachs counted exactly 34. 20 weight edits (``ipvsadm -e
+-w``) refused none. So the steady client below (one request per 50 ms or more) may see a refused connection
+during the scheduler edit, and only then; every other step must lose nothing.
 """
 
 from __future__ import annotations
@@ -12,32 +23,35 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from agentrun import DIRECTORS, agent, director, rs, service_lines, start, table, vs, write, wrote_nothing
-from netns import LvsTopology
+from netns import LvsTopology, Namespace
 
+# Every line: the monotonic time the request started (one clock for the whole VM), then the answer or the error.
 STEADY_CLIENT = """
 import pathlib, socket, sys, time
 vip, stop = sys.argv[1], pathlib.Path(sys.argv[2])
 print("ready", flush=True)
 while not stop.exists():
+    started = time.monotonic()
     try:
         with socket.create_connection((vip, 80), timeout=3) as sock:
             sock.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
             data = b""
             while chunk := sock.recv(4096):
                 data += chunk
-        print(data.partition(b"\\r\\n\\r\\n")[2].decode().strip(), flush=True)
+        print(f"{started:.3f}", data.partition(b"\\r\\n\\r\\n")[2].decode().strip(), flush=True)
     except OSError as error:
-        print(f"ERR {error}", flush=True)
+        print(f"{started:.3f} ERR {error}", flush=True)
     time.sleep(0.05)
 """
+REFUSED = "ERR [Errno 111] Connection refused"  # what ip_vs_leave's ICMP port unreachable becomes at the client
+MAX_REFUSED_IN_SWAP = 2  # the swap's window (<= 40 ms measured under TCG) at one request per 50 ms or more
 
 
-def web(scheduler: str = "rr") -> list[dict]:
+def web(scheduler: str = "rr", weight: int = 2) -> list[dict]:
     return [
         vs("web", address="192.0.2.100", port=80, scheduler=scheduler, directors=DIRECTORS),
-        rs("web-1", "web", "10.9.0.11", weight=2),
+        rs("web-1", "web", "10.9.0.11", weight=weight),
         rs("web-2", "web", "10.9.0.12"),
     ]
 
@@ -54,9 +68,22 @@ def stop(process: subprocess.Popen[str]) -> int:
     return process.wait(timeout=60)
 
 
-# Seen failing once in the VM (one request of the steady client failed during the restart/edit sequence,
-# cause not yet known): kept out of tests/run (marker wip) until it is understood and passes again.
-@pytest.mark.wip
+def passes(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if "pass over" in line]
+
+
+def edit(ns: Namespace, log: Path, path: Path, objects: list[dict], programmed: str) -> tuple[float, float, str]:
+    """Write a manifest edit for the running agent and wait until the kernel shows it; returns the monotonic
+    times the edit was written and seen, and the agent's summary of the pass that made it."""
+    before = len(passes(log))
+    written = time.monotonic()
+    write(path, objects)  # picked up by mtime polling, no restart
+    wait_for(lambda: programmed in table(ns), f"{programmed!r} to be programmed")
+    seen = time.monotonic()
+    wait_for(lambda: len(passes(log)) > before, "the agent's pass to be logged")
+    return written, seen, passes(log)[before]
+
+
 def test_restarts_under_steady_traffic_drop_nothing(lvs_factory, tmp_path: Path) -> None:
     lvs: LvsTopology = lvs_factory(directors=1, real_servers=2)
     dir1, (rs1, rs2), client = lvs.directors[0], lvs.real_servers, lvs.client
@@ -72,11 +99,15 @@ def test_restarts_under_steady_traffic_drop_nothing(lvs_factory, tmp_path: Path)
     traffic = client.start(sys.executable, "-c", STEADY_CLIENT, lvs.vip, str(stop_flag))
     log = tmp_path / "agent.log"
     process = start(dir1, path.parent, tmp_path, log, "--resync-period", "1h")  # a new agent process
-    wait_for(lambda: "pass over" in log.read_text(), "the agent process's first pass", timeout=600)
-    assert "writes: none; errors: 0" in log.read_text()  # it adopted everything as it was
+    wait_for(lambda: bool(passes(log)), "the agent process's first pass", timeout=600)
+    assert "writes: none; errors: 0" in passes(log)[0]  # it adopted everything as it was
 
-    write(path, web(scheduler="wrr"))  # picked up by mtime polling, no restart
-    wait_for(lambda: "192.0.2.100:80 wrr" in table(dir1), "the edited manifest to be programmed")
+    # an edit in place (a weight): nothing is refused
+    *_, summary = edit(dir1, log, path, web(weight=3), "-> 10.9.0.11:80 Route 3")
+    assert "writes: ipvs.edit_destination=1; errors: 0" in summary, summary
+    # a scheduler edit: the kernel refuses new connections while it swaps schedulers (module docstring)
+    swap_started, swap_seen, summary = edit(dir1, log, path, web(scheduler="wrr", weight=3), "192.0.2.100:80 wrr")
+    assert "writes: ipvs.edit_service=1; errors: 0" in summary, summary  # the one write in that window
     programmed = table(dir1)
     assert stop(process) == 0  # SIGTERM: a clean exit ...
     assert table(dir1) == programmed  # ... that flushes nothing (fail-static)
@@ -86,11 +117,18 @@ def test_restarts_under_steady_traffic_drop_nothing(lvs_factory, tmp_path: Path)
     stop_flag.touch()
     traffic.process.wait(timeout=60)
     assert traffic.process.stdout is not None
-    traffic_lines = traffic.process.stdout.read().splitlines()
-    answers = [line for line in traffic_lines if line and line != "ready"]
-    failed = [answer for answer in answers if not answer.startswith("rs")]
-    assert answers and not failed, f"{len(failed)} of {len(answers)} requests failed: {failed[:5]}"
-    assert set(answers) == {"rs1", "rs2"}
+    requests = [line.partition(" ")[::2] for line in traffic.process.stdout.read().splitlines() if line]
+    answers = [answer for _, answer in requests]
+    failed = [(float(when), answer) for when, answer in requests if not answer.startswith("rs")]
+    in_swap = [answer for when, answer in failed if swap_started <= when <= swap_seen]
+    elsewhere = [f"{when:.3f} {answer}" for when, answer in failed if not swap_started <= when <= swap_seen]
+    assert not elsewhere, (
+        f"{len(elsewhere)} of {len(answers)} requests failed outside the scheduler swap "
+        f"({swap_started:.3f}-{swap_seen:.3f}): {elsewhere[:5]}"
+    )
+    print(f"{len(answers)} requests, {len(in_swap)} refused in the {swap_seen - swap_started:.2f} s of the swap")
+    assert set(in_swap) <= {REFUSED} and len(in_swap) <= MAX_REFUSED_IN_SWAP, in_swap
+    assert set(answers) - {REFUSED} == {"rs1", "rs2"}
     assert len(answers) >= 10, answers
 
 

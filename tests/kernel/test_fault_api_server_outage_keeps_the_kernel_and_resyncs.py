@@ -26,10 +26,6 @@ from agentrun import API, DIRECTOR_LABEL, DIRECTORS, rs, service_lines, vs, writ
 from agentrun import agent as backend_agent
 from netns import LvsTopology, Namespace, Netns
 
-# Not yet seen passing in the VM: tests/run leaves it out (marker wip) until it has.
-# Run it with: python -m kubelvs.testbed pytest -m wip
-pytestmark = pytest.mark.wip
-
 OUTAGE = float(os.environ.get("KUBELVS_FAULT_OUTAGE", "15"))
 API_ADDRESS, DIRECTOR_SIDE, API_PORT = "172.31.255.1", "172.31.255.2", 6443
 SERVICE = "TCP 192.0.2.100:80"

@@ -143,7 +143,7 @@ def test_sigkilled_agents_drop_no_request_and_no_rule(lvs_factory, tmp_path: Pat
         process, log = restart()
         wait_for(lambda: bool(passes(log)), "the second agent's first pass", log)
         kill(process)
-        assert "10.9.0.12:80 Route 2" in service_lines(dir1, SERVICE)
+        assert "-> 10.9.0.12:80 Route 2" in service_lines(dir1, SERVICE)  # a whole ipvsadm line
         # 3 and 4: killed while a manifest edit is being noticed or applied (the agent polls every second)
         for weight, delay in ((3, 0.5), (4, 1.2)):
             process, log = restart("--resync-period", "1s")
@@ -156,7 +156,7 @@ def test_sigkilled_agents_drop_no_request_and_no_rule(lvs_factory, tmp_path: Pat
         wait_for(lambda: len(passes(log)) >= 2, "two passes of the last agent", log)
         assert process.stop(signal.SIGTERM, timeout=60) == 0, log.read_text()
         assert "writes: none; errors: 0" in passes(log)[-1], log.read_text()
-        assert "10.9.0.12:80 Route 4" in service_lines(dir1, SERVICE)
+        assert "-> 10.9.0.12:80 Route 4" in service_lines(dir1, SERVICE)  # a whole ipvsadm line
 
     finally:
         stop_flag.touch()

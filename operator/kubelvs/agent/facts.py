@@ -31,7 +31,7 @@ def gather(
         local_addresses=frozenset(addresses.local_addresses()),
         default_interfaces=defaults,
         vip_pools=vip_pools,
-        subnets=tuple(sorted((ipaddress.ip_network(net), name) for name, net in addresses.subnets())),
+        subnets=tuple((ipaddress.ip_network(net), name) for name, net in sorted(addresses.subnets())),
     )
 
 

@@ -178,15 +178,18 @@ class Reconciler:
         self._policy_routes(state, outcome)
         self._addresses(state, outcome, removing=False)
         self._restore_sysctls(state, outcome)
+        self._save_record(outcome)
+        outcome.draining = len(self.drainer.draining)
+        if not outcome.errors:
+            self.applied = state
+        return outcome
+
+    def _save_record(self, outcome: Outcome) -> None:
         try:
             self.store.save(self.record)
         except OSError as error:
             outcome.errors.append(("ownership record", str(error)))
             logger.error("cannot save the ownership record %s: %s", self.store.path, error)
-        outcome.draining = len(self.drainer.draining)
-        if not outcome.errors:
-            self.applied = state
-        return outcome
 
     def update(self, state: NodeState) -> Outcome:
         """The incremental pass: only what differs from the last applied state, else a full pass."""
@@ -216,11 +219,7 @@ class Reconciler:
         if sysctls:
             self._restore_sysctls(state, outcome)
         if saved != (self.record.services, self.record.addresses, self.record.sysctls):
-            try:
-                self.store.save(self.record)
-            except OSError as error:
-                outcome.errors.append(("ownership record", str(error)))
-                logger.error("cannot save the ownership record %s: %s", self.store.path, error)
+            self._save_record(outcome)
         outcome.draining = len(self.drainer.draining)
         if outcome.errors:
             logger.warning("incremental update failed (%d errors); full pass", len(outcome.errors))

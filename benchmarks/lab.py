@@ -21,7 +21,7 @@ from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
 from kubelvs.api.models import RealServer
 from kubelvs.api.objects import parse_object
 from kubelvs.netstate import NodeState
-from kubelvs.planner import plan
+from kubelvs.planner import Planner
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class Lab:
     why_not: str = ""
     adapter: str = ""
     reconciler: Reconciler | None = None
+    planner: Planner | None = None
     setup_seconds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -99,10 +100,15 @@ class Lab:
         """A fresh agent's reconciler (no ownership record, no draining: removed servers go at once)."""
         assert self.kernel is not None, self.why_not
         self.reconciler = Reconciler(self.kernel, Store(None), Drainer(0.0))
+        # and its kept planner: a first plan makes every share, a later one with nothing changed reuses them
+        # (what the agents do on their resync tick; the reconcile that follows still reads the whole table)
+        self.planner = Planner()
+        self.planner.replace_all(self.models.virtual_servers, self.models.real_servers)
         return self.reconciler
 
     def desired(self) -> NodeState:
-        result = plan(self.models.virtual_servers, self.models.real_servers, workload.facts(), set())
+        assert self.planner is not None, "new_reconciler() first"
+        result = self.planner.plan(workload.facts(), set())
         if result.skipped:
             raise RuntimeError(f"the planner skipped generated objects: {result.skipped[:3]}")
         return result.state

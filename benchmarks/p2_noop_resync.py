@@ -1,6 +1,8 @@
 """P2: a resync over the table P1 left, with nothing changed: zero kernel writes, and its time against a dump.
 
-The resync is a whole agent pass (plan + reconcile: read every service and destination, diff, apply none);
+The resync is what an agent's resync tick does: its kept planner plans again (every VirtualServer's share is
+reused, as neither the objects nor the node's facts changed) and a full reconcile reads every service and
+destination, diffs, and applies none;
 the baseline is ``ipvsadm -Ln``, which dumps and prints the same table. Writes are counted twice: the
 reconciler's own tally and the IPVS ops that reached ``IpvsTable.apply``. Goal: <= 2x ``ipvsadm -Ln``.
 The table read alone (``services()`` + ``destinations()``) is reported too, to show where the time goes.

@@ -117,3 +117,19 @@ async def test_a_reservation_for_a_vanished_node_expires(start, emulator):
     # Both stamps come from this host's clock: nobody took the Lease while it was reserved for node-a.
     waited = seconds_between(release.renew_time, taken.acquire_time)
     assert waited >= RESERVATION.lease_duration, f"reservation ignored after {waited:.2f}s"
+
+
+async def test_a_pending_request_of_a_better_node_is_not_overwritten(start, emulator):
+    # node-a and node-b both outrank the holder; whoever asks first, the Lease must go to node-a in one move.
+    low = await start("node-c", {GROUP: PREFERRED}, NO_EXPIRY)
+    await wait_for(lambda: GROUP in low.held, timeout=PATIENCE)
+    last_before = len(lease_versions(emulator)) - 1
+    high = await start("node-a", {GROUP: PREFERRED}, NO_EXPIRY)
+    await wait_for(lambda: ("node-c", "node-a") in states(lease_versions(emulator)), timeout=PATIENCE)
+    middle = await start("node-b", {GROUP: PREFERRED}, NO_EXPIRY)  # sees node-a's request pending
+    with Sampler([low, middle, high]) as sampler:
+        await wait_for(lambda: GROUP in high.held, timeout=PATIENCE)
+        await wait_for(lambda: lease_requests(emulator, "node-b", "GET") >= 6, timeout=PATIENCE)
+    assert all("node-b" not in believers for _, believers in sampler.samples)
+    assert [state for state in states(lease_versions(emulator)[last_before:]) if state[0] == "node-b"] == []
+    assert ("node-c", "node-b") not in states(lease_versions(emulator)[last_before:])

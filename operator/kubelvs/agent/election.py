@@ -392,12 +392,17 @@ class _Contender:
             logger.info("%s sees group %s expired (held by %s)", self.me, self.group, record.holder)
             self.tried_at = self.observed_at
             await self._acquire(record)
-        elif self.rank(self.me) < self.rank(record.holder) and record.preempted_by != self.me:
+        elif self.rank(self.me) < self.rank(record.holder) and self._outranks_request(record.preempted_by):
             with contextlib.suppress(Conflict):  # the holder renewed meanwhile: ask again next round
                 self.record = await self.election.store.replace(record.changed(preempted_by=self.me))
                 self.observed_at = time.monotonic()
                 logger.info("%s asks %s to hand group %s over", self.me, record.holder, self.group)
         self.free_since = None
+
+    def _outranks_request(self, requester: str) -> bool:
+        """Ask for a handover only over no request or a lower-ranked one: overwriting a better candidate's
+        request would hand the group to this node first and then to that one (two VIP moves, not one)."""
+        return not requester or (requester != self.me and self.rank(self.me) < self.rank(requester))
 
     async def _create(self) -> None:
         sent = time.monotonic()

@@ -15,17 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from _fault_launcher import launcher, spawn
 from _inside import inside
 from agentrun import DIRECTOR_LABEL, DIRECTORS, agent, director, rs, service_lines, vs, write
 from netns import LvsTopology, Namespace
 
 from kubelvs.testbed.stack import Child
-
-# Not yet seen passing in the VM: tests/run leaves it out (marker wip) until it has.
-# Run it with: python -m kubelvs.testbed pytest -m wip
-pytestmark = pytest.mark.wip
 
 SERVICE = "TCP 192.0.2.100:80"
 DESTINATIONS = {("10.9.0.11", 80), ("10.9.0.12", 80)}

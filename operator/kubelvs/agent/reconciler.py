@@ -98,8 +98,12 @@ def service_differs(desired: Service, current: Service) -> bool:
 
 
 def destination_differs(desired: Destination, current: Destination) -> bool:
-    values = ("forwarding", "weight", "upper_threshold", "lower_threshold")
-    if any(getattr(desired, name) != getattr(current, name) for name in values):
+    if (desired.forwarding, desired.weight, desired.upper_threshold, desired.lower_threshold) != (
+        current.forwarding,
+        current.weight,
+        current.upper_threshold,
+        current.lower_threshold,
+    ):
         return True
     return desired.family is not None and current.family is not None and desired.family != current.family
 
@@ -290,20 +294,29 @@ class Reconciler:
             logger.error("cannot read the IPVS table: %s", error)
             outcome.errors.append(("ipvs", f"read: {error}"))
             return
+        # One look-up per key (keys hash and compare in Python: at 10,000 destinations that is most of a
+        # no-op resync), and the leftovers scan only when some present destination was not wanted.
         ops: list[IpvsOp] = []
         for key, svc in state.services.items():
-            if key not in current:
+            have_service = current.get(key)
+            if have_service is None:
                 ops.append(AddService(svc))
-            elif service_differs(svc, current[key]):
+            elif service_differs(svc, have_service):
                 ops.append(EditService(svc))
+        matched = 0
         for dkey, dest in state.destinations.items():
-            if dkey not in present:
+            have = present.get(dkey)
+            if have is None:
                 ops.append(AddDestination(dest))
-            elif destination_differs(dest, present[dkey]):
+                continue
+            matched += 1
+            if destination_differs(dest, have):
                 ops.append(EditDestination(dest))
-        leftovers = {
-            k: d for k, d in present.items() if k.service in state.services and k not in state.destinations
-        }
+        leftovers = (
+            {k: d for k, d in present.items() if k.service in state.services and k not in state.destinations}
+            if matched < len(present)
+            else {}
+        )
         stats = self._stats(leftovers, outcome)
         ops.extend(self.drainer.ops(leftovers, stats))
         ops.sort(key=lambda op: isinstance(op, DeleteDestination))  # stable: dest deletes after adds/edits

@@ -108,6 +108,20 @@ def destination_differs(desired: Destination, current: Destination) -> bool:
     return desired.family is not None and current.family is not None and desired.family != current.family
 
 
+def service_op(desired: Service, current: Service | None) -> IpvsOp | None:
+    """The one write that brings ``current`` (None: absent) to ``desired``, or None when it already is."""
+    if current is None:
+        return AddService(desired)
+    return EditService(desired) if service_differs(desired, current) else None
+
+
+def destination_op(desired: Destination, current: Destination | None) -> IpvsOp | None:
+    """The one write that brings ``current`` (None: absent) to ``desired``, or None when it already is."""
+    if current is None:
+        return AddDestination(desired)
+    return EditDestination(desired) if destination_differs(desired, current) else None
+
+
 def describe(op: IpvsOp) -> str:
     match op:
         case AddService(service=s) | EditService(service=s):
@@ -298,20 +312,14 @@ class Reconciler:
         # no-op resync), and the leftovers scan only when some present destination was not wanted.
         ops: list[IpvsOp] = []
         for key, svc in state.services.items():
-            have_service = current.get(key)
-            if have_service is None:
-                ops.append(AddService(svc))
-            elif service_differs(svc, have_service):
-                ops.append(EditService(svc))
+            if op := service_op(svc, current.get(key)):
+                ops.append(op)
         matched = 0
         for dkey, dest in state.destinations.items():
             have = present.get(dkey)
-            if have is None:
-                ops.append(AddDestination(dest))
-                continue
-            matched += 1
-            if destination_differs(dest, have):
-                ops.append(EditDestination(dest))
+            matched += have is not None
+            if op := destination_op(dest, have):
+                ops.append(op)
         leftovers = (
             {k: d for k, d in present.items() if k.service in state.services and k not in state.destinations}
             if matched < len(present)
@@ -340,17 +348,8 @@ class Reconciler:
         except Exception as error:
             logger.warning("cannot read the touched IPVS services: %s", error)
             return False
-        ops: list[IpvsOp] = [
-            AddService(s) if s.key not in old_services else EditService(s)
-            for s in edited
-            if s.key not in old_services or service_differs(s, old_services[s.key])
-        ]
-        for dest in changed:
-            current = present.get(dest.key)
-            if current is None:
-                ops.append(AddDestination(dest))
-            elif destination_differs(dest, current):
-                ops.append(EditDestination(dest))
+        ops = [op for s in edited if (op := service_op(s, old_services.get(s.key)))]
+        ops += [op for dest in changed if (op := destination_op(dest, present.get(dest.key)))]
         leftovers = {k: d for k, d in present.items() if k not in new_dests}
         if leftovers:
             if self.drainer.draining - leftovers.keys():

@@ -16,6 +16,7 @@ from kubelvs.agent.election import Election
 NAMESPACE = "kube-lvs"
 GROUP = "kubelvs-directors-0123456789ab"
 PREEMPTED_BY = "lvs.kubelvs.io/preempted-by"
+RELEASED_BY = "lvs.kubelvs.io/released-by"
 
 PATIENCE = 20.0
 """A deadline for what must happen, not an expectation of when: a loaded host may be slow, a broken
@@ -68,6 +69,7 @@ class Version(NamedTuple):
     preempted_by: str
     renew_time: str
     acquire_time: str
+    released_by: str = ""
 
     @property
     def state(self) -> tuple[str, str]:
@@ -88,6 +90,7 @@ def lease_versions(emulator: Any, group: str = GROUP) -> list[Version]:
                 annotations.get(PREEMPTED_BY, ""),
                 spec.get("renewTime") or "",
                 spec.get("acquireTime") or "",
+                annotations.get(RELEASED_BY, ""),
             )
         )
     return versions

@@ -20,7 +20,8 @@ How it is decided (one asyncio task per group, all API calls through :class:`~ku
   scheduling; a process frozen for longer than that (a stopped event loop) is the remaining hazard.
 - **Graceful release**: on shutdown (or when the node stops being a candidate) the holder first tells the
   agent it no longer leads -- and waits for the callback, so the VIP is unbound -- and then writes the
-  Lease with no holder. Followers poll every retry period (0.25 s), so a standby takes over sub-second.
+  Lease with no holder, signed ``released-by`` with its name. Followers poll every retry period (0.25 s),
+  so a standby takes over sub-second.
 - **Preemption** (``directors.preferred``, VRRP priority with preempt): a candidate that ranks higher than
   the holder writes its name into the Lease's ``preempted-by`` annotation -- a conditional write on the
   very object the holder renews. The holder's next renewal therefore fails with 409, it re-reads, sees a
@@ -31,7 +32,9 @@ How it is decided (one asyncio task per group, all API calls through :class:`~ku
   extra writes. The agent says "I am ready to lead" by listing the group in :meth:`Election.set_candidacies`
   only once it has programmed IPVS and warmed up its health checks -- that is what "healthy" means here.
   On a *free* or missing Lease (cold start, after a release) lower ranks wait ``rank * retry_period``
-  before grabbing it, so the VIP does not land on a low-priority node only to be preempted a moment later.
+  before grabbing it, so the VIP does not land on a low-priority node only to be preempted a moment later
+  -- counting only the higher ranks other than the node that signed the release: it left the group, so
+  with two directors the standby takes a released Lease at its first look.
 - **Failover after a crash** takes the lease duration + up to one retry period (the lag with which a follower
   saw the last renewal): a follower wakes the moment the Lease it watches expires and writes it at once,
   without reading it again -- the write carries the resourceVersion it saw unchanged, so it fails if the
@@ -265,7 +268,10 @@ class _Contender:
                 self.record = await self._with_deadline(
                     self.election.store.replace(
                         record.changed(
-                            renew_time=micro_time(), duration=self.settings.lease_duration, preempted_by=""
+                            renew_time=micro_time(),
+                            duration=self.settings.lease_duration,
+                            preempted_by="",
+                            released_by="",
                         )
                     )
                 )
@@ -313,15 +319,23 @@ class _Contender:
         await self.election._set_leading(self.group, False)
 
     async def _release(self, reserved_for: str, duration: float) -> None:
-        """Write the Lease with no holder (only after this node stopped acting as the leader)."""
+        """Write the Lease with no holder (only after this node stopped acting as the leader).
+
+        A node that leaves the group signs the release, so lower ranks skip the head start they would give
+        it; a handover to a preempting node does not, as the old holder stays a candidate."""
         record = self.record
+        released_by = "" if reserved_for else self.me
         for _ in range(3):
             if record is None or record.holder != self.me:
                 return
             try:
                 self.record = await self.election.store.replace(
                     record.changed(
-                        holder="", renew_time=micro_time(), duration=duration, preempted_by=reserved_for
+                        holder="",
+                        renew_time=micro_time(),
+                        duration=duration,
+                        preempted_by=reserved_for,
+                        released_by=released_by,
                     )
                 )
                 self.observed_at = time.monotonic()
@@ -371,7 +385,7 @@ class _Contender:
         now = time.monotonic()
         if record is None:  # a group nobody held yet: free, so lower ranks give higher ones a head start
             self.free_since = now if self.free_since is None else self.free_since
-            if now - self.free_since >= self.rank(self.me) * self.settings.retry_period:
+            if now - self.free_since >= self._head_start():
                 await self._create()
             return
         if self.record is None or record.resource_version != self.record.resource_version:
@@ -385,7 +399,7 @@ class _Contender:
             if record.preempted_by and record.preempted_by != self.me and unchanged_for < record.duration:
                 return  # reserved for the candidate that asked for it
             waited = now - self.free_since
-            if record.preempted_by == self.me or waited >= self.rank(self.me) * self.settings.retry_period:
+            if record.preempted_by == self.me or waited >= self._head_start(record.released_by):
                 await self._acquire(record)
             return
         elif unchanged_for >= record.duration:
@@ -398,6 +412,12 @@ class _Contender:
                 self.observed_at = time.monotonic()
                 logger.info("%s asks %s to hand group %s over", self.me, record.holder, self.group)
         self.free_since = None
+
+    def _head_start(self, released_by: str = "") -> float:
+        """How long to leave a free Lease to the higher ranks: a retry period for each of them, but none
+        for the node that just released it and left the group."""
+        ahead = [node for node in self.preferred[: self.rank(self.me)] if node != released_by]
+        return len(ahead) * self.settings.retry_period
 
     def _outranks_request(self, requester: str) -> bool:
         """Ask for a handover only over no request or a lower-ranked one: overwriting a better candidate's
@@ -431,6 +451,7 @@ class _Contender:
             acquire_time=stamp if taking_over else record.acquire_time,
             transitions=record.transitions + (1 if taking_over else 0),
             preempted_by="",
+            released_by="",
         )
         try:
             self.record = await self.election.store.replace(wanted)

@@ -10,6 +10,8 @@ Two fields need more than the Lease type offers, so they ride in annotations:
 - a preemption request: the name of a higher-priority candidate that asks the holder to hand over.
   (Kubernetes 1.31 added ``spec.preferredHolder`` for this, but it is dropped by API servers without the
   CoordinatedLeaderElection feature gate, so an annotation is the portable carrier.)
+- who released the Lease when it left the group (shut down, or no longer a candidate), so lower ranks
+  do not give it a head start it will never use.
 
 The official client is synchronous; every call runs in a worker thread of the store's own small pool,
 bounded by a request timeout so a hung API server cannot hold a thread past the renew deadline.
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 DURATION_ANNOTATION = "lvs.kubelvs.io/lease-duration-ms"
 PREEMPT_ANNOTATION = "lvs.kubelvs.io/preempted-by"
+RELEASED_ANNOTATION = "lvs.kubelvs.io/released-by"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 
 
@@ -57,6 +60,8 @@ class LeaseRecord:
     transitions: int = 0
     preempted_by: str = ""
     """A higher-priority candidate that asked the holder to hand the lease over ("" = none)."""
+    released_by: str = ""
+    """The former holder that released the Lease and left the group ("" = none, or a handover)."""
     resource_version: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -79,6 +84,7 @@ class LeaseRecord:
             renew_time=spec.get("renewTime"),
             transitions=int(spec.get("leaseTransitions") or 0),
             preempted_by=annotations.get(PREEMPT_ANNOTATION, ""),
+            released_by=annotations.get(RELEASED_ANNOTATION, ""),
             resource_version=str(meta.get("resourceVersion") or ""),
             raw=raw,
         )
@@ -92,10 +98,11 @@ class LeaseRecord:
         meta["labels"] = labels
         annotations = dict(meta.get("annotations") or {})
         annotations[DURATION_ANNOTATION] = str(round(self.duration * 1000))
-        if self.preempted_by:
-            annotations[PREEMPT_ANNOTATION] = self.preempted_by
-        else:
-            annotations.pop(PREEMPT_ANNOTATION, None)
+        for key, value in ((PREEMPT_ANNOTATION, self.preempted_by), (RELEASED_ANNOTATION, self.released_by)):
+            if value:
+                annotations[key] = value
+            else:
+                annotations.pop(key, None)
         meta["annotations"] = annotations
         if self.resource_version:
             meta["resourceVersion"] = self.resource_version

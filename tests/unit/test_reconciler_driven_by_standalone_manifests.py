@@ -7,7 +7,8 @@ from pathlib import Path
 import yaml
 from reconciling import Node
 
-from kubelvs.agent.standalone import Options, StandaloneAgent, snapshot
+from kubelvs.agent.manifest_files import ManifestFiles
+from kubelvs.agent.standalone import Options, StandaloneAgent
 from kubelvs.netstate import AddressKey, Family, Proto, ServiceKey
 
 WEB = ServiceKey(Family.INET, Proto.TCP, "192.0.2.100", 80)
@@ -74,8 +75,12 @@ def test_timeouts_are_set_when_asked(tmp_path):
     assert node.ipvs.timeouts() == (60, 120, 20)
 
 
-def test_a_manifest_edit_changes_the_snapshot(tmp_path):
+def test_a_manifest_edit_changes_the_stamps_and_other_files_do_not(tmp_path):
+    files = ManifestFiles([str(tmp_path)])
     (tmp_path / "a.yaml").write_text("a: 1\n")
-    before = snapshot([str(tmp_path)])
+    before = files.stamps()
     (tmp_path / "a.yaml").write_text("a: 22\n")
-    assert snapshot([str(tmp_path)]) != before
+    edited = files.stamps()
+    assert edited != before
+    (tmp_path / "a.tmp").write_text("an editor's temporary file\n")  # not a manifest: refresh never reads it
+    assert files.stamps() == edited

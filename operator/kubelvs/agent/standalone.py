@@ -2,12 +2,13 @@
 
 A keepalived replacement on plain hosts and the way tests drive the agent. Every matching director
 holds its groups (there is no election without an API server). Passes run whenever a manifest file
-changes (polled every 0.1 s) and every resync period. A change costs what it touches: only changed files
-are read, only changed documents parsed (:mod:`kubelvs.agent.manifest_files`), only the VirtualServers
-they touch re-planned (:class:`kubelvs.planner.Planner`), and the reconciler's incremental update writes
-only the difference. The resync pass gathers the node's facts again and is a full reconcile (drift
-repair). SIGTERM ends the loop and leaves the kernel as it is (fail-static): a restarted agent adopts it
-without dropping a packet.
+changes (woken by inotify, :mod:`kubelvs.agent.manifest_watch`; the files are also polled every second as a
+safety net, every 0.1 s where inotify is unavailable) and every resync period. A change costs what it
+touches: only changed files are read, only changed documents parsed (:mod:`kubelvs.agent.manifest_files`),
+only the VirtualServers they touch re-planned (:class:`kubelvs.planner.Planner`), and the reconciler's
+incremental update writes only the difference. The resync pass gathers the node's facts again and is a
+full reconcile (drift repair). SIGTERM ends the loop and leaves the kernel as it is (fail-static): a
+restarted agent adopts it without dropping a packet.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 from kubelvs.agent import facts
 from kubelvs.agent.draining import Drainer
-from kubelvs.agent.manifest_files import ManifestFiles
+from kubelvs.agent.manifest_files import ManifestFiles, Stamps
+from kubelvs.agent.manifest_watch import ManifestWatch
 from kubelvs.agent.ownership import Store
 from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
 from kubelvs.agent.skips import SkipLog
@@ -33,7 +35,8 @@ from kubelvs.planner.facts import Network
 
 logger = logging.getLogger(__name__)
 
-POLL_INTERVAL = 0.1  # how often manifest files are checked for changes (a stat per file)
+POLL_INTERVAL = 0.1  # how often manifest files are checked for changes without inotify (a stat per file)
+WATCHED_POLL_INTERVAL = 1.0  # the safety net beside inotify (a directory that appeared late, a missed event)
 
 
 class AllGroups:
@@ -92,6 +95,7 @@ class StandaloneAgent:
         self.skips = SkipLog()
         self.facts: NodeFacts | None = None
         self.stopping = threading.Event()
+        self.watch: ManifestWatch | None = None
 
     def run_pass(self, full: bool = True) -> tuple[int, Outcome]:
         """One pass; returns (number of manifest findings, what the reconciler did).
@@ -134,10 +138,33 @@ class StandaloneAgent:
             return 1 if findings or outcome.errors else 0
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._stop)
+        self.serve()
+        return 0
+
+    def serve(self) -> None:
+        """Passes on every manifest change and resync period until :meth:`stop`."""
+        try:
+            self.watch = ManifestWatch(self.options.manifests)
+        except OSError as error:  # out of inotify instances: poll instead
+            logger.warning("cannot watch manifests with inotify (%s); polling every %.1f s", error, POLL_INTERVAL)
+        try:
+            self._loop()
+        finally:
+            if self.watch is not None:
+                self.watch.close()
+        logger.info("stopping; the kernel keeps its state (fail-static, no flush)")
+
+    def stop(self) -> None:
+        """End :meth:`serve` (from any thread or a signal handler); the kernel keeps its state."""
+        self.stopping.set()
+        if self.watch is not None:
+            self.watch.wake()
+
+    def _loop(self) -> None:
         full = True
         deadline = time.monotonic()
         while not self.stopping.is_set():
-            seen = snapshot(self.options.manifests)
+            seen = self.files.stamps()
             if full:
                 deadline = time.monotonic() + self.options.resync_period
             try:
@@ -145,35 +172,25 @@ class StandaloneAgent:
             except Exception:  # keep the last programmed state and try again next period (fail-static)
                 logger.exception("pass failed; the kernel keeps its last state")
             full = self._wait(seen, deadline)
-        logger.info("stopping; the kernel keeps its state (fail-static, no flush)")
-        return 0
 
-    def _wait(self, seen: tuple[tuple[str, int, int], ...], deadline: float) -> bool:
+    def _wait(self, seen: Stamps, deadline: float) -> bool:
         """Until a manifest changes (False) or the resync is due (True)."""
-        while not self.stopping.wait(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic()))):
+        interval = POLL_INTERVAL if self.watch is None else WATCHED_POLL_INTERVAL
+        while not self.stopping.is_set():
+            timeout = min(interval, max(0.0, deadline - time.monotonic()))
+            if self.watch is None:
+                self.stopping.wait(timeout)
+            else:
+                self.watch.wait(timeout)
+            if self.stopping.is_set():
+                break
             if time.monotonic() >= deadline:
                 return True
-            if snapshot(self.options.manifests) != seen:
+            if self.files.stamps() != seen:
                 logger.info("manifests changed; reconciling what changed")
                 return False
         return False
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         logger.info("received %s", signal.Signals(signum).name)
-        self.stopping.set()
-
-
-def snapshot(paths: Sequence[str]) -> tuple[tuple[str, int, int], ...]:
-    """(file, mtime, size) of every manifest file under ``paths``, to notice edits by polling."""
-    found: list[tuple[str, int, int]] = []
-    for name in paths:
-        path = Path(name)
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in files:
-            try:
-                status = file.stat()
-            except OSError:
-                found.append((str(file), -1, -1))
-            else:
-                found.append((str(file), status.st_mtime_ns, status.st_size))
-    return tuple(found)
+        self.stop()

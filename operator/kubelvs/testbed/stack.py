@@ -64,6 +64,11 @@ class Timings:
     renew_period: str = "1s"
     retry_period: str = "250ms"  # the agent's default: a released Lease is taken within a quarter second
 
+    @classmethod
+    def agent_defaults(cls) -> Timings:
+        """What ``kubelvs agent`` runs with unless told otherwise (its --lease-duration etc. defaults)."""
+        return cls(lease_duration="1500ms", renew_deadline="1s", renew_period="500ms", retry_period="250ms")
+
     def __str__(self) -> str:
         return (
             f"lease {self.lease_duration}, renew deadline {self.renew_deadline}, renewed every "

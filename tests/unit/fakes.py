@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from kubelvs.kernel import interfaces
 from kubelvs.netstate import (
@@ -117,7 +118,10 @@ class FakeAddresses:
         self.present: set[AddressKey] = {AddressKey("lo", "127.0.0.1", 8)}
         self.defaults = {2: "eth0"}
         self.writes: Counter[str] = Counter()
-        self.announced: list[tuple[str, str]] = []
+        self.announced: list[tuple[str, str]] = []  # first announcements
+        self.repeated: list[tuple[str, str]] = []  # their repeats
+        self.down: set[str] = set()  # interfaces that take addresses but send no announcement (ENETDOWN)
+        self.batches = 0
 
     def list(self, interfaces: Sequence[str]) -> set[AddressKey]:
         return {k for k in self.present if k.interface in interfaces}
@@ -147,6 +151,43 @@ class FakeAddresses:
 
     def gratuitous_arp(self, interface: str, address: str, count: int) -> None:
         self.announced.append((interface, address))
+
+    @contextmanager
+    def batch(self) -> Iterator[FakeAddressBatch]:
+        self.batches += 1
+        yield FakeAddressBatch(self)
+
+    def repeat_announcements(self, keys: Sequence[AddressKey], rounds: int) -> dict[AddressKey, str]:
+        """Like the kernel's: every key still present once per round; a key on a ``down`` interface fails."""
+        errors = {key: f"network is down: {key.interface}" for key in keys if key.interface in self.down}
+        for _ in range(rounds):
+            self.repeated.extend(
+                (key.interface, key.address) for key in keys if key in self.present and key not in errors
+            )
+        return errors
+
+
+class FakeAddressBatch:
+    def __init__(self, addresses: FakeAddresses) -> None:
+        self.addresses = addresses
+
+    def add(self, key: AddressKey) -> bool:
+        if key in self.addresses.present:
+            return False
+        self.addresses.add(key)
+        return True
+
+    def remove(self, key: AddressKey) -> bool:
+        if key not in self.addresses.present:
+            return False
+        self.addresses.remove(key)
+        return True
+
+    def announce(self, key: AddressKey) -> bool:
+        if key.interface in self.addresses.down:
+            raise OSError(f"network is down: {key.interface}")
+        self.addresses.gratuitous_arp(key.interface, key.address, 1)
+        return True
 
 
 class FakeSysctls:

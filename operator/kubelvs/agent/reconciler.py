@@ -13,12 +13,16 @@ one a pass applied without errors, reads from the kernel only the destinations o
 touches, and writes only those ops, so one weight edit is one read of one service and one write however
 large the table. Anything it cannot do that way (no clean last state, a failed read or write, a removal
 while other destinations are draining) ends in a full pass.
+
+New VIPs are announced once as they are added; the repeats go out afterwards in a thread, all VIPs together
+per round, so neither the pass nor a lock around it waits for them (:meth:`Reconciler.bind`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -182,6 +186,7 @@ class Reconciler:
         self.vip_pools = vip_pools
         self.record: Record = store.load()  # adopt: what an earlier run programmed is still ours
         self.applied: NodeState | None = None  # what the last pass brought the kernel to without an error
+        self._repeating: list[threading.Thread] = []  # announcement repeats still going out
 
     def reconcile(self, state: NodeState) -> Outcome:
         """The full pass: read everything this agent owns, diff against ``state``, write the difference."""
@@ -421,25 +426,95 @@ class Reconciler:
             return
         if removing:
             self.record.addresses -= {k for k in self.record.addresses if k not in present}  # gone by hand
-            for key in sorted(present):
-                if key not in state.addresses and self._owns_address(key, state):
-                    obj = f"address {key.address}/{key.prefixlen} on {key.interface}"
-                    if self._try(outcome, obj, "address.remove", partial(self.kernel.addresses.remove, key)):
-                        self.record.addresses.discard(key)
+            unwanted = [k for k in sorted(present) if k not in state.addresses and self._owns_address(k, state)]
+            if unwanted:
+                self.unbind(unwanted, outcome)
             return
-        for key in sorted(state.addresses):
-            self.record.addresses.add(key)  # desired is ours, adopted or added
-            if key in present:
-                continue
-            obj = f"address {key.address}/{key.prefixlen} on {key.interface}"
-            added = self._try(outcome, obj, "address.add", partial(self.kernel.addresses.add, key))
-            if added and key.interface not in UNANNOUNCED:
-                self._try(
-                    outcome,
-                    obj,
-                    "address.announce",
-                    partial(self.kernel.addresses.gratuitous_arp, key.interface, key.address, GARP_COUNT),
-                )
+        self.record.addresses.update(state.addresses)  # desired is ours, adopted or added
+        missing = [key for key in sorted(state.addresses) if key not in present]
+        if missing:
+            self._repeat_in_background(self.bind(missing, outcome))
+
+    def bind(self, keys: Sequence[AddressKey], outcome: Outcome) -> list[AddressKey]:
+        """Add ``keys`` over one batch of sockets, announcing each new VIP once right after it is added (clients
+        move at once; backends' VIPs on lo and tunl0 never). Errors are per address: one bad address (say, on a
+        missing interface) fails only itself. Returns the addresses announced, for
+        :meth:`repeat_announcements` to repeat outside the pass (and outside any lock around it).
+        """
+        announced: list[AddressKey] = []
+        added = 0
+        try:
+            with self.kernel.addresses.batch() as batch:
+                for key in keys:
+                    obj = f"address {key.address}/{key.prefixlen} on {key.interface}"
+                    if not self._try(outcome, obj, "address.add", partial(batch.add, key)):
+                        continue
+                    added += 1
+                    self.record.addresses.add(key)
+                    if key.interface in UNANNOUNCED:
+                        continue
+
+                    def announce(key: AddressKey = key) -> bool:
+                        sent = batch.announce(key)
+                        if sent:
+                            announced.append(key)
+                        return sent
+
+                    self._try(outcome, obj, "address.announce", announce)
+        except Exception as error:  # the batch's sockets could not be opened (or closed): nothing, or part, added
+            outcome.errors.append(("addresses", f"add: {error}"))
+            logger.error("cannot add interface addresses: %s", error)
+        logger.info("added %d of %d address(es), announced %d", added, len(keys), len(announced))
+        return announced
+
+    def unbind(self, keys: Sequence[AddressKey], outcome: Outcome) -> None:
+        """Remove ``keys`` over one batch of sockets; an address already gone is fine, errors are per address."""
+        removed = 0
+        try:
+            with self.kernel.addresses.batch() as batch:
+                for key in keys:
+                    obj = f"address {key.address}/{key.prefixlen} on {key.interface}"
+                    if self._try(outcome, obj, "address.remove", partial(batch.remove, key)):
+                        self.record.addresses.discard(key)
+                        removed += 1
+        except Exception as error:
+            outcome.errors.append(("addresses", f"remove: {error}"))
+            logger.error("cannot remove interface addresses: %s", error)
+        logger.info("removed %d of %d address(es)", removed, len(keys))
+
+    def repeat_announcements(self, keys: Sequence[AddressKey]) -> None:
+        """The GARP_COUNT - 1 repeats of :meth:`bind`'s first announcements, every VIP together per round: blocks
+        about (GARP_COUNT - 1) announcement intervals however many VIPs. Failures are logged (the pass that
+        bound the VIPs has already reported), and a VIP that left the node meanwhile is not announced again.
+        """
+        if not keys or GARP_COUNT < 2:
+            return
+        try:
+            errors = self.kernel.addresses.repeat_announcements(keys, GARP_COUNT - 1)
+        except Exception as error:
+            logger.warning("could not repeat the announcements of %d address(es): %s", len(keys), error)
+            return
+        for key, why in errors.items():
+            where = f"{key.address}/{key.prefixlen} on {key.interface}"
+            logger.warning("address %s: repeated announcement failed: %s", where, why)
+        logger.debug("repeated the announcements of %d address(es)", len(keys) - len(errors))
+
+    def _repeat_in_background(self, keys: list[AddressKey]) -> None:
+        """Repeat off the pass: it returns (and releases any lock it runs under) without waiting for them.
+
+        The thread inherits the caller's network namespace, and is not a daemon: a ``--once`` run exits
+        only after the repeats went out.
+        """
+        if not keys or GARP_COUNT < 2:
+            return
+        thread = threading.Thread(target=self.repeat_announcements, args=(keys,), name="announcement-repeats")
+        self._repeating = [t for t in self._repeating if t.is_alive()] + [thread]
+        thread.start()
+
+    def wait_for_announcements(self, timeout: float | None = None) -> None:
+        """Block until the repeats the passes left running have gone out (tests, orderly shutdown)."""
+        for thread in self._repeating:
+            thread.join(timeout)
 
     # --- sysctls -------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import logging
 import socket
 import struct
 import time
+from collections.abc import Callable, Collection, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -55,53 +56,143 @@ def neighbour_advertisement(mac: bytes, address: str) -> bytes:
 
 def hardware_address(interface: str) -> bytes | None:
     """The Ethernet MAC of ``interface``, or None if it has none (lo, tunl0); asks the kernel, not /sys."""
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP)) as sock:
-        try:
-            sock.bind((interface, ETH_P_ARP))
-        except OSError as error:
-            raise LookupError(f"interface {interface!r} does not exist: {error.strerror}") from None
+    with _packet_socket(interface) as sock:
         _, _, _, hatype, mac = sock.getsockname()
     return mac if hatype == ARPHRD_ETHER and len(mac) == 6 else None
+
+
+def _packet_socket(interface: str) -> socket.socket:
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+    try:
+        sock.bind((interface, ETH_P_ARP))
+    except OSError as error:
+        sock.close()
+        raise LookupError(f"interface {interface!r} does not exist: {error.strerror}") from None
+    return sock
+
+
+class _Link:
+    """The sockets one interface's announcements go out on, opened on first use and kept."""
+
+    def __init__(self, interface: str) -> None:
+        self.interface = interface
+        self.packet = _packet_socket(interface)  # raises LookupError for a missing interface
+        _, _, _, hatype, mac = self.packet.getsockname()
+        self.mac: bytes | None = mac if hatype == ARPHRD_ETHER and len(mac) == 6 else None
+        self.index = socket.if_nametoindex(interface)
+        self._icmp6: socket.socket | None = None
+
+    def send(self, address: str) -> bool:
+        """One announcement of ``address``; False when the link has no Ethernet address (lo, tunl0)."""
+        if self.mac is None:
+            return False
+        ip = ipaddress.ip_address(address)
+        if ip.version == 4:
+            self.packet.send(arp_announcement(self.mac, address))
+            return True
+        # The VIP as source, like keepalived, chosen per message (IPV6_PKTINFO) so one socket serves every VIP;
+        # the kernel refuses a source that is not on the node yet (it must be added with nodad first).
+        pktinfo = ip.packed + struct.pack("@i", self.index)
+        try:
+            self.icmp6.sendmsg(
+                [neighbour_advertisement(self.mac, address)],
+                [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)],
+                0,
+                (ALL_NODES, 0, 0, self.index),
+            )
+        except OSError as error:
+            raise OSError(
+                error.errno, f"cannot send NA from {address} on {self.interface}: {error.strerror}"
+            ) from None
+        return True
+
+    @property
+    def icmp6(self) -> socket.socket:
+        if self._icmp6 is None:
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.interface.encode())
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)  # receivers drop any other
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.index)
+            self._icmp6 = sock
+        return self._icmp6
+
+    def close(self) -> None:
+        self.packet.close()
+        if self._icmp6 is not None:
+            self._icmp6.close()
+
+
+class Announcer:
+    """Sends announcements of many VIPs over one raw socket per interface (and family), kept open.
+
+    ``with Announcer() as announcer: announcer.send("eth0", vip)`` for each VIP; sockets are opened in the
+    namespace of the thread that first sends on an interface.
+    """
+
+    def __init__(self) -> None:
+        self._links: dict[str, _Link] = {}
+
+    def __enter__(self) -> Announcer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def send(self, interface: str, address: str) -> bool:
+        """One announcement of ``address`` on ``interface``; False if the interface has no Ethernet address.
+
+        Raises LookupError for a missing interface, OSError when the kernel refuses the frame.
+        """
+        link = self._links.get(interface)
+        if link is None:
+            link = self._links[interface] = _Link(interface)
+        return link.send(address)
+
+    def close(self) -> None:
+        for link in self._links.values():
+            link.close()
+        self._links.clear()
 
 
 def announce(interface: str, address: str, count: int, interval: float = DEFAULT_INTERVAL) -> None:
     """Send ``count`` announcements of ``address`` on ``interface``, ``interval`` seconds apart."""
     if count < 1:
         return
-    mac = hardware_address(interface)
-    if mac is None:
-        logger.debug("not announcing %s on %s: no Ethernet address", address, interface)
-        return
-    if ipaddress.ip_address(address).version == 4:
-        _send_arp(interface, mac, address, count, interval)
-    else:
-        _send_na(interface, mac, address, count, interval)
-    logger.info("announced %s on %s (%s) %d time(s)", address, interface, mac.hex(":"), count)
-
-
-def _send_arp(interface: str, mac: bytes, address: str, count: int, interval: float) -> None:
-    frame = arp_announcement(mac, address)
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP)) as sock:
-        sock.bind((interface, ETH_P_ARP))
+    with Announcer() as announcer:
         for sent in range(count):
             if sent:
                 time.sleep(interval)
-            sock.send(frame)
+            if not announcer.send(interface, address):
+                logger.debug("not announcing %s on %s: no Ethernet address", address, interface)
+                return
+    logger.info("announced %s on %s %d time(s)", address, interface, count)
 
 
-def _send_na(interface: str, mac: bytes, address: str, count: int, interval: float) -> None:
-    message = neighbour_advertisement(mac, address)
-    index = socket.if_nametoindex(interface)
-    with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
-        try:
-            # The VIP as source, like keepalived; it must be on the interface already (added with nodad).
-            sock.bind((address, 0, 0, index))
-        except OSError as error:
-            raise OSError(error.errno, f"cannot send NA from {address} on {interface}: {error.strerror}") from None
-        for sent in range(count):
-            if sent:
-                time.sleep(interval)
-            sock.sendto(message, (ALL_NODES, 0, 0, index))
+def repeat(
+    pairs: Sequence[tuple[str, str]],
+    rounds: int,
+    interval: float = DEFAULT_INTERVAL,
+    still_wanted: Callable[[], Collection[tuple[str, str]]] | None = None,
+) -> dict[tuple[str, str], str]:
+    """``rounds`` more announcements of every ``(interface, address)``, the first ``interval`` from now.
+
+    All pairs go out together each round (one socket per interface), so the whole costs ``rounds * interval``
+    however many VIPs. ``still_wanted`` (if given) is asked before each round: a pair it no longer returns
+    (the VIP left the node meanwhile) is not announced again. Returns the error of each pair that failed;
+    a failed pair is not tried again, the others go on.
+    """
+    errors: dict[tuple[str, str], str] = {}
+    pending = list(pairs)
+    with Announcer() as announcer:
+        for _ in range(rounds):
+            time.sleep(interval)
+            if still_wanted is not None:
+                wanted = still_wanted()
+                pending = [pair for pair in pending if pair in wanted]
+            for pair in pending:
+                try:
+                    announcer.send(*pair)
+                except (LookupError, OSError) as error:
+                    errors[pair] = str(error)
+            pending = [pair for pair in pending if pair not in errors]
+    return errors

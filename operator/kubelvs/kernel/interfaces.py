@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from kubelvs.netstate import (
@@ -58,6 +59,23 @@ class IpvsTable(Protocol):
         ...
 
 
+class AddressBatch(Protocol):
+    """Many address writes over sockets opened once (see :meth:`Addresses.batch`); each call stands alone:
+    one that raises has changed nothing, and the batch goes on with the next."""
+
+    def add(self, key: AddressKey) -> bool:
+        """Put the address on its interface; False if it was there already."""
+        ...
+
+    def remove(self, key: AddressKey) -> bool:
+        """Take the address off; False if it (or its interface) was gone already."""
+        ...
+
+    def announce(self, key: AddressKey) -> bool:
+        """Announce the address once, now; False if its interface cannot (no Ethernet address: lo, tunl0)."""
+        ...
+
+
 class Addresses(Protocol):
     """Interface addresses (VIPs on the director's interface, on lo, on tunl0)."""
 
@@ -81,6 +99,15 @@ class Addresses(Protocol):
 
     def gratuitous_arp(self, interface: str, address: str, count: int) -> None:
         """Announce ``address`` on ``interface`` (gratuitous ARP for IPv4, unsolicited NA for IPv6)."""
+        ...
+
+    def batch(self) -> AbstractContextManager[AddressBatch]:
+        """A block of many adds, removals and announcements sharing their sockets."""
+        ...
+
+    def repeat_announcements(self, keys: Sequence[AddressKey], rounds: int) -> dict[AddressKey, str]:
+        """``rounds`` more announcements of every key still on its interface, all keys together per round at
+        the gateway's interval (blocks about ``rounds`` intervals however many keys); errors by key."""
         ...
 
 

@@ -3,7 +3,8 @@
 Topology, all network namespaces on one bridge inside the guest (TEST-NET-1 only): a client, two
 directors ``kd1`` (MASTER, priority 150) and ``kd2`` (BACKUP, 100), and two DR real servers with the VIP on
 ``lo``. keepalived programs IPVS (``lb_kind DR``, ``rr``, TCP_CHECK) and holds the VIP by VRRP. The client
-makes one HTTP request on a new connection every 20 ms (2 s timeout each) while the MASTER's keepalived is
+starts one HTTP request on a new connection every 20 ms (2 s timeout each; an open loop: it does not wait
+for earlier answers) while the MASTER's keepalived is
 
 - ``stop``: stopped gracefully (SIGTERM: it sends a priority-0 advert and drops VIP and IPVS rules);
 - ``sigkill``: SIGKILLed (VIP and IPVS rules stay behind on kd1, which still forwards);
@@ -34,6 +35,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -115,12 +117,17 @@ def serve(name: str, port: int) -> None:
 
 
 def client(address: str, port: int, seconds: float) -> None:
-    """One GET per connection every 20 ms for ``seconds``; prints [start, end, ok] per request (monotonic)."""
+    """A GET on a new connection every 20 ms for ``seconds``, each in its own thread, whether or not earlier
+    ones were answered (an open loop); prints [start, end, ok] per request (monotonic), in start order.
+
+    Open, not closed: a client that waits for each answer before it asks again measures its own timeouts --
+    its request stuck in a SYN retransmission (1 s, then 3 s) hides a takeover that completed meanwhile, so
+    every failover between 1 and 2 s read as the 2 s request timeout.
+    """
     request = f"GET / HTTP/1.0\r\nHost: {address}\r\n\r\n".encode()
     records: list[tuple[float, float, bool]] = []
-    print("ready", flush=True)
-    stop = time.monotonic() + seconds
-    while time.monotonic() < stop:
+
+    def ask() -> None:
         start = time.monotonic()
         ok = False
         try:
@@ -129,10 +136,21 @@ def client(address: str, port: int, seconds: float) -> None:
                 ok = conn.recv(4096).startswith(b"HTTP/1.0 200")
         except OSError:
             ok = False
-        end = time.monotonic()
-        records.append((start, end, ok))
-        time.sleep(max(0.0, REQUEST_EVERY_S - (end - start)))
-    print(json.dumps(records), flush=True)
+        records.append((start, time.monotonic(), ok))  # list.append is atomic
+
+    print("ready", flush=True)
+    asking: list[threading.Thread] = []
+    stop = time.monotonic() + seconds
+    next_start = time.monotonic()
+    while next_start < stop:
+        thread = threading.Thread(target=ask, daemon=True)
+        thread.start()
+        asking.append(thread)
+        next_start += REQUEST_EVERY_S
+        time.sleep(max(0.0, next_start - time.monotonic()))
+    for thread in asking:
+        thread.join(REQUEST_TIMEOUT_S + 1)
+    print(json.dumps(sorted(records)), flush=True)
 
 
 # --- the driver ------------------------------------------------------------------------------------
@@ -255,7 +273,7 @@ def fault(kind: str, master: subprocess.Popen[str]) -> None:
 
 def analyse(records: list[tuple[float, float, bool]], at: float) -> dict[str, Any]:
     after = [r for r in records if r[1] >= at]
-    answered = [end for _, end, ok in records if ok]
+    answered = sorted(end for _, end, ok in records if ok)
     gaps = [b - a for a, b in itertools.pairwise(answered) if b >= at]
     if records and not records[-1][2]:  # still no answer when the client stopped: the outage is open
         gaps.append(records[-1][1] - (answered[-1] if answered else at))

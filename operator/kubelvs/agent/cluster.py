@@ -57,7 +57,7 @@ from kubelvs.agent.ownership import DEFAULT_PATH, Store
 from kubelvs.agent.reconciler import GARP_COUNT, UNANNOUNCED, Kernel, Outcome, Reconciler
 from kubelvs.agent.reporting import Reporter
 from kubelvs.agent.skips import SkipLog
-from kubelvs.agent.watching import Mirror
+from kubelvs.agent.watching import Mirror, labels, object_without_status
 from kubelvs.api.durations import parse_duration
 from kubelvs.api.enums import HealthCheckType, OnFailure
 from kubelvs.api.models import RealServer, VirtualServer
@@ -170,6 +170,7 @@ class ClusterAgent:
                 "VirtualServers",
                 custom.list_cluster_custom_object,
                 self._wake_threadsafe,
+                relevant=object_without_status,
                 group=GROUP,
                 version=VERSION,
                 plural="virtualservers",
@@ -178,6 +179,7 @@ class ClusterAgent:
                 "RealServers",
                 custom.list_cluster_custom_object,
                 self._wake_threadsafe,
+                relevant=object_without_status,
                 group=GROUP,
                 version=VERSION,
                 plural="realservers",
@@ -189,6 +191,7 @@ class ClusterAgent:
             self._wake_threadsafe,
             kind="Node",
             api_version="v1",
+            relevant=labels,
             field_selector=f"metadata.name={options.node}",
         )
         self.metrics = AgentMetrics(
@@ -525,7 +528,7 @@ class ClusterAgent:
             fields: dict[str, Any] = {"activeDirector": node}
             if str(ipvs_plan.service_key(vs.spec)) not in failed and vs.metadata.generation is not None:
                 fields["programmedGeneration"] = vs.metadata.generation
-            await self.reporter.status(vs, fields)
+            await self.reporter.status(vs, fields, self.mirrors[0].status_of(vs.key))
             if group not in self._announced:
                 vip = vs.spec.address or f"fwmark {vs.spec.fwmark}"
                 await self.reporter.event(vs, "DirectorActive", f"{node} is the active director of {vip}")
@@ -534,7 +537,7 @@ class ClusterAgent:
                 rs_fields: dict[str, Any] = {"effectiveWeight": destination.weight if destination else 0}
                 if rs.key in health:
                     rs_fields["health"] = health[rs.key].value
-                await self.reporter.status(rs, rs_fields)
+                await self.reporter.status(rs, rs_fields, self.mirrors[1].status_of(rs.key))
         self._announced = held
         transitions, self._transitions = self._transitions, []
         by_key = {rs.key: rs for rs in objects.real_servers}

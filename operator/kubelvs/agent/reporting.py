@@ -36,9 +36,15 @@ class Reporter:
         self._node = node
         self._timeout = request_timeout
 
-    async def status(self, obj: VirtualServer | RealServer, fields: dict[str, Any]) -> bool:
-        """Patch ``fields`` into the object's status unless it shows them already; True if it wrote."""
-        current = obj.status or {}
+    async def status(
+        self, obj: VirtualServer | RealServer, fields: dict[str, Any], current: dict[str, Any] | None = None
+    ) -> bool:
+        """Patch ``fields`` into the object's status unless it shows them already; True if it wrote.
+
+        ``current``: the status as the API server last showed it, when fresher than the parsed ``obj``'s (the
+        agent's watches do not re-parse an object whose status alone changed).
+        """
+        current = (obj.status or {}) if current is None else current
         if all(current.get(name) == value for name, value in fields.items()):
             return False
         try:

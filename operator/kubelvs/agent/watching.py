@@ -5,6 +5,10 @@ The official client is synchronous and a watch blocks, so each mirror runs in it
 what changed since it last asked (:meth:`Mirror.take_changes`: a watch event carries the changed object,
 so one edit costs the agent one object). When the API server goes away, a mirror keeps its last contents
 (fail-static) and retries with a capped back-off; ``410 Gone`` or any broken stream leads to a fresh list.
+
+A mirror may be told what of an object its reader depends on (``relevant``): a change of anything else --
+the status an operator or another agent wrote, a new resourceVersion -- is stored (so :meth:`Mirror.status_of`
+stays current) but wakes nobody. Without it every status write on a VirtualServer was a pass in every agent.
 """
 
 from __future__ import annotations
@@ -23,6 +27,18 @@ logger = logging.getLogger(__name__)
 
 WATCH_TIMEOUT = 300  # seconds the API server keeps one watch open before we list again
 MAX_BACKOFF = 10.0
+VOLATILE_METADATA = ("resourceVersion", "managedFields")  # change with every write, status writes too
+
+
+def object_without_status(raw: dict[str, Any]) -> tuple[Any, ...]:
+    """What a custom object means to the agent: everything but its status and per-write bookkeeping."""
+    meta = {k: v for k, v in (raw.get("metadata") or {}).items() if k not in VOLATILE_METADATA}
+    return (meta, {k: v for k, v in raw.items() if k not in ("metadata", "status")})
+
+
+def labels(raw: dict[str, Any]) -> Any:
+    """What a Node means to the agent: its labels (kubelet heartbeats rewrite its status constantly)."""
+    return (raw.get("metadata") or {}).get("labels")
 
 
 def object_key(raw: dict[str, Any]) -> str:
@@ -41,9 +57,11 @@ class Mirror:
         notify: Callable[[], None],
         kind: str = "",
         api_version: str = "",
+        relevant: Callable[[dict[str, Any]], Any] | None = None,
         **list_args: Any,
     ) -> None:
         self.what = what
+        self._relevant = relevant
         self._list = list_call
         self._args = list_args
         self._notify = notify
@@ -70,6 +88,12 @@ class Mirror:
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._objects.values())
+
+    def status_of(self, key: str) -> dict[str, Any]:
+        """The object's status as last seen (status-only changes included, though they wake nobody)."""
+        with self._lock:
+            found = self._objects.get(key)
+        return dict((found or {}).get("status") or {})
 
     def take_changes(self) -> dict[str, dict[str, Any] | None]:
         """Key -> current object (None: deleted) of everything changed since the last call."""
@@ -99,7 +123,7 @@ class Mirror:
         objects = {object_key(raw): self._complete(raw) for raw in listed.get("items") or []}
         with self._lock:
             keys = objects.keys() | self._objects.keys()
-            differ = {key for key in keys if objects.get(key) != self._objects.get(key)}
+            differ = {key for key in keys if self._differs(self._objects.get(key), objects.get(key))}
             changed = bool(differ)
             self._changed |= differ
             self._objects = objects
@@ -126,12 +150,21 @@ class Mirror:
                 continue
             key = object_key(raw)
             with self._lock:
-                self._changed.add(key)
                 if kind == "DELETED":
-                    self._objects.pop(key, None)
+                    changed = self._objects.pop(key, None) is not None
                 else:
-                    self._objects[key] = self._complete(raw)
-            self._notify()
+                    raw = self._complete(raw)
+                    changed = self._differs(self._objects.get(key), raw)
+                    self._objects[key] = raw
+                if changed:
+                    self._changed.add(key)
+            if changed:
+                self._notify()
+
+    def _differs(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
+        if old is None or new is None or self._relevant is None:
+            return old != new
+        return bool(self._relevant(old) != self._relevant(new))
 
     def _complete(self, raw: dict[str, Any]) -> dict[str, Any]:
         if self._kind:

@@ -96,7 +96,7 @@ async def test_a_weight_patch_is_one_op_and_reads_one_service(emulator) -> None:
         response = await emulator.patch(f"{BASE}/realservers/web2-3", json={"spec": {"weight": 30}})
         assert response.status == 200
         await wait_for(lambda: weight("10.9.2.3") == 30, timeout=5)
-        await idle()  # the status report of the new weight comes back as an event: a pass that writes nothing
+        await idle()
         assert [type(op) for op in ipvs.applied] == [EditDestination]
         assert ipvs.read == [ServiceKey(Family.INET, Proto.TCP, "192.0.2.2", 80)]
         assert ipvs.full_reads == full_reads  # no full pass for an edit

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from kubelvs.kernel import interfaces
@@ -157,12 +157,14 @@ class FakeAddresses:
         self.batches += 1
         yield FakeAddressBatch(self)
 
-    def repeat_announcements(self, keys: Sequence[AddressKey], rounds: int) -> dict[AddressKey, str]:
-        """Like the kernel's: every key still present once per round; a key on a ``down`` interface fails."""
+    def repeat_announcements(
+        self, keys: Sequence[AddressKey], rounds: int, keep: Callable[[AddressKey], bool] | None = None
+    ) -> dict[AddressKey, str]:
+        """Like the kernel's: every kept key once per round; a key on a ``down`` interface fails."""
         errors = {key: f"network is down: {key.interface}" for key in keys if key.interface in self.down}
         for _ in range(rounds):
             self.repeated.extend(
-                (key.interface, key.address) for key in keys if key in self.present and key not in errors
+                (key.interface, key.address) for key in keys if key not in errors and (keep is None or keep(key))
             )
         return errors
 

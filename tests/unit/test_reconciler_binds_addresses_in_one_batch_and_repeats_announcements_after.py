@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from fakes import FakeAddresses
@@ -104,9 +104,11 @@ class HeldRepeats(FakeAddresses):
         super().__init__()
         self.release = threading.Event()
 
-    def repeat_announcements(self, keys: Sequence[AddressKey], rounds: int) -> dict[AddressKey, str]:
+    def repeat_announcements(
+        self, keys: Sequence[AddressKey], rounds: int, keep: Callable[[AddressKey], bool] | None = None
+    ) -> dict[AddressKey, str]:
         self.release.wait(timeout=10)
-        return super().repeat_announcements(keys, rounds)
+        return super().repeat_announcements(keys, rounds, keep)
 
 
 @pytest.mark.parametrize(
@@ -124,3 +126,13 @@ def test_the_pass_returns_without_waiting_for_the_repeats(full: bool) -> None:
     node.addresses.release.set()
     reconciler.wait_for_announcements(timeout=5)
     assert node.addresses.repeated == pairs(VIPS) * (GARP_COUNT - 1)
+
+
+def test_a_vip_removed_before_its_repeats_is_not_announced_again() -> None:
+    node = dataclasses.replace(Node.new(), addresses=HeldRepeats())
+    reconciler = node.reconciler()
+    reconciler.reconcile(state(VIPS))  # repeats held back
+    reconciler.reconcile(state(VIPS[:2]))  # the others leave the node before their repeats go out
+    node.addresses.release.set()
+    reconciler.wait_for_announcements(timeout=5)
+    assert node.addresses.repeated == pairs(VIPS[:2]) * (GARP_COUNT - 1)

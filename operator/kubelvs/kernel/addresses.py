@@ -15,7 +15,7 @@ import errno
 import ipaddress
 import logging
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -82,20 +82,18 @@ class NetlinkAddresses:
         with IPRoute() as ipr, arp.Announcer() as announcer:
             yield NetlinkBatch(ipr, announcer)
 
-    def repeat_announcements(self, keys: Sequence[AddressKey], rounds: int) -> dict[AddressKey, str]:
+    def repeat_announcements(
+        self, keys: Sequence[AddressKey], rounds: int, keep: Callable[[AddressKey], bool] | None = None
+    ) -> dict[AddressKey, str]:
         """``rounds`` more announcements of each key, ``arp_interval`` apart (the first one interval from now),
         every key together per round over one raw socket per interface: about ``rounds * arp_interval`` in all.
 
-        Before each round the interfaces are read again, and a key no longer on its interface (the VIP left the
-        node meanwhile) is not announced. Returns the error of each key that failed (the others went out).
+        ``keep`` (if given) is asked about each key before each round; one it turns down (the VIP left the node
+        meanwhile) is not announced again. Returns the error of each key that failed (the others went out).
         """
         by_pair = {(key.interface, key.address): key for key in keys}
-        interfaces = sorted({key.interface for key in keys})
-
-        def still_there() -> set[tuple[str, str]]:
-            return {(key.interface, key.address) for key in self.list(interfaces)}
-
-        errors = arp.repeat(list(by_pair), rounds, self._arp_interval, still_there)
+        wanted = None if keep is None else lambda pair: keep(by_pair[pair])
+        errors = arp.repeat(list(by_pair), rounds, self._arp_interval, wanted)
         return {by_pair[pair]: error for pair, error in errors.items()}
 
     def default_interface(self, family: int) -> str | None:

@@ -16,7 +16,7 @@ import logging
 import socket
 import struct
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -172,13 +172,13 @@ def repeat(
     pairs: Sequence[tuple[str, str]],
     rounds: int,
     interval: float = DEFAULT_INTERVAL,
-    still_wanted: Callable[[], Collection[tuple[str, str]]] | None = None,
+    keep: Callable[[tuple[str, str]], bool] | None = None,
 ) -> dict[tuple[str, str], str]:
     """``rounds`` more announcements of every ``(interface, address)``, the first ``interval`` from now.
 
     All pairs go out together each round (one socket per interface), so the whole costs ``rounds * interval``
-    however many VIPs. ``still_wanted`` (if given) is asked before each round: a pair it no longer returns
-    (the VIP left the node meanwhile) is not announced again. Returns the error of each pair that failed;
+    however many VIPs. ``keep`` (if given) is asked about each pair before each round: one it turns down (the
+    VIP left the node meanwhile) is not announced again. Returns the error of each pair that failed;
     a failed pair is not tried again, the others go on.
     """
     errors: dict[tuple[str, str], str] = {}
@@ -186,9 +186,8 @@ def repeat(
     with Announcer() as announcer:
         for _ in range(rounds):
             time.sleep(interval)
-            if still_wanted is not None:
-                wanted = still_wanted()
-                pending = [pair for pair in pending if pair in wanted]
+            if keep is not None:
+                pending = [pair for pair in pending if keep(pair)]
             for pair in pending:
                 try:
                     announcer.send(*pair)

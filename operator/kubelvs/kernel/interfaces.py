@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -105,9 +105,11 @@ class Addresses(Protocol):
         """A block of many adds, removals and announcements sharing their sockets."""
         ...
 
-    def repeat_announcements(self, keys: Sequence[AddressKey], rounds: int) -> dict[AddressKey, str]:
-        """``rounds`` more announcements of every key still on its interface, all keys together per round at
-        the gateway's interval (blocks about ``rounds`` intervals however many keys); errors by key."""
+    def repeat_announcements(
+        self, keys: Sequence[AddressKey], rounds: int, keep: Callable[[AddressKey], bool] | None = None
+    ) -> dict[AddressKey, str]:
+        """``rounds`` more announcements of every key, all together per round at the gateway's interval (blocks
+        about ``rounds`` intervals however many keys), skipping keys ``keep`` turns down; errors by key."""
         ...
 
 

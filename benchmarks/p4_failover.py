@@ -418,14 +418,19 @@ def kubelvs_scenario(stack: Any, kind: str) -> dict[str, Any]:
     probe = start_ready(
         "client", sys.executable, str(SCRIPT), "client", VIP, str(PORT), str(BEFORE_FAULT_S + AFTER_FAULT_S)
     )
+    sampler = st.HolderSampler(VIP, every=0.02)  # over netlink: an ``ip`` process per look takes ~0.5 s here
+    sampler.start()
     time.sleep(BEFORE_FAULT_S)
     at = time.monotonic()
     if kind == "stop":
         stack.agent(holder).send(signal.SIGTERM)
     else:
         stack.crash_director(holder, links_down=kind == "node-lost")
-    wait_for(lambda: standby in st.vip_holders(VIP), 60, f"{standby} to take the VIP")
-    took_over = time.monotonic() - at
+    try:
+        wait_for(lambda: sampler.first(frozenset({standby}), at) is not None, 60, f"{standby} to take the VIP")
+    finally:
+        sampler.stop()
+    took_over = (sampler.first(frozenset({standby}), at) or float("nan")) - at
     out, _ = probe.communicate(timeout=BEFORE_FAULT_S + AFTER_FAULT_S + 60)
     records = [(float(a), float(b), bool(ok)) for a, b, ok in json.loads(out.strip().splitlines()[-1])]
     figures = analyse(records, at)

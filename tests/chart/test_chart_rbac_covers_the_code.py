@@ -44,7 +44,10 @@ DECLARED: dict[str, set[tuple[str, str, str, str]]] = {
         *{(GROUP, f"{plural}/status", "patch", CLUSTER) for plural in LVS_PLURALS},
         *{("", "nodes", verb, CLUSTER) for verb in ("get", "list", "watch")},
         ("", "events", "create", CLUSTER),
-        *{("coordination.k8s.io", "leases", verb, NAMESPACE) for verb in ("get", "create", "update", "patch")},
+        *{
+            ("coordination.k8s.io", "leases", verb, NAMESPACE)
+            for verb in ("get", "list", "watch", "create", "update", "patch")
+        },
     },
 }
 

@@ -39,12 +39,13 @@ async def start(emulator: LeaseEmulator) -> AsyncIterator[Start]:
         groups: dict[str, list[str]] | None = None,
         settings: ElectionSettings | None = None,
         on_change: OnChange | None = None,
+        store: type[KubernetesLeases] = KubernetesLeases,
     ) -> Election:
         config = k8s.Configuration(host=str(emulator.url).rstrip("/"))
         api = k8s.ApiClient(config)
         api.user_agent = node
         clients.append(api)
-        election = Election(KubernetesLeases(api, NAMESPACE), node, settings, on_change)
+        election = Election(store(api, NAMESPACE), node, settings, on_change)
         elections.append(election)
         await election.set_candidacies(groups if groups is not None else {GROUP: []})
         return election

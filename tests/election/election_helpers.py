@@ -106,11 +106,15 @@ def states(versions: Sequence[Version]) -> list[tuple[str, str]]:
 
 
 def lease_requests(emulator: Any, node: str, method: str) -> int:
-    """How many requests of ``method`` the node sent for Leases (its User-Agent is the node name)."""
+    """How many requests of ``method`` the node sent for Leases (its User-Agent is the node name); a GET that
+    opens a watch is not a read and is not counted."""
     return sum(
         1
         for request in emulator
-        if request.resource == LEASES and request.method == method and request.headers.get("User-Agent") == node
+        if request.resource == LEASES
+        and request.method == method
+        and request.headers.get("User-Agent") == node
+        and request.url.query.get("watch") != "true"
     )
 
 

@@ -15,8 +15,10 @@ async def test_a_conflict_on_acquire_is_handled_as_a_lost_race(start, emulator):
     await first.close()  # the Lease is free now
 
     def intruder_wins(name, stored):
-        # Another node's acquisition lands between node-b's read and node-b's write.
-        stored["spec"].update(holderIdentity="intruder", renewTime=micro_time())
+        # Another node's acquisition lands between node-b's read and node-b's write. It writes its own lease
+        # duration, as a contender with the default settings does (the release before it wrote 1 s).
+        stored["spec"].update(holderIdentity="intruder", renewTime=micro_time(), leaseDurationSeconds=2)
+        stored["metadata"]["annotations"]["lvs.kubelvs.io/lease-duration-ms"] = "1500"
         return stored
 
     emulator.interlopers.append(intruder_wins)
@@ -25,7 +27,8 @@ async def test_a_conflict_on_acquire_is_handled_as_a_lost_race(start, emulator):
     await wait_for(lambda: emulator.conflicts > conflicts_before, timeout=2)
     assert contender.held == frozenset()
     assert emulator.lease(NAMESPACE, GROUP)["spec"]["holderIdentity"] == "intruder"
-    await asyncio.sleep(1.0)  # the intruder's Lease is still young: node-b keeps off
+    # The intruder's Lease is still young (node-b sees it from when it was written, by the watch): it keeps off.
+    await asyncio.sleep(1.0)
     assert contender.held == frozenset()
     # The intruder never renews: node-b takes over once the Lease expired.
     await wait_for(lambda: GROUP in contender.held, timeout=2)

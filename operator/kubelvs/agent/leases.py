@@ -15,21 +15,32 @@ Two fields need more than the Lease type offers, so they ride in annotations:
 
 The official client is synchronous; every call runs in a worker thread of the store's own small pool,
 bounded by a request timeout so a hung API server cannot hold a thread past the renew deadline.
+
+Followers also *watch*: :meth:`KubernetesLeases.watch` hands every version of a Lease the API server
+reports to a callback on the event loop, the moment it is written. One watch per store covers all of the
+namespace's kube-lvs Leases (label ``app.kubernetes.io/managed-by=kubelvs``); it runs in a daemon thread
+while anyone listens and starts again, with back-off, when it breaks. Always from the current state (no
+``resourceVersion``): the API server then begins with an ADDED event per Lease, which is the re-read that
+a gap in the stream calls for anyway. The election keeps polling, so a broken watch only makes it slower.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime
 import json
 import logging
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +48,14 @@ DURATION_ANNOTATION = "lvs.kubelvs.io/lease-duration-ms"
 PREEMPT_ANNOTATION = "lvs.kubelvs.io/preempted-by"
 RELEASED_ANNOTATION = "lvs.kubelvs.io/released-by"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "kubelvs"
+
+WATCH_TIMEOUT = 300
+"""Seconds the API server keeps one watch open; then the store watches again."""
+WATCH_IDLE = 60.0
+"""Seconds without a byte after which a watch counts as broken (a held Lease changes every renew period)."""
+WATCH_BACKOFF = (0.25, 10.0)
+"""First and longest wait before watching again after a failure."""
 
 
 class Conflict(Exception):
@@ -94,7 +113,7 @@ class LeaseRecord:
         meta = dict(self.raw.get("metadata") or {})
         meta.update(name=self.name, namespace=namespace)
         labels = dict(meta.get("labels") or {})
-        labels.setdefault(MANAGED_BY_LABEL, "kubelvs")
+        labels.setdefault(MANAGED_BY_LABEL, MANAGED_BY)
         meta["labels"] = labels
         annotations = dict(meta.get("annotations") or {})
         annotations[DURATION_ANNOTATION] = str(round(self.duration * 1000))
@@ -129,6 +148,9 @@ def micro_time(moment: datetime.datetime | None = None) -> str:
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+Listener = Callable[[LeaseRecord | None], None]
+
+
 class LeaseStore(Protocol):
     """Where Leases live: the API server in production (:class:`KubernetesLeases`)."""
 
@@ -140,6 +162,10 @@ class LeaseStore(Protocol):
 
     async def replace(self, record: LeaseRecord) -> LeaseRecord:
         """Replace it if its resourceVersion is still ``record.resource_version``, else :class:`Conflict`."""
+
+    def watch(self, name: str, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` on the event loop with each version of the Lease the API server reports (None
+        when it was deleted), for as long as the returned function was not called. Call it from the loop."""
 
 
 class KubernetesLeases:
@@ -158,6 +184,8 @@ class KubernetesLeases:
         # Own threads: a renewal must never queue behind the agent's other blocking work (netlink,
         # status writes) in asyncio's small default pool.
         self._executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="leases")
+        self._listeners: dict[str, set[Listener]] = {}
+        self._watch: _NamespaceWatch | None = None
 
     @property
     def namespace(self) -> str:
@@ -188,6 +216,31 @@ class KubernetesLeases:
             raise _translate(error) from error
         return LeaseRecord.from_raw(raw)
 
+    def watch(self, name: str, listener: Listener) -> Callable[[], None]:
+        self._listeners.setdefault(name, set()).add(listener)
+        if self._watch is None:
+            self._watch = _NamespaceWatch(
+                self._api, self._namespace, self._timeout, asyncio.get_running_loop(), self._deliver
+            )
+
+        def unwatch() -> None:
+            listeners = self._listeners.get(name, set())
+            listeners.discard(listener)
+            if not listeners:
+                self._listeners.pop(name, None)
+            if not self._listeners and self._watch is not None:
+                self._watch.stop()
+                self._watch = None
+
+        return unwatch
+
+    def _deliver(self, name: str, record: LeaseRecord | None) -> None:
+        for listener in list(self._listeners.get(name, ())):
+            try:
+                listener(record)
+            except Exception:
+                logger.exception("Lease %s: a watch listener failed", name)
+
     async def _call(self, method: Any, *args: Any) -> dict[str, Any]:
         def call() -> dict[str, Any]:
             response = method(*args, _preload_content=False, _request_timeout=self._timeout)
@@ -200,6 +253,100 @@ class KubernetesLeases:
             raise
         except Exception as error:  # urllib3 connection errors, timeouts, bad JSON from a proxy
             raise Unavailable(f"{type(error).__name__}: {error}") from error
+
+
+class _NamespaceWatch:
+    """One watch on the namespace's kube-lvs Leases in a daemon thread; each event goes to ``deliver`` on
+    the event loop. It goes on watching, with back-off after failures, until :meth:`stop`."""
+
+    def __init__(
+        self,
+        api: k8s.CoordinationV1Api,
+        namespace: str,
+        connect_timeout: float,
+        loop: asyncio.AbstractEventLoop,
+        deliver: Callable[[str, LeaseRecord | None], None],
+    ) -> None:
+        self._api = api
+        self._namespace = namespace
+        self._connect_timeout = connect_timeout
+        self._loop = loop
+        self._deliver = deliver
+        self._stopping = threading.Event()
+        self._response: Any = None
+        self._thread = threading.Thread(target=self._run, name=f"watch Leases {namespace}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the thread: the open response is shut, so a blocked read returns at once."""
+        self._stopping.set()
+        response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):  # already closed, or closing under the reader's feet
+                response.shutdown()
+
+    def _run(self) -> None:
+        backoff = WATCH_BACKOFF[0]
+        while not self._stopping.is_set():
+            try:
+                if self._stream():
+                    backoff = WATCH_BACKOFF[0]
+                    continue  # it ran and ended (server timeout, 410 Gone): watch again at once
+                problem = "it ended without an event"
+            except Exception as error:  # connection refused, read timeout, HTTP errors
+                problem = f"{type(error).__name__}: {error}"
+            if self._stopping.is_set():
+                return
+            logger.info(
+                "Lease watch in %s broke (%s); followers poll, watching again in %.2fs",
+                self._namespace,
+                problem,
+                backoff,
+            )
+            self._stopping.wait(backoff)
+            backoff = min(WATCH_BACKOFF[1], backoff * 2)
+
+    def _stream(self) -> bool:
+        """Watch until the stream ends; return whether it brought any Lease. The client's ``Watch`` helper is
+        not used: without deserialising it fails on the API server's ERROR events (``raw_object``)."""
+        response: Any = self._api.list_namespaced_lease(
+            self._namespace,
+            watch=True,
+            label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}",
+            timeout_seconds=WATCH_TIMEOUT,
+            _preload_content=False,
+            _request_timeout=(self._connect_timeout, WATCH_IDLE),
+        )
+        self._response = response
+        delivered = False
+        try:
+            if self._stopping.is_set():  # stop() came before there was a response to shut
+                return False
+            for line in iter_resp_lines(response):  # type: ignore[no-untyped-call]
+                if self._stopping.is_set():
+                    break
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                kind, raw = event.get("type"), event.get("object")
+                if kind == "ERROR" or not isinstance(raw, dict):
+                    logger.debug("Lease watch in %s ended: %s", self._namespace, raw)
+                    break
+                if kind == "BOOKMARK":
+                    continue
+                name = str((raw.get("metadata") or {}).get("name") or "")
+                record = None if kind == "DELETED" else LeaseRecord.from_raw(raw)
+                try:
+                    self._loop.call_soon_threadsafe(self._deliver, name, record)
+                except RuntimeError:  # the event loop is closed: nobody is listening any more
+                    self._stopping.set()
+                    break
+                delivered = True
+        finally:
+            self._response = None
+            response.close()  # a half-read stream must not go back to the pool as a usable connection
+            response.release_conn()
+        return delivered
 
 
 def _translate(error: ApiException) -> Exception:

@@ -10,7 +10,9 @@ to the node. So each ``PolicyRoute`` becomes
 and the main table is never touched. The copied connected route is what classic LVS-NAT (default gateway =
 director) does for free: replies to peers on the gateway's own subnet, such as a standby director's health
 checks, go straight to them, and only the rest goes via the gateway (which sits on a dead node until the
-standby takes it over). A route in the table, not a second ``to <subnet> lookup main`` rule: the table is
+standby takes it over). The price is classic LVS-NAT's too: a client of the VIP on that same subnet gets
+its replies straight from the real server's address, which it does not expect (use natReturnPath snat
+there). A route in the table, not a second ``to <subnet> lookup main`` rule: the table is
 already ours and goes with its last rule, ``list`` keeps reading one rule per PolicyRoute, and no rule of
 ours widens what the node's other traffic looks up.
 

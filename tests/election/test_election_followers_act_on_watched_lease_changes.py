@@ -21,6 +21,7 @@ from election_helpers import (
     wait_for,
 )
 from kubernetes import client as k8s
+from leases_emulator import LEASES
 
 from kubelvs.agent.election import ElectionSettings
 from kubelvs.agent.leases import KubernetesLeases, LeaseRecord, Listener, micro_time
@@ -123,3 +124,31 @@ async def test_without_a_watch_polling_still_hands_over(start, emulator):
     await wait_for(lambda: GROUP in standby.held, timeout=PATIENCE)
     assert lease_requests(emulator, "node-b", "GET") > reads  # it found out by reading
     assert states(lease_versions(emulator))[-2:] == [("", ""), ("node-b", "")]
+
+
+def watches_opened(emulator, node: str) -> int:
+    """How many watches on Leases the node asked for (answered or not)."""
+    return sum(
+        1
+        for request in emulator
+        if request.resource == LEASES
+        and request.headers.get("User-Agent") == node
+        and request.url.query.get("watch") == "true"
+    )
+
+
+async def test_the_watch_starts_again_after_an_api_outage(start, emulator):
+    holder = await start("node-a", settings=SLOW_POLLS)
+    await wait_for(lambda: GROUP in holder.held, timeout=PATIENCE)
+    emulator.partitioned.add("node-b")  # node-b starts cut off: its first read and its watches fail
+    standby = await start("node-b", settings=SLOW_POLLS)
+    await wait_for(lambda: watches_opened(emulator, "node-b") >= 2, timeout=PATIENCE)
+    emulator.partitioned.clear()
+    reads = lease_requests(emulator, "node-b", "GET")
+    # Its next poll is 5 s away: the watch, started again after its back-off, tells it who holds the Lease.
+    learnt = await wait_for(lambda: standby.holders().get(GROUP) == "node-a", timeout=PATIENCE)
+    assert lease_requests(emulator, "node-b", "GET") == reads
+    assert learnt < SLOW_POLLS.retry_period / 2, f"learnt after {learnt:.2f}s"
+    await holder.close()
+    await wait_for(lambda: GROUP in standby.held, timeout=PATIENCE)
+    assert lease_requests(emulator, "node-b", "GET") == reads  # and of the release, the same way

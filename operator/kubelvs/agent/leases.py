@@ -293,7 +293,9 @@ class _NamespaceWatch:
                     backoff = WATCH_BACKOFF[0]
                     continue  # it ran and ended (server timeout, 410 Gone): watch again at once
                 problem = "it ended without an event"
-            except Exception as error:  # connection refused, read timeout, HTTP errors
+            except ApiException as error:  # its text carries every header and the body: too much for a log line
+                problem = f"HTTP {error.status}: {error.reason}"
+            except Exception as error:  # connection refused, read timeout
                 problem = f"{type(error).__name__}: {error}"
             if self._stopping.is_set():
                 return

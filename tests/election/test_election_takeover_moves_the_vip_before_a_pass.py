@@ -67,7 +67,8 @@ def test_a_gain_binds_and_announces_and_a_step_down_removes_without_a_pass(agent
     agent.election._held = frozenset({group})  # the election won the Lease
     assert agent._move_addresses() == frozenset()
     assert {vip, gateway} <= node.addresses.present
-    assert node.addresses.announced == [("eth0", VIP), ("eth1", GATEWAY)] * 3  # each once first, then repeats
+    assert node.addresses.announced == [("eth0", VIP), ("eth1", GATEWAY)]  # each once, as it is added
+    assert node.addresses.repeated == [("eth0", VIP), ("eth1", GATEWAY)] * 2  # then the repeats, together
     assert {vip, gateway} <= agent.reconciler.record.addresses  # owned: the next pass keeps them
 
     assert agent._move_addresses() == frozenset()  # nothing changed since: nothing written

@@ -54,7 +54,7 @@ from kubelvs.agent.leases import KubernetesLeases
 from kubelvs.agent.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from kubelvs.agent.metrics import AgentMetrics
 from kubelvs.agent.ownership import DEFAULT_PATH, Store
-from kubelvs.agent.reconciler import GARP_COUNT, UNANNOUNCED, Kernel, Outcome, Reconciler
+from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
 from kubelvs.agent.reporting import Reporter
 from kubelvs.agent.skips import SkipLog
 from kubelvs.agent.watching import Mirror, labels, object_without_status
@@ -369,30 +369,22 @@ class ClusterAgent:
                 return set(plan(chosen, (), facts, groups).state.addresses) if chosen else set()
 
             started = time.monotonic()
+            outcome = Outcome()
             wanted, unwanted = addresses(held), addresses(before)
             removed = sorted(unwanted - wanted)
-            for key in removed:
-                self.kernel.addresses.remove(key)
-                self.reconciler.record.addresses.discard(key)
+            self.reconciler.unbind(removed, outcome)
             gained = addresses(held - before)
             present = self.kernel.addresses.list(sorted({key.interface for key in gained})) if gained else set()
             added = sorted(gained - present)
-            announced = [key for key in added if key.interface not in UNANNOUNCED]
-            for key in added:
-                self.kernel.addresses.add(key)
-                self.reconciler.record.addresses.add(key)
-                if key in announced:  # at once: clients move before the next address is even added
-                    self.kernel.addresses.gratuitous_arp(key.interface, key.address, 1)
+            announced = self.reconciler.bind(added, outcome)  # each announced once as it is added
         logger.info(
-            "held groups changed: bound %s, removed %s in %.3f s",
+            "held groups changed: bound %s, removed %s in %.3f s%s",
             _addresses(added) or "nothing",
             _addresses(removed) or "nothing",
             time.monotonic() - started,
+            "".join(f"; {obj}: {error}" for obj, error in outcome.errors),
         )
-        for _ in range(GARP_COUNT - 1 if announced else 0):  # the repeats, outside the lock
-            time.sleep(0.1)
-            for key in announced:
-                self.kernel.addresses.gratuitous_arp(key.interface, key.address, 1)
+        self.reconciler.repeat_announcements(announced)  # outside the lock
         return before - held
 
     def _health_changed(self, transition: Transition[str]) -> None:

@@ -90,6 +90,52 @@ def test_kept_manifests_agree_with_a_fresh_load(tmp_path: Path, edits: list[list
     same_as_load(files, [str(tmp_path)])
 
 
+def dump(objects: list[dict[str, Any]]) -> str:
+    return yaml.safe_dump_all(objects, sort_keys=False)
+
+
+DOCS = [dump([o]) for o in world()]
+ANNOTATED = dump(
+    [obj("VirtualServer", "notes", address="192.0.2.9", port=80) | {"metadata": {"name": "notes"}}]
+).replace("kind: VirtualServer\n", "kind: VirtualServer\n# a comment line\n")
+NOT_A_MARKER = "\n".join(  # a block scalar whose lines start with --- but are no document markers
+    [
+        DOCS[0].rstrip("\n"),
+        "---",
+        "apiVersion: v1",
+        "kind: ConfigMap",
+        "metadata: {name: text}",
+        "data:",
+        "  text: |",
+        "---x is not a marker",
+        "----- nor is this",
+        "",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        pytest.param(["---\n".join(DOCS + DOCS[-1:]), "---\n".join(DOCS)], id="one-copy-of-a-repeat-removed"),
+        pytest.param(["---\n".join(DOCS), "---\n".join(DOCS[::-1])], id="documents-reordered"),
+        pytest.param(["---\n".join(DOCS), "---\n".join([ANNOTATED, *DOCS])], id="inserted-at-the-start"),
+        pytest.param(["---\n".join(DOCS), "---\n".join(DOCS[:-1])], id="removed-at-the-end"),
+        pytest.param(["---\n".join(DOCS), "---\n" + "---\n".join(DOCS)], id="leading-marker-added"),
+        pytest.param(["---\n".join(DOCS), NOT_A_MARKER, "---\n".join(DOCS)], id="not-a-marker-and-back"),
+        pytest.param(["---\n".join(DOCS), "---\n".join(DOCS).replace("weight: 2", "weight: 3")], id="one-value"),
+    ],
+)
+def test_kept_manifests_agree_with_a_fresh_load_after_text_edits(tmp_path: Path, texts: list[str]) -> None:
+    path = tmp_path / "all.yaml"
+    files = ManifestFiles([str(tmp_path)])
+    for number, text in enumerate(texts):
+        path.write_text(text)
+        os.utime(path, ns=(number * 1_000_000_000, number * 1_000_000_000))  # a new stamp per edit
+        files.refresh()
+    same_as_load(files, [str(tmp_path)])
+
+
 def test_one_weight_edit_puts_only_that_real_server(tmp_path: Path) -> None:
     path = tmp_path / "all.yaml"
     write(path, world())

@@ -121,3 +121,11 @@ def lease_requests(emulator: Any, node: str, method: str) -> int:
 def seconds_between(earlier: str, later: str) -> float:
     """Between two MicroTime stamps (both written on this host, so one clock)."""
     return (datetime.datetime.fromisoformat(later) - datetime.datetime.fromisoformat(earlier)).total_seconds()
+
+
+async def agent_idle(agent: Any) -> None:
+    """Until a ClusterAgent has no pass running or pending (checked every 0.5 s)."""
+    seen = -1
+    while seen != agent._passes_done or agent._passes_started != agent._passes_done:
+        seen = agent._passes_done
+        await asyncio.sleep(0.5)

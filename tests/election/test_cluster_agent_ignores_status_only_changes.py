@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from election_helpers import wait_for
+from election_helpers import agent_idle, wait_for
 from kubernetes import client as k8s
 from test_cluster_agent_weight_edit_is_one_op import BASE, populate
 
@@ -43,16 +43,10 @@ async def test_status_writes_wake_no_pass_and_are_not_repeated(emulator) -> None
     agent.reporter.status = counting.__get__(agent.reporter)  # type: ignore[method-assign]
     run = asyncio.create_task(agent.run(stop))
 
-    async def idle() -> None:
-        seen = -1
-        while seen != agent._passes_done or agent._passes_started != agent._passes_done:
-            seen = agent._passes_done
-            await asyncio.sleep(0.5)
-
     try:
         await wait_for(lambda: len(node.ipvs.dests) == 9 and bool(agent.election.held), timeout=10)
         await wait_for(lambda: agent.mirrors[0].status_of("default/web1").get("activeDirector") == "node-a", 10)
-        await idle()
+        await agent_idle(agent)
         assert status_writes, "the holder reports activeDirector and effectiveWeight"
 
         # A full pass (the resync) re-reports: everything it would write is already shown.
@@ -60,7 +54,7 @@ async def test_status_writes_wake_no_pass_and_are_not_repeated(emulator) -> None
         agent._full_due = True
         agent._wake.set()
         await wait_for(lambda: agent._passes_done > passes, 5)
-        await idle()
+        await agent_idle(agent)
         assert len(status_writes) == written
 
         # Someone else's status write (the operator's condition): stored, but no pass.
@@ -78,7 +72,7 @@ async def test_status_writes_wake_no_pass_and_are_not_repeated(emulator) -> None
         response = await emulator.patch(f"{BASE}/virtualservers/web1", json={"spec": {"scheduler": "lc"}})
         assert response.status == 200
         await wait_for(lambda: agent._passes_done > passes, 5)
-        await idle()
+        await agent_idle(agent)
         assert [type(op) for op in node.ipvs.applied] == [EditService]
     finally:
         stop.set()

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from election_helpers import wait_for
+from election_helpers import agent_idle, wait_for
 from kubernetes import client as k8s
 from test_election_cluster_agents_share_a_vip import GROUP, LABELS, VERSION, create, declare
 
@@ -80,15 +80,9 @@ async def test_a_weight_patch_is_one_op_and_reads_one_service(emulator) -> None:
         found = [d.weight for k, d in ipvs.dests.items() if k.address == address]
         return found[0] if found else None
 
-    async def idle() -> None:
-        seen = -1
-        while seen != agent._passes_done or agent._passes_started != agent._passes_done:
-            seen = agent._passes_done
-            await asyncio.sleep(0.5)
-
     try:
         await wait_for(lambda: len(ipvs.dests) == 9 and bool(agent.election.held), timeout=10)
-        await idle()
+        await agent_idle(agent)
         ipvs.applied.clear()
         ipvs.read.clear()
         full_reads = ipvs.full_reads
@@ -96,7 +90,7 @@ async def test_a_weight_patch_is_one_op_and_reads_one_service(emulator) -> None:
         response = await emulator.patch(f"{BASE}/realservers/web2-3", json={"spec": {"weight": 30}})
         assert response.status == 200
         await wait_for(lambda: weight("10.9.2.3") == 30, timeout=5)
-        await idle()
+        await agent_idle(agent)
         assert [type(op) for op in ipvs.applied] == [EditDestination]
         assert ipvs.read == [ServiceKey(Family.INET, Proto.TCP, "192.0.2.2", 80)]
         assert ipvs.full_reads == full_reads  # no full pass for an edit
@@ -109,7 +103,7 @@ async def test_a_weight_patch_is_one_op_and_reads_one_service(emulator) -> None:
         agent._full_due = True  # what the resync tick sets
         agent._wake.set()
         await wait_for(lambda: ipvs.full_reads > full_reads, timeout=5)
-        await idle()
+        await agent_idle(agent)
         assert agent.last_outcome.total_writes == 0
     finally:
         stop.set()

@@ -7,10 +7,13 @@ touched service's destinations and writes the difference):
 - *reconciler*: the edited object is parsed (as the loader checks it), given to the kept planner, planned and
   updated in-process; the clock runs from the edit until the netlink write is acknowledged, then
   ``ipvsadm -Ln -t`` must show it. This is the agent's work for one change, minus how it learns of the change.
-- *standalone agent* (:func:`through_agent`): the manifest file is replaced and the clock runs until
-  ``ipvsadm -Ln -t VIP:80`` shows the new weight. The agent polls its files every 0.1 s, re-reads only the
-  changed file and parses only its changed document. Driven from P6's running agent; when P6 is not selected
-  (``BENCH_ONLY`` without P6), P3 starts that agent itself (:func:`agent_path`).
+- *standalone agent* (:func:`through_agent`): the manifest file is replaced and the clock runs until the agent
+  logs the pass that wrote the change (its netlink write acknowledged: the goal's figure, as the reconciler
+  path's), and until ``ipvsadm -Ln -t VIP:80`` shows the new weight (that adds the observer: one ``ipvsadm``
+  process per look, ~70 ms each under TCG). The agent is woken by inotify, re-reads only the changed file and
+  parses only its changed documents. One warm-up edit goes first and is reported apart (the first incremental
+  pass after the agent's start, like the reconciler path's first update). Driven from P6's running agent; when
+  P6 is not selected (``BENCH_ONLY`` without P6), P3 starts that agent itself (:func:`agent_path`).
 
 Goal: p99 < 200 ms. The control-plane half (API watch -> agent) is measured on the host by ``p3_host.py``.
 """
@@ -135,17 +138,15 @@ def replace_file(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def through_agent(lab: Lab, manifest: Path, log: Path | None = None) -> dict[str, Any]:
-    """File edit -> new weight visible in ``ipvsadm -Ln``, with a standalone agent watching ``manifest``.
-
-    With the agent's ``log``, also the time until the agent logged the pass that wrote the change (after its
-    netlink write was acknowledged): the agent's own latency, without the ~0.1 s of each ``ipvsadm`` poll.
-    """
+def through_agent(lab: Lab, manifest: Path, log: Path) -> dict[str, Any]:
+    """File edit -> the agent's logged write and the new weight visible in ``ipvsadm -Ln``, with a standalone
+    agent (logging to ``log``) watching ``manifest``. Log lines carry milliseconds."""
     rng = random.Random(7)
     text = manifest.read_text()
     latencies: list[float] = []
     written: list[float] = []
-    for round_ in range(samples("BENCH_P3_AGENT_SAMPLES", 10)):
+    first: tuple[float, float] | None = None
+    for round_ in range(samples("BENCH_P3_AGENT_SAMPLES", 10) + 1):
         service, dest = rng.randrange(lab.services), rng.randrange(lab.dests)
         weight = 2000 + round_
         text = edit_weight(text, service, dest, weight)
@@ -156,21 +157,27 @@ def through_agent(lab: Lab, manifest: Path, log: Path | None = None) -> dict[str
             if time.perf_counter() - start > AGENT_TIMEOUT_S:
                 raise RuntimeError(f"the agent did not program weight {weight} of {rip}")
             time.sleep(0.01)
-        latencies.append(time.perf_counter() - start)
-        if log is not None:
-            written.append(pass_logged(log, wall) - wall)
-        logger.info("agent path sample %d: %.3f s", round_, latencies[-1])
-    figures: dict[str, Any] = {
-        "path": "standalone agent: manifest file replaced -> ipvsadm -Ln shows the weight (incremental pass)",
-        "samples": len(latencies),
+        visible, logged = time.perf_counter() - start, pass_logged(log, wall) - wall
+        logger.info("agent path sample %d: written %.3f s, visible %.3f s", round_, logged, visible)
+        if first is None:
+            first = (logged, visible)
+            continue
+        latencies.append(visible)
+        written.append(logged)
+    assert first is not None
+    return {
+        "path": "standalone agent: manifest file replaced -> the agent's write acknowledged (its log), and "
+        "ipvsadm -Ln showing the weight (incremental pass)",
+        "samples": len(written),
+        "written_p50_s": percentile(written, 0.5),
+        "written_p99_s": percentile(written, 0.99),
         "p50_s": percentile(latencies, 0.5),
         "p99_s": percentile(latencies, 0.99),
+        "warm_up_written_s": first[0],
+        "warm_up_visible_s": first[1],
         "goal": f"p99 < {GOAL_P99_S * 1000:.0f} ms",
-        "met": percentile(latencies, 0.99) < GOAL_P99_S,
+        "met": percentile(written, 0.99) < GOAL_P99_S,
     }
-    if written:
-        figures |= {"written_p50_s": percentile(written, 0.5), "written_p99_s": percentile(written, 0.99)}
-    return figures
 
 
 def pass_logged(log: Path, since: float) -> float:

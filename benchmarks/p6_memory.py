@@ -89,7 +89,7 @@ def run(lab: Lab, workdir: Path, put: Callable[[str, dict[str, Any]], None]) -> 
             "met": memory["VmRSS"] < GOAL_MB,
         }
         put("P6", figures)  # before the edits: under emulation each of them can take minutes
-        agent_path = p3_weight_change.through_agent(lab, manifest)
+        agent_path = p3_weight_change.through_agent(lab, manifest, log)
         after = memory_of(agent.pid)
         agent_path["agent_rss_mb_after_edits"] = after["VmRSS"]
         agent_path["agent_peak_rss_mb_after_edits"] = after["VmHWM"]

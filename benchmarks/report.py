@@ -119,11 +119,11 @@ def rows(
         (
             "P3 one weight change (standalone agent, file edit, in VM)",
             "p99 < 200 ms",
-            why or f"p50 {s(p3a.get('p50_s'))} p99 {s(p3a.get('p99_s'))} ({p3a.get('samples')} samples)",
-            f"agent logged its write: p50 {s(p3a.get('written_p50_s'))} p99 {s(p3a.get('written_p99_s'))}"
-            if "written_p50_s" in p3a
-            else "-",
-            f"p99 {s(p3a.get('p99_s'))}",
+            why
+            or f"write acked (agent's log) p50 {s(p3a.get('written_p50_s'))} p99 {s(p3a.get('written_p99_s'))} "
+            f"({p3a.get('samples')} samples after one warm-up edit: {s(p3a.get('warm_up_written_s'))})",
+            f"visible in ipvsadm -Ln: p50 {s(p3a.get('p50_s'))} p99 {s(p3a.get('p99_s'))}",
+            f"p99 {s(p3a.get('written_p99_s'))}",
             met(p3a),
         )
     )

@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 
 from election_helpers import agent_idle, wait_for
-from kubernetes import client as k8s
-from test_cluster_agent_weight_edit_is_one_op import BASE, populate
+from test_cluster_agent_weight_edit_is_one_op import BASE, cluster_agent, populate
 
-from kubelvs.agent.cluster import ClusterAgent, Options
 from kubelvs.agent.reporting import Reporter
 from kubelvs.netstate import EditService
 
@@ -24,13 +22,8 @@ async def test_status_writes_wake_no_pass_and_are_not_repeated(emulator) -> None
     from reconciling import Node as FakeNode  # tests/unit is on the path once the weight-edit module is imported
 
     node = FakeNode.new()
-    api = k8s.ApiClient(k8s.Configuration(host=str(emulator.url).rstrip("/")))
+    agent, api = cluster_agent(emulator, node)
     stop = asyncio.Event()
-    agent = ClusterAgent(
-        Options(node="node-a", lease_namespace="kube-lvs", state_file=None, resync_period=3600),
-        node.kernel(),
-        api,
-    )
     status_writes: list[str] = []
     original = Reporter.status
 

@@ -63,17 +63,19 @@ async def populate(emulator) -> None:  # type: ignore[no-untyped-def]
             )
 
 
+def cluster_agent(emulator, node: FakeNode) -> tuple[ClusterAgent, k8s.ApiClient]:  # type: ignore[no-untyped-def]
+    """node-a's in-cluster agent over ``node``'s in-memory kernel, talking to ``emulator`` (no resync)."""
+    api = k8s.ApiClient(k8s.Configuration(host=str(emulator.url).rstrip("/")))
+    options = Options(node="node-a", lease_namespace="kube-lvs", state_file=None, resync_period=3600)
+    return ClusterAgent(options, node.kernel(), api), api
+
+
 async def test_a_weight_patch_is_one_op_and_reads_one_service(emulator) -> None:  # type: ignore[no-untyped-def]
     await populate(emulator)
     node = FakeNode.new()
     node.ipvs = ipvs = ReadCountingIpvs()
-    api = k8s.ApiClient(k8s.Configuration(host=str(emulator.url).rstrip("/")))
+    agent, api = cluster_agent(emulator, node)
     stop = asyncio.Event()
-    agent = ClusterAgent(
-        Options(node="node-a", lease_namespace="kube-lvs", state_file=None, resync_period=3600),
-        node.kernel(),
-        api,
-    )
     run = asyncio.create_task(agent.run(stop))
 
     def weight(address: str) -> int | None:

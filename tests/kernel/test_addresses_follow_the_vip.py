@@ -47,12 +47,14 @@ def test_add_and_remove_are_idempotent(netns: Netns, key: AddressKey) -> None:
     addresses = NetlinkAddresses()
     with inside("node"):
         before = addresses.list(["lo", "eth0"])
-        addresses.add(key)
-        addresses.add(key)  # again: fine
+        with addresses.batch() as batch:
+            assert batch.add(key)
+            assert not batch.add(key)  # again: fine
         added = addresses.list(["lo", "eth0"])
         local = addresses.local_addresses()
-        addresses.remove(key)
-        addresses.remove(key)  # again: fine
+        with addresses.batch() as batch:
+            assert batch.remove(key)
+            assert not batch.remove(key)  # again: fine
         after = addresses.list(["lo", "eth0"])
 
     assert key not in before
@@ -66,8 +68,8 @@ def test_add_and_remove_are_idempotent(netns: Netns, key: AddressKey) -> None:
 def test_ipv6_vip_is_usable_at_once_without_dad(netns: Netns) -> None:
     node, peer = netns.namespace("node"), netns.namespace("peer")
     netns.veth(node, "eth0", peer, "eth0")
-    with inside("node"):
-        NetlinkAddresses().add(AddressKey("eth0", "2001:db8:1::100", 64))
+    with inside("node"), NetlinkAddresses().batch() as batch:
+        batch.add(AddressKey("eth0", "2001:db8:1::100", 64))
     (line,) = [
         line for line in node.ip("-6", "-o", "addr", "show", "dev", "eth0").stdout.splitlines() if "::100/" in line
     ]
@@ -79,10 +81,11 @@ def test_missing_interface_is_a_clear_error_and_lists_empty(netns: Netns) -> Non
     netns.namespace("node")
     addresses = NetlinkAddresses()
     with inside("node"):
-        with pytest.raises(InterfaceNotFound, match="no interface 'tunl9'"):
-            addresses.add(AddressKey("tunl9", "192.0.2.100", 32))
+        with addresses.batch() as batch, pytest.raises(InterfaceNotFound, match="no interface 'tunl9'"):
+            batch.add(AddressKey("tunl9", "192.0.2.100", 32))
         assert addresses.list(["tunl9"]) == set()
-        addresses.remove(AddressKey("tunl9", "192.0.2.100", 32))  # nothing to remove: fine
+        with addresses.batch() as batch:
+            assert not batch.remove(AddressKey("tunl9", "192.0.2.100", 32))  # nothing to remove: fine
 
 
 def test_default_interface_follows_the_lowest_metric_default_route(netns: Netns) -> None:
@@ -117,27 +120,30 @@ def test_failover_announcement_moves_the_clients_neighbour_entry(lvs_factory, ip
     vip, prefix = (lvs.vip6, 64) if ipv6 else (lvs.vip, 24)
     first, second = lvs.directors
     addresses = NetlinkAddresses()
-    with inside(first.name):
-        addresses.add(AddressKey("eth0", vip, prefix))
+    key = AddressKey("eth0", vip, prefix)
+    with inside(first.name), addresses.batch() as batch:
+        batch.add(key)
     first.udp_server(5353)
     assert lvs.client.udp_ask(vip, 5353) == ["dir1"]  # the client now caches the VIP at dir1's MAC
     assert neighbour(lvs.client, vip) == mac(first, "eth0")
 
-    with inside(first.name):
-        addresses.remove(AddressKey("eth0", vip, prefix))
-    with inside(second.name):
-        addresses.add(AddressKey("eth0", vip, prefix))
+    with inside(first.name), addresses.batch() as batch:
+        batch.remove(key)
+    with inside(second.name), addresses.batch() as batch:
+        batch.add(key)
     # Without an announcement the client keeps the stale MAC (the control for what follows).
     assert neighbour(lvs.client, vip) == mac(first, "eth0")
 
     with inside(second.name):
-        addresses.gratuitous_arp("eth0", vip, count=3)
+        with addresses.batch() as batch:
+            assert batch.announce(key)  # the first announcement, as a pass sends it
+        assert addresses.repeat_announcements([key], rounds=2) == {}  # and its repeats
     assert wait_for(lambda: neighbour(lvs.client, vip) == mac(second, "eth0"))
 
 
 def test_announcing_skips_lo_and_names_a_missing_interface(netns: Netns) -> None:
     netns.namespace("node")
-    with inside("node"):
-        NetlinkAddresses().gratuitous_arp("lo", "192.0.2.100", count=2)  # lo has no Ethernet address
+    with inside("node"), NetlinkAddresses().batch() as batch:
+        assert not batch.announce(AddressKey("lo", "192.0.2.100", 32))  # lo has no Ethernet address
         with pytest.raises(LookupError, match="'nope'"):
-            NetlinkAddresses().gratuitous_arp("nope", "192.0.2.100", count=1)
+            batch.announce(AddressKey("nope", "192.0.2.100", 32))

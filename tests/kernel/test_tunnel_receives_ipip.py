@@ -40,7 +40,8 @@ def test_tun_backend_answers_once_tunl0_is_up_with_the_vip(lvs_factory) -> None:
     with inside(backend.name):
         tunnel.ensure_up()
         tunnel.ensure_up()  # again: fine
-        NetlinkAddresses().add(AddressKey("tunl0", lvs.vip, 32))
+        with NetlinkAddresses().batch() as batch:
+            batch.add(AddressKey("tunl0", lvs.vip, 32))
         sysctls = ProcSysctls()
         for device in ("tunl0", "all"):
             sysctls.write(f"net/ipv4/conf/{device}/rp_filter", "0")

@@ -126,16 +126,6 @@ class FakeAddresses:
     def list(self, interfaces: Sequence[str]) -> set[AddressKey]:
         return {k for k in self.present if k.interface in interfaces}
 
-    def add(self, key: AddressKey) -> None:
-        if key.interface not in self.interfaces:
-            raise LookupError(f"no interface {key.interface!r}")
-        self.writes["add"] += 1
-        self.present.add(key)
-
-    def remove(self, key: AddressKey) -> None:
-        self.writes["remove"] += 1
-        self.present.discard(key)
-
     def default_interface(self, family: int) -> str | None:
         return self.defaults.get(family)
 
@@ -148,9 +138,6 @@ class FakeAddresses:
             for k in self.present
             if k.prefixlen < ipaddress.ip_address(k.address).max_prefixlen
         }
-
-    def gratuitous_arp(self, interface: str, address: str, count: int) -> None:
-        self.announced.append((interface, address))
 
     @contextmanager
     def batch(self) -> Iterator[FakeAddressBatch]:
@@ -174,21 +161,25 @@ class FakeAddressBatch:
         self.addresses = addresses
 
     def add(self, key: AddressKey) -> bool:
+        if key.interface not in self.addresses.interfaces:
+            raise LookupError(f"no interface {key.interface!r}")
         if key in self.addresses.present:
             return False
-        self.addresses.add(key)
+        self.addresses.writes["add"] += 1
+        self.addresses.present.add(key)
         return True
 
     def remove(self, key: AddressKey) -> bool:
         if key not in self.addresses.present:
             return False
-        self.addresses.remove(key)
+        self.addresses.writes["remove"] += 1
+        self.addresses.present.discard(key)
         return True
 
     def announce(self, key: AddressKey) -> bool:
         if key.interface in self.addresses.down:
             raise OSError(f"network is down: {key.interface}")
-        self.addresses.gratuitous_arp(key.interface, key.address, 1)
+        self.addresses.announced.append((key.interface, key.address))
         return True
 
 

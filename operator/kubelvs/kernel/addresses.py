@@ -3,8 +3,8 @@ interface, on ``lo`` for DR backends and on ``tunl0`` for TUN backends, plus the
 (default-route interface, every local address, the subnet each interface reaches).
 
 Adding a present address and removing a missing one both succeed, so the reconciler can retry blindly.
-Each call opens its own netlink socket, so the adapter always acts on the namespace of the calling thread
-(``ip netns exec`` or ``setns`` both work). Many writes share one: :meth:`NetlinkAddresses.batch` keeps one
+Every read and every :meth:`NetlinkAddresses.batch` opens its own sockets, so the adapter always acts on the
+namespace of the calling thread (``ip netns exec`` or ``setns`` both work). Writes go through a batch: one
 netlink socket, one index look-up per interface and one raw socket per announcing interface for its block
 (a pass that binds 1,000 VIPs opened 1,000 netlink sockets and 1,000 raw sockets before). Its two message
 shapes (RTM_NEWADDR, RTM_DELADDR) are packed here: pyroute2 runs an asyncio loop per request, ~1 ms each on
@@ -79,18 +79,6 @@ class NetlinkAddresses:
                     found.add(AddressKey(name, _text(message), int(message["prefixlen"])))
         return found
 
-    def add(self, key: AddressKey) -> None:
-        """Put ``key.address/prefixlen`` on ``key.interface``; already there is fine."""
-        with self.batch() as batch:
-            if batch.add(key):
-                logger.info("added %s/%d on %s", key.address, key.prefixlen, key.interface)
-
-    def remove(self, key: AddressKey) -> None:
-        """Take the address off its interface; already gone (or no such interface) is fine."""
-        with self.batch() as batch:
-            if batch.remove(key):
-                logger.info("removed %s/%d from %s", key.address, key.prefixlen, key.interface)
-
     @contextmanager
     def batch(self) -> Iterator[NetlinkBatch]:
         """Many adds, removals and first announcements over sockets opened once for the block."""
@@ -142,14 +130,6 @@ class NetlinkAddresses:
                 if address.network.prefixlen < address.max_prefixlen and message["index"] in names:
                     found.add((names[message["index"]], str(address.network)))
             return found
-
-    def gratuitous_arp(self, interface: str, address: str, count: int) -> None:
-        """Announce ``address`` on ``interface``: gratuitous ARP (IPv4) or unsolicited NA (IPv6).
-
-        Blocks for about ``count * arp_interval`` seconds (run it in a thread from asyncio code); an
-        interface without an Ethernet address (lo, tunl0) is skipped.
-        """
-        arp.announce(interface, address, count, self._arp_interval)
 
 
 def address_message(kind: int, flags: int, sequence: int, index: int, address: str, prefixlen: int) -> bytes:

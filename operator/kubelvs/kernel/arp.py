@@ -154,20 +154,6 @@ class Announcer:
         self._links.clear()
 
 
-def announce(interface: str, address: str, count: int, interval: float = DEFAULT_INTERVAL) -> None:
-    """Send ``count`` announcements of ``address`` on ``interface``, ``interval`` seconds apart."""
-    if count < 1:
-        return
-    with Announcer() as announcer:
-        for sent in range(count):
-            if sent:
-                time.sleep(interval)
-            if not announcer.send(interface, address):
-                logger.debug("not announcing %s on %s: no Ethernet address", address, interface)
-                return
-    logger.info("announced %s on %s %d time(s)", address, interface, count)
-
-
 def repeat(
     pairs: Sequence[tuple[str, str]],
     rounds: int,

@@ -81,10 +81,6 @@ class Addresses(Protocol):
 
     def list(self, interfaces: Sequence[str]) -> set[AddressKey]: ...
 
-    def add(self, key: AddressKey) -> None: ...
-
-    def remove(self, key: AddressKey) -> None: ...
-
     def default_interface(self, family: int) -> str | None:
         """Interface of the default route, where a VIP goes when none is named."""
         ...
@@ -95,10 +91,6 @@ class Addresses(Protocol):
 
     def subnets(self) -> set[tuple[str, str]]:
         """``(interface, network)`` of every address that is not a host address: what each link reaches."""
-        ...
-
-    def gratuitous_arp(self, interface: str, address: str, count: int) -> None:
-        """Announce ``address`` on ``interface`` (gratuitous ARP for IPv4, unsolicited NA for IPv6)."""
         ...
 
     def batch(self) -> AbstractContextManager[AddressBatch]:

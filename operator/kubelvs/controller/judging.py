@@ -1,50 +1,28 @@
-"""Who is accepted: every VirtualServer and RealServer judged against its own rules and against the others.
+"""The operator's view of the judgement: raw objects from its indexes in, one :class:`Verdict` per object out.
 
-Pure: raw objects in, one :class:`Verdict` per object out. The rules are the API's own
-(:func:`kubelvs.api.objects.parse_object` for each object, :func:`kubelvs.api.rules.set_judgement` across
-them), so ``kubelvs validate`` and the operator cannot disagree. What only a cluster knows is added here:
-the VIP pools, the nodes' own addresses, and who came first — of two VirtualServers with one service
-identity (or two RealServers with one destination) the older object (by ``creationTimestamp``, then name)
-keeps it, so creating a duplicate never disturbs a working service.
-Objects being deleted take part in nothing: their service identity is free the moment deletion starts.
+The judgement is the API's (:mod:`kubelvs.api.judgement`), the same one ``kubelvs validate`` and both agents
+apply; this module only parses raw objects (memoised by uid and generation) and leaves out objects being
+deleted, whose claims are free the moment deletion starts.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubelvs.api.judgement import ACCEPTED, BY_AGE, Placement, Tribunal, Verdict
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import parse_object
 from kubelvs.api.problems import Problem
-from kubelvs.api.rules import Ordering, Rejection, SetProblem, set_judgement
 from kubelvs.controller.config import Network
 
 logger = logging.getLogger(__name__)
 
 Raw = Mapping[str, Any]
 
-
-@dataclass(frozen=True)
-class Verdict:
-    """Accepted (no rejection) or rejected for one reason with the problems that prove it."""
-
-    rejection: Rejection | None = None
-    problems: tuple[Problem, ...] = ()
-
-    @property
-    def accepted(self) -> bool:
-        return self.rejection is None
-
-    @property
-    def message(self) -> str:
-        return "; ".join(str(problem) for problem in self.problems)
-
-
-ACCEPTED = Verdict()
+__all__ = ["ACCEPTED", "BY_AGE", "Judgement", "ParseCache", "Raw", "Verdict", "is_deleting", "judge"]
 
 
 @dataclass(frozen=True)
@@ -61,47 +39,6 @@ def is_deleting(raw: Raw) -> bool:
     return bool((raw.get("metadata") or {}).get("deletionTimestamp"))
 
 
-def _age(key: str, metadata: Mapping[str, Any] | None) -> tuple[str, str]:
-    """Sort key: older first; names break ties within one second."""
-    return (str((metadata or {}).get("creationTimestamp") or ""), key)
-
-
-BY_AGE = Ordering(lambda obj: _age(obj.key, obj.metadata.model_extra), first="the older ")
-"""Of two objects with one claim the older keeps it, so creating a duplicate never disturbs a working one."""
-
-
-def _vips(vs: VirtualServer) -> Iterable[tuple[str, str]]:
-    """(field path, address) of every address this service would claim on a director."""
-    if vs.spec.address is not None:
-        yield "spec.address", vs.spec.address
-    if vs.spec.fwmark_match is not None:
-        yield "spec.fwmarkMatch.destination", vs.spec.fwmark_match.destination
-
-
-def _placement(
-    vs: VirtualServer, pools: Sequence[Network], node_addresses: Mapping[str, frozenset[str]]
-) -> Verdict | None:
-    for path, vip in _vips(vs):
-        address = ipaddress.ip_address(vip)
-        if pools and not any(address in pool for pool in pools):
-            allowed = ", ".join(str(pool) for pool in pools)
-            return Verdict(
-                Rejection.VIP_OUTSIDE_POOLS,
-                (Problem(path, f"{vip} is outside the VIP pools this operator may claim ({allowed})"),),
-            )
-        for node, addresses in sorted(node_addresses.items()):
-            if address.compressed in addresses:
-                return Verdict(
-                    Rejection.VIP_IS_NODE_ADDRESS,
-                    (
-                        Problem(
-                            path, f"{vip} is an address of node {node}; a VIP must not be a node's own address"
-                        ),
-                    ),
-                )
-    return None
-
-
 Parse = Callable[[Raw], VirtualServer | RealServer | list[Problem]]
 
 
@@ -114,54 +51,46 @@ def judge(
 ) -> Judgement:
     """Judge every live object; keys are ``namespace/name``, objects being deleted are left out.
 
-    ``parse`` is :func:`~kubelvs.api.objects.parse_object` or a memo of it (see :class:`ParseCache`).
-    Conflicts between objects are the API's :func:`~kubelvs.api.rules.set_judgement` in :data:`BY_AGE` order.
+    ``parse`` is :func:`~kubelvs.api.objects.parse_object` or a memo of it (see :class:`ParseCache`); the
+    judgement itself is the API's (:class:`kubelvs.api.judgement.Tribunal`), the agents' too.
     """
+    tribunal = Tribunal(Placement(tuple(pools), node_addresses))
+    parsed: dict[tuple[str, str], VirtualServer | RealServer] = {}
+    for kind, objects in (("VirtualServer", virtual_servers), ("RealServer", real_servers)):
+        for key, raw in _live(objects):
+            model = parse(raw)
+            if isinstance(model, list):
+                tribunal.put_invalid(kind, key, model)
+                continue
+            assert model.kind == kind, f"{key} is a {kind} by its resource"
+            parsed[(kind, key)] = model
+            tribunal.put(model)
+    tribunal.settle()
     result = Judgement()
-    placed: list[VirtualServer] = []
-    for key, raw in _live(virtual_servers):
-        parsed = parse(raw)
-        if isinstance(parsed, list):
-            result.virtual_servers[key] = Verdict(Rejection.INVALID_SPEC, tuple(parsed))
-            continue
-        assert isinstance(parsed, VirtualServer), f"{key} is a VirtualServer by its resource"
-        placement = _placement(parsed, pools, node_addresses)
-        result.virtual_servers[key] = placement or ACCEPTED
-        if placement is None:
-            placed.append(parsed)
-    for key, raw in _live(real_servers):
-        parsed_rs = parse(raw)
-        if isinstance(parsed_rs, list):
-            result.real_servers[key] = Verdict(Rejection.INVALID_SPEC, tuple(parsed_rs))
-            continue
-        assert isinstance(parsed_rs, RealServer), f"{key} is a RealServer by its resource"
-        result.parsed_real_servers[key] = parsed_rs
-        result.real_servers[key] = ACCEPTED
-
-    unusable = {
-        key: f"is not accepted ({verdict.rejection}: {verdict.message})"
-        for key, verdict in result.virtual_servers.items()
-        if not verdict.accepted
-    }
-    problems: dict[tuple[str, str], list[SetProblem]] = {}
-    found = set_judgement(
-        placed, result.parsed_real_servers.values(), order=BY_AGE, unusable=unusable, drop_rejected=True
-    )
-    for problem in found:
-        problems.setdefault((problem.kind, problem.key), []).append(problem)
-    for (kind, key), listed in problems.items():
+    for kind, objects in (("VirtualServer", virtual_servers), ("RealServer", real_servers)):
         verdicts = result.virtual_servers if kind == "VirtualServer" else result.real_servers
-        verdicts[key] = Verdict(listed[0].reason, tuple(p.problem for p in listed))
-    result.accepted_virtual_servers.update(
-        (vs.key, vs) for vs in placed if result.virtual_servers[vs.key].accepted
-    )
+        for key, _raw in _live(objects):
+            verdict = tribunal.verdict(kind, key)
+            assert verdict is not None, f"{kind} {key} was judged"
+            verdicts[key] = verdict
+            found = parsed.get((kind, key))
+            if isinstance(found, RealServer):
+                result.parsed_real_servers[key] = found
+            elif isinstance(found, VirtualServer) and verdict.accepted:
+                result.accepted_virtual_servers[key] = found
     return result
+
+
+def _age(item: tuple[str, Raw]) -> tuple[str, str]:
+    return (str((item[1].get("metadata") or {}).get("creationTimestamp") or ""), item[0])
 
 
 def _live(objects: Mapping[str, Raw]) -> list[tuple[str, Raw]]:
     """The objects not being deleted, oldest first (the order the statuses are written in)."""
     live = [(key, raw) for key, raw in objects.items() if not is_deleting(raw)]
-    return sorted(live, key=lambda item: _age(item[0], item[1].get("metadata")))
+    return sorted(
+        live, key=lambda item: (str((item[1].get("metadata") or {}).get("creationTimestamp") or ""), item[0])
+    )
 
 
 class ParseCache:

@@ -1,0 +1,315 @@
+"""Which objects are in force: the one judgement ``kubelvs validate``, the operator and both agents share.
+
+An object is in force when it passed its own checks, its VIP may be claimed here (inside the VIP pools, not
+a node's own address), it won every claim it makes against the others (:func:`kubelvs.api.rules.set_judgement`,
+the older object first, so creating a duplicate never disturbs a working service; names break ties), and no
+one with the last word has rejected it (the operator, for the in-cluster agent: a *veto*).
+
+Claims only meet within small groups: VirtualServers with one service identity, RealServers of one
+VirtualServer. :class:`Tribunal` keeps the objects by group and judges again only the groups a change
+touched, so an agent pays for one edit what the edit touches; :func:`judge` is the same judgement of a
+whole set at once. Pure: objects in, verdicts out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubelvs.api.models import RealServer, VirtualServer
+from kubelvs.api.problems import Problem
+from kubelvs.api.rules import Ordering, Rejection, service_identity, set_judgement
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Model = VirtualServer | RealServer
+Key = tuple[str, str]  # (kind, namespace/name)
+
+NODE_ADDRESS_TYPES = ("InternalIP", "ExternalIP")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Accepted (no rejection) or rejected for one reason with the problems that prove it."""
+
+    rejection: Rejection | None = None
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        return self.rejection is None
+
+    @property
+    def message(self) -> str:
+        return "; ".join(str(problem) for problem in self.problems)
+
+
+ACCEPTED = Verdict()
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What only a deployment knows: the addresses kube-lvs may claim, and every node's own addresses."""
+
+    pools: tuple[Network, ...] = ()  # empty: no restriction
+    node_addresses: Mapping[str, frozenset[str]] = field(default_factory=dict)  # node name -> addresses
+
+
+def age(obj: Model) -> tuple[str, str]:
+    """Sort key: older first (``creationTimestamp``); ``namespace/name`` breaks ties and orders objects
+    that have no age (manifest files), so every judge ranks two claimants alike."""
+    return (str((obj.metadata.model_extra or {}).get("creationTimestamp") or ""), obj.key)
+
+
+BY_AGE = Ordering(age, first="the older ")
+"""Of two objects with one claim the older keeps it."""
+
+
+def node_addresses(status: Mapping[str, Any]) -> frozenset[str]:
+    """A Node's own addresses (InternalIP, ExternalIP) from its status, normalised; others are ignored."""
+    found = set()
+    for item in status.get("addresses") or []:
+        if isinstance(item, Mapping) and item.get("type") in NODE_ADDRESS_TYPES:
+            try:
+                found.add(ipaddress.ip_address(str(item.get("address"))).compressed)
+            except ValueError:
+                continue  # a malformed entry claims nothing
+    return frozenset(found)
+
+
+def operator_veto(raw: Mapping[str, Any]) -> Verdict | None:
+    """The operator's rejection of this generation of the object (``Accepted=False`` observed at the current
+    ``metadata.generation``), or None: not judged yet, judged for an older generation, or accepted."""
+    meta, status = raw.get("metadata"), raw.get("status")
+    if not isinstance(meta, Mapping) or not isinstance(status, Mapping):
+        return None
+    generation = meta.get("generation")
+    for item in status.get("conditions") or []:
+        if not isinstance(item, Mapping) or item.get("type") != "Accepted":
+            continue
+        if item.get("status") != "False" or generation is None or item.get("observedGeneration") != generation:
+            return None
+        reason = str(item.get("reason") or "")
+        rejection = Rejection(reason) if reason in Rejection.__members__.values() else Rejection.INVALID_SPEC
+        message = str(item.get("message") or "")[:1024]
+        return Verdict(
+            rejection, (Problem("status.conditions[Accepted]", f"rejected by the operator: {message}"),)
+        )
+    return None
+
+
+def placement_verdict(vs: VirtualServer, placement: Placement) -> Verdict | None:
+    """Why ``vs``'s VIP may not be claimed here (outside the pools, a node's address), or None."""
+    for path, vip in _vips(vs):
+        address = ipaddress.ip_address(vip)
+        if placement.pools and not any(address in pool for pool in placement.pools):
+            allowed = ", ".join(str(pool) for pool in placement.pools)
+            return Verdict(
+                Rejection.VIP_OUTSIDE_POOLS,
+                (Problem(path, f"{vip} is outside the VIP pools this operator may claim ({allowed})"),),
+            )
+        for node, addresses in sorted(placement.node_addresses.items()):
+            if address.compressed in addresses:
+                problem = Problem(
+                    path, f"{vip} is an address of node {node}; a VIP must not be a node's own address"
+                )
+                return Verdict(Rejection.VIP_IS_NODE_ADDRESS, (problem,))
+    if placement.pools and vs.spec.fwmark is not None and vs.spec.fwmark_match is None:
+        allowed = ", ".join(str(pool) for pool in placement.pools)
+        problem = Problem(
+            "spec.fwmarkMatch", f"fwmark {vs.spec.fwmark} marks no VIP, so none can be checked against ({allowed})"
+        )
+        return Verdict(Rejection.VIP_OUTSIDE_POOLS, (problem,))
+    return None
+
+
+def _vips(vs: VirtualServer) -> Iterator[tuple[str, str]]:
+    """(field path, address) of every address this service would claim on a director."""
+    if vs.spec.address is not None:
+        yield "spec.address", vs.spec.address
+    if vs.spec.fwmark_match is not None:
+        yield "spec.fwmarkMatch.destination", vs.spec.fwmark_match.destination
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What entered force (new, or in force with a new body) and what left it, since the last settle."""
+
+    entered: tuple[Model, ...] = ()
+    left: tuple[Key, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.entered or self.left)
+
+
+class Tribunal:
+    """Every object's verdict, kept as objects come and go; a change re-judges only the groups it touches."""
+
+    def __init__(self, placement: Placement | None = None) -> None:
+        self._placement = placement or Placement()
+        self._objects: dict[Key, Model] = {}
+        self._vetoes: dict[Key, Verdict] = {}  # objects that take no part: invalid, or vetoed
+        self._identity: dict[str, str] = {}  # VirtualServer key -> the service identity it claims
+        self._claimants: dict[str, set[str]] = {}  # service identity -> VirtualServer keys
+        self._parent: dict[str, str] = {}  # RealServer key -> its VirtualServer's key
+        self._children: dict[str, set[str]] = {}  # VirtualServer key -> RealServer keys
+        self._verdicts: dict[Key, Verdict] = {}
+        self._in_force: dict[Key, Model] = {}
+        self._dirty_identities: set[str] = set()
+        self._dirty_parents: set[str] = set()
+        self._gone: set[Key] = set()  # removed since the last settle, to leave force there
+
+    # --- inputs --------------------------------------------------------------------------------------
+
+    def put(self, obj: Model, veto: Verdict | None = None) -> None:
+        """Add or replace one parsed object; a ``veto`` rejects it whatever the rules say."""
+        key = (obj.kind, obj.key)
+        self._forget_groups(key)
+        self._objects[key] = obj
+        if veto is not None:
+            self._vetoes[key] = veto
+        if isinstance(obj, VirtualServer):
+            identity = service_identity(obj.spec)
+            self._identity[obj.key] = identity
+            self._claimants.setdefault(identity, set()).add(obj.key)
+            self._dirty_identities.add(identity)
+            self._dirty_parents.add(obj.key)
+        else:
+            self._parent[obj.key] = obj.virtual_server_key
+            self._children.setdefault(obj.virtual_server_key, set()).add(obj.key)
+            self._dirty_parents.add(obj.virtual_server_key)
+
+    def put_invalid(self, kind: str, key: str, problems: Iterable[Problem]) -> None:
+        """An object that exists but failed its own checks: in force never, and its RealServers are told."""
+        self.remove(kind, key)
+        self._verdicts[(kind, key)] = Verdict(Rejection.INVALID_SPEC, tuple(problems))
+        if kind == "VirtualServer":
+            self._dirty_parents.add(key)
+
+    def remove(self, kind: str, key: str) -> None:
+        """Forget one object (unknown keys are fine)."""
+        self._forget_groups((kind, key))
+        self._objects.pop((kind, key), None)
+        self._verdicts.pop((kind, key), None)
+        self._gone.add((kind, key))
+
+    def set_placement(self, placement: Placement) -> None:
+        """New pools or node addresses: every VirtualServer is placed again."""
+        if placement != self._placement:
+            self._placement = placement
+            self._dirty_identities.update(self._claimants)
+
+    def _forget_groups(self, key: Key) -> None:
+        kind, name = key
+        self._vetoes.pop(key, None)
+        if kind == "VirtualServer":
+            identity = self._identity.pop(name, None)
+            if identity is not None:
+                self._claimants[identity].discard(name)
+                if not self._claimants[identity]:
+                    del self._claimants[identity]
+                self._dirty_identities.add(identity)
+            self._dirty_parents.add(name)
+        else:
+            parent = self._parent.pop(name, None)
+            if parent is not None:
+                self._children[parent].discard(name)
+                if not self._children[parent]:
+                    del self._children[parent]
+                self._dirty_parents.add(parent)
+
+    # --- judging -------------------------------------------------------------------------------------
+
+    def settle(self) -> Changes:
+        """Judge the touched groups again; what entered and left force since the last call."""
+        touched, self._gone = self._gone, set()
+        for identity in self._dirty_identities:
+            touched.update(self._judge_claimants(identity))
+        self._dirty_identities.clear()
+        for kind, name in touched:
+            if kind == "VirtualServer":
+                self._dirty_parents.add(name)
+        for parent in self._dirty_parents:
+            touched.update(self._judge_children(parent))
+            touched.add(("VirtualServer", parent))
+        self._dirty_parents.clear()
+        entered: list[Model] = []
+        left: list[Key] = []
+        for key in sorted(touched):
+            obj = self._objects.get(key)
+            verdict = self._verdicts.get(key)
+            now = obj if obj is not None and verdict is not None and verdict.accepted else None
+            before = self._in_force.get(key)
+            if now is None:
+                if before is not None:
+                    del self._in_force[key]
+                    left.append(key)
+            elif before is not now:
+                self._in_force[key] = now
+                entered.append(now)
+        return Changes(tuple(entered), tuple(left))
+
+    def _judge_claimants(self, identity: str) -> list[Key]:
+        """The VirtualServers claiming ``identity``: placed, vetoed, or one winner by age."""
+        keys = [("VirtualServer", name) for name in sorted(self._claimants.get(identity, ()))]
+        placed: list[VirtualServer] = []
+        for key in keys:
+            vs = self._objects[key]
+            assert isinstance(vs, VirtualServer)
+            verdict = self._vetoes.get(key) or placement_verdict(vs, self._placement)
+            self._verdicts[key] = verdict or ACCEPTED
+            if verdict is None:
+                placed.append(vs)
+        for found in set_judgement(placed, (), order=BY_AGE, drop_rejected=True):
+            self._verdicts[(found.kind, found.key)] = Verdict(found.reason, (found.problem,))
+        return keys
+
+    def _judge_children(self, parent_key: str) -> list[Key]:
+        """The RealServers of one VirtualServer, against it and each other."""
+        keys = [("RealServer", name) for name in sorted(self._children.get(parent_key, ()))]
+        parent = self._objects.get(("VirtualServer", parent_key))
+        verdict = self._verdicts.get(("VirtualServer", parent_key))
+        parents: list[VirtualServer] = []
+        unusable: dict[str, str] = {}
+        if isinstance(parent, VirtualServer) and verdict is not None and verdict.accepted:
+            parents.append(parent)
+        elif verdict is not None:
+            unusable[parent_key] = f"is not accepted ({verdict.rejection}: {verdict.message})"
+        children: list[RealServer] = []
+        for key in keys:
+            rs = self._objects[key]
+            assert isinstance(rs, RealServer)
+            veto = self._vetoes.get(key)
+            self._verdicts[key] = veto or ACCEPTED
+            if veto is None:
+                children.append(rs)
+        listed: dict[Key, list[Any]] = {}
+        found = set_judgement(parents, children, order=BY_AGE, unusable=unusable, drop_rejected=True)
+        for problem in found:
+            listed.setdefault((problem.kind, problem.key), []).append(problem)
+        for key, problems in listed.items():
+            self._verdicts[key] = Verdict(problems[0].reason, tuple(p.problem for p in problems))
+        return keys
+
+    # --- reading -------------------------------------------------------------------------------------
+
+    def verdict(self, kind: str, key: str) -> Verdict | None:
+        """The verdict of the last :meth:`settle` (None: unknown object)."""
+        return self._verdicts.get((kind, key))
+
+    def in_force(self) -> Iterator[Model]:
+        """Every object in force after the last :meth:`settle`, in (kind, key) order."""
+        for key in sorted(self._in_force):
+            yield self._in_force[key]
+
+
+def judge(
+    objects: Iterable[Model], placement: Placement | None = None, vetoes: Mapping[Key, Verdict] | None = None
+) -> Tribunal:
+    """The judgement of a whole set at once: a fresh :class:`Tribunal`, settled."""
+    tribunal = Tribunal(placement)
+    for obj in objects:
+        tribunal.put(obj, (vetoes or {}).get((obj.kind, obj.key)))
+    tribunal.settle()
+    return tribunal

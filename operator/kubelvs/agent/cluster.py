@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import ipaddress
 import logging
 import os
 import signal
@@ -86,6 +87,7 @@ class Options:
     election: ElectionSettings = field(default_factory=ElectionSettings)
     sync_daemon: tuple[str, int] | None = None  # (interface, syncid) of IPVS connection sync, or off
     metrics_port: int | None = None  # serve Prometheus metrics here; None: do not serve
+    metrics_address: str = "127.0.0.1"  # one explicit address: a hostNetwork pod must not serve on its VIPs
     debounce: float = 0.05
 
 
@@ -234,7 +236,7 @@ class ClusterAgent:
         """Run until ``stopping`` is set, then hand the Leases over and leave the kernel as it is."""
         self._loop = asyncio.get_running_loop()
         if self.options.metrics_port is not None:
-            self.metrics.serve(self.options.metrics_port)
+            self.metrics.serve(self.options.metrics_port, self.options.metrics_address)
         for mirror in [*self.mirrors, self.node_mirror]:
             mirror.start()
         while not all(m.synced.is_set() for m in [*self.mirrors, self.node_mirror]):
@@ -568,6 +570,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add(parser, "--sync-id", type=int, default=0, help="IPVS connection sync daemon syncid")
     _add(parser, "--no-sync-daemon", action="store_true", help="do not run the IPVS connection sync daemon")
     _add(parser, "--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="Prometheus /metrics; 0: off")
+    _add(
+        parser,
+        "--metrics-address",
+        default="127.0.0.1",
+        help="the one address /metrics listens on (the chart passes the node IP); never all of a host's",
+    )
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -595,7 +603,19 @@ def options_from(args: argparse.Namespace) -> Options:
         election=settings,
         sync_daemon=sync,
         metrics_port=args.metrics_port or None,
+        metrics_address=_listen_address(args.metrics_address),
     )
+
+
+def _listen_address(text: str) -> str:
+    """One concrete address to listen on; ValueError for a name, an empty or an unspecified address."""
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        raise ValueError(f"--metrics-address {text!r} is not an IP address") from None
+    if address.is_unspecified:
+        raise ValueError(f"--metrics-address {text!r} would listen on every address, VIPs included; name one")
+    return address.compressed
 
 
 def run(args: argparse.Namespace) -> int:

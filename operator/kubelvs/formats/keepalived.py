@@ -10,14 +10,19 @@ status_code, virtualhost, connect_port, connect_timeout, nb_get_retry/retry, del
 keepalived checks each real server with its own checker; kube-lvs checks every real server of a
 VirtualServer the same way, so the first real server's checker is taken and any difference is noted.
 Values keepalived defaults and kube-lvs defaults differently (delay_loop 60 s) are written out.
+
+Each block level has its own table of keyword -> handler, as keepalived's parser installs one handler per
+keyword per level (``install_keyword("lb_algo", ...)`` in its check_parser.c): a handler reads one statement
+into its block's scope; a keyword no handler takes is a warning naming it and its line.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from kubelvs import API_VERSION
 from kubelvs.api.enums import Scheduler
@@ -91,29 +96,108 @@ def _integer(statement: Statement, out: Converted) -> int | None:
         return None
 
 
+def _first(statement: Statement) -> str:
+    return statement.args[0] if statement.args else ""
+
+
+# ----------------------------------------------------------------------------------------- keyword tables
+
+
+@dataclass
+class _Scope:
+    """What every block's handlers share: the notes, and whether the whole block was given up."""
+
+    out: Converted
+    abandoned: bool = False
+
+
+_S = TypeVar("_S", bound=_Scope)
+_Handler = Callable[[Statement, _S], None]
+_Guard = Callable[[Statement, _S], bool]
+
+
+def _always(statement: Statement, scope: _Scope) -> bool:
+    return True
+
+
+def _has_args(statement: Statement, scope: _Scope) -> bool:
+    return bool(statement.args)
+
+
+class _Keywords(Generic[_S]):
+    """The keywords of one block level, each with its handler (keepalived's ``install_keyword``).
+
+    A keyword without a handler, or whose statement fails the handler's ``when``, is noted with the
+    level's own message for what it ignores.
+    """
+
+    def __init__(self, ignored: Callable[[Statement, _S], str]) -> None:
+        self._handlers: dict[str, tuple[_Handler[_S], _Guard[_S]]] = {}
+        self._ignored = ignored
+
+    def install(self, *keywords: str, when: _Guard[_S] = _always) -> Callable[[_Handler[_S]], _Handler[_S]]:
+        def register(handler: _Handler[_S]) -> _Handler[_S]:
+            for keyword in keywords:
+                self._handlers[keyword] = (handler, when)
+            return handler
+
+        return register
+
+    def read(self, statements: Iterable[Statement], scope: _S) -> None:
+        """Hand each statement to its keyword's handler; stop when a handler gives up the block."""
+        for statement in statements:
+            entry = self._handlers.get(statement.keyword)
+            if entry is None or not entry[1](statement, scope):
+                scope.out.note(statement.line, statement.keyword, self._ignored(statement, scope))
+                continue
+            entry[0](statement, scope)
+            if scope.abandoned:
+                return
+
+
+# -------------------------------------------------------------------------------------------- top level
+
+
+@dataclass
+class _FileScope(_Scope):
+    vrrps: list[_Vrrp] = field(default_factory=list)
+    servers: list[Statement] = field(default_factory=list)
+
+
+_FILE = _Keywords[_FileScope](lambda statement, scope: "has no kube-lvs equivalent; ignored")
+
+
+@_FILE.install("vrrp_instance")
+def _vrrp_instance(statement: Statement, scope: _FileScope) -> None:
+    scope.vrrps.append(_vrrp(statement, scope.out))
+
+
+@_FILE.install("virtual_server")
+def _virtual_server_block(statement: Statement, scope: _FileScope) -> None:
+    scope.servers.append(statement)  # read once every vrrp_instance is known, wherever it stands
+
+
+@_FILE.install("include")
+def _include(statement: Statement, scope: _FileScope) -> None:
+    scope.out.note(
+        statement.line, "include", f"{' '.join(statement.args)} is not read: import that file separately"
+    )
+
+
+@_FILE.install("global_defs")
+def _global_defs(statement: Statement, scope: _FileScope) -> None:
+    scope.out.note(statement.line, "global_defs", "global settings have no kube-lvs equivalent; ignored")
+
+
 def convert(text: str, source: str, namespace: str) -> Converted:
     """Every virtual_server of a keepalived.conf as objects; notes for the rest."""
     out = Converted()
     syntax = keepalived_syntax.parse(text)
     for line, message in syntax.errors:
         out.note(line, "{", message, Level.ERROR)
-    vrrps: list[_Vrrp] = []
-    servers: list[Statement] = []
-    for statement in syntax.statements:
-        if statement.keyword == "vrrp_instance":
-            vrrps.append(_vrrp(statement, out))
-        elif statement.keyword == "virtual_server":
-            servers.append(statement)
-        elif statement.keyword == "include":
-            out.note(
-                statement.line,
-                "include",
-                f"{' '.join(statement.args)} is not read: import that file separately",
-            )
-        elif statement.keyword == "global_defs":
-            out.note(statement.line, "global_defs", "global settings have no kube-lvs equivalent; ignored")
-        else:
-            out.note(statement.line, statement.keyword, "has no kube-lvs equivalent; ignored")
+    scope = _FileScope(out)
+    _FILE.read(syntax.statements, scope)
+    vrrps, servers = scope.vrrps, scope.servers
     claimed: dict[str, int] = {}
     vips = {_vip(s) for s in servers} - {None}
     used: set[str] = set()
@@ -139,35 +223,60 @@ def _vip(statement: Statement) -> str | None:
         return None
 
 
+# ---------------------------------------------------------------------------------------- vrrp_instance
+
+
+@dataclass
+class _VrrpScope(_Scope):
+    vrrp: _Vrrp = field(default_factory=lambda: _Vrrp("?", 0))
+
+
+_VRRP = _Keywords[_VrrpScope](
+    lambda statement, scope: (
+        "VRRP setting with no kube-lvs equivalent (directors elect with a Kubernetes Lease); ignored"
+    )
+)
+
+
 def _vrrp(statement: Statement, out: Converted) -> _Vrrp:
-    vrrp = _Vrrp(statement.args[0] if statement.args else "?", statement.line)
-    for item in statement.inner():
-        keyword = item.keyword
-        if keyword == "state" and item.args:
-            vrrp.state = item.args[0].upper()
-        elif keyword == "priority":
-            vrrp.priority = _integer(item, out) or vrrp.priority
-        elif keyword == "interface" and item.args:
-            vrrp.interface = item.args[0]
-        elif keyword == "virtual_ipaddress":
-            for entry in item.inner():
-                words = [entry.keyword, *entry.args]
-                try:
-                    address = ipaddress.ip_interface(words[0]).ip.compressed
-                except ValueError:
-                    out.note(entry.line, words[0], "is not an address; ignored", Level.ERROR)
-                    continue
-                dev = words[words.index("dev") + 1] if "dev" in words[:-1] else None
-                vrrp.addresses.append((address, dev, entry.line))
-        elif keyword == "advert_int":
-            out.note(item.line, keyword, "failover timing is the agent's Lease timing (Helm election.*); ignored")
-        else:
-            out.note(
-                item.line,
-                keyword,
-                "VRRP setting with no kube-lvs equivalent (directors elect with a Kubernetes Lease); ignored",
-            )
-    return vrrp
+    scope = _VrrpScope(out, vrrp=_Vrrp(statement.args[0] if statement.args else "?", statement.line))
+    _VRRP.read(statement.inner(), scope)
+    return scope.vrrp
+
+
+@_VRRP.install("state", when=_has_args)
+def _vrrp_state(item: Statement, scope: _VrrpScope) -> None:
+    scope.vrrp.state = item.args[0].upper()
+
+
+@_VRRP.install("priority")
+def _vrrp_priority(item: Statement, scope: _VrrpScope) -> None:
+    scope.vrrp.priority = _integer(item, scope.out) or scope.vrrp.priority
+
+
+@_VRRP.install("interface", when=_has_args)
+def _vrrp_interface(item: Statement, scope: _VrrpScope) -> None:
+    scope.vrrp.interface = item.args[0]
+
+
+@_VRRP.install("virtual_ipaddress")
+def _vrrp_addresses(item: Statement, scope: _VrrpScope) -> None:
+    for entry in item.inner():  # lines of addresses, not keywords
+        words = [entry.keyword, *entry.args]
+        try:
+            address = ipaddress.ip_interface(words[0]).ip.compressed
+        except ValueError:
+            scope.out.note(entry.line, words[0], "is not an address; ignored", Level.ERROR)
+            continue
+        dev = words[words.index("dev") + 1] if "dev" in words[:-1] else None
+        scope.vrrp.addresses.append((address, dev, entry.line))
+
+
+@_VRRP.install("advert_int")
+def _vrrp_advert_int(item: Statement, scope: _VrrpScope) -> None:
+    scope.out.note(
+        item.line, item.keyword, "failover timing is the agent's Lease timing (Helm election.*); ignored"
+    )
 
 
 def _directors(
@@ -204,6 +313,119 @@ def _gateway_candidates(vrrps: list[_Vrrp], vips: set[str | None], family: Famil
     return found
 
 
+# --------------------------------------------------------------------------------------- virtual_server
+
+
+@dataclass
+class _ServerScope(_Scope):
+    spec: dict[str, Any] = field(default_factory=dict)
+    check_defaults: dict[str, Any] = field(default_factory=dict)
+    reals: list[Statement] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    family_hint: str | None = None
+
+
+_SERVER = _Keywords[_ServerScope](
+    lambda statement, scope: "virtual_server setting with no kube-lvs equivalent; ignored"
+)
+
+
+@_SERVER.install("real_server")
+def _server_real_server(item: Statement, scope: _ServerScope) -> None:
+    scope.reals.append(item)  # read once the whole virtual_server block is known
+
+
+@_SERVER.install("lb_algo", "lvs_sched")
+def _server_scheduler(item: Statement, scope: _ServerScope) -> None:
+    value = _first(item)
+    if value not in {s.value for s in Scheduler}:
+        scope.out.note(item.line, item.keyword, f"{value!r} is not an IPVS scheduler", Level.ERROR)
+        scope.abandoned = True
+        return
+    scope.spec["scheduler"] = value
+
+
+@_SERVER.install("lb_kind", "lvs_method")
+def _server_forwarding(item: Statement, scope: _ServerScope) -> None:
+    value = _first(item)
+    if value.upper() not in _LB_KIND:
+        scope.out.note(item.line, item.keyword, f"{value!r} is not NAT, DR or TUN", Level.ERROR)
+        scope.abandoned = True
+        return
+    scope.spec["forwarding"] = _LB_KIND[value.upper()]
+
+
+@_SERVER.install("protocol")
+def _server_protocol(item: Statement, scope: _ServerScope) -> None:
+    value = _first(item)
+    if value.upper() not in ("TCP", "UDP", "SCTP"):
+        scope.out.note(item.line, item.keyword, f"{value!r} is not TCP, UDP or SCTP", Level.ERROR)
+        scope.abandoned = True
+        return
+    if "fwmark" in scope.spec:
+        scope.out.note(item.line, item.keyword, "a fwmark service has no protocol of its own; ignored")
+    else:
+        scope.spec["protocol"] = value.upper()
+
+
+@_SERVER.install("persistence_timeout")
+def _server_persistence_timeout(item: Statement, scope: _ServerScope) -> None:
+    timeout = _integer(item, scope.out)
+    if timeout is not None:
+        scope.spec.setdefault("persistence", {})["timeout"] = timeout
+
+
+@_SERVER.install("persistence_granularity")
+def _server_persistence_granularity(item: Statement, scope: _ServerScope) -> None:
+    value = _first(item)
+    scope.spec.setdefault("persistence", {})["netmask"] = value if "." in value else f"/{value.lstrip('/')}"
+
+
+@_SERVER.install("ops")
+def _server_ops(item: Statement, scope: _ServerScope) -> None:
+    scope.spec["onePacket"] = True
+
+
+@_SERVER.install(*sorted(_SCHED_FLAG_WORDS))
+def _server_scheduler_flag(item: Statement, scope: _ServerScope) -> None:
+    scope.flags.append(item.keyword)
+
+
+@_SERVER.install("ip_family")
+def _server_ip_family(item: Statement, scope: _ServerScope) -> None:
+    scope.family_hint = _first(item)
+
+
+@_SERVER.install("delay_loop")
+def _server_delay_loop(item: Statement, scope: _ServerScope) -> None:
+    scope.check_defaults["interval"] = _seconds(item, scope.out)
+
+
+@_SERVER.install("retry", "nb_get_retry")
+def _server_retries(item: Statement, scope: _ServerScope) -> None:
+    scope.check_defaults["retries"] = _integer(item, scope.out)
+
+
+@_SERVER.install("delay_before_retry")
+def _server_delay_before_retry(item: Statement, scope: _ServerScope) -> None:
+    scope.check_defaults["delayBeforeRetry"] = _seconds(item, scope.out)
+
+
+@_SERVER.install("connect_timeout")
+def _server_connect_timeout(item: Statement, scope: _ServerScope) -> None:
+    scope.check_defaults["connectTimeout"] = _seconds(item, scope.out)
+
+
+@_SERVER.install("virtualhost")
+def _server_virtualhost(item: Statement, scope: _ServerScope) -> None:
+    scope.check_defaults["host"] = _first(item)
+
+
+@_SERVER.install("inhibit_on_failure")
+def _server_inhibit(item: Statement, scope: _ServerScope) -> None:
+    scope.check_defaults["inhibit"] = True
+
+
 def _virtual_server(
     statement: Statement,
     vrrps: list[_Vrrp],
@@ -215,7 +437,8 @@ def _virtual_server(
 ) -> None:
     line = statement.line
     args = statement.args
-    spec: dict[str, Any] = {}
+    scope = _ServerScope(out)
+    spec = scope.spec
     vip: str | None = None
     if len(args) == 2 and args[0] == "fwmark":
         if not args[1].isdigit() or int(args[1]) < 1:
@@ -238,66 +461,17 @@ def _virtual_server(
     else:
         out.note(line, "virtual_server", "expects 'IP PORT' or 'fwmark N'; skipped", Level.ERROR)
         return
-    check_defaults: dict[str, Any] = {}
-    reals: list[Statement] = []
-    flags: list[str] = []
-    family_hint: str | None = None
-    for item in statement.inner():
-        keyword = item.keyword
-        value = item.args[0] if item.args else ""
-        if keyword == "real_server":
-            reals.append(item)
-        elif keyword in ("lb_algo", "lvs_sched"):
-            if value not in {s.value for s in Scheduler}:
-                out.note(item.line, keyword, f"{value!r} is not an IPVS scheduler", Level.ERROR)
-                return
-            spec["scheduler"] = value
-        elif keyword in ("lb_kind", "lvs_method"):
-            if value.upper() not in _LB_KIND:
-                out.note(item.line, keyword, f"{value!r} is not NAT, DR or TUN", Level.ERROR)
-                return
-            spec["forwarding"] = _LB_KIND[value.upper()]
-        elif keyword == "protocol":
-            if value.upper() not in ("TCP", "UDP", "SCTP"):
-                out.note(item.line, keyword, f"{value!r} is not TCP, UDP or SCTP", Level.ERROR)
-                return
-            if "fwmark" in spec:
-                out.note(item.line, keyword, "a fwmark service has no protocol of its own; ignored")
-            else:
-                spec["protocol"] = value.upper()
-        elif keyword == "persistence_timeout":
-            timeout = _integer(item, out)
-            if timeout is not None:
-                spec.setdefault("persistence", {})["timeout"] = timeout
-        elif keyword == "persistence_granularity":
-            spec.setdefault("persistence", {})["netmask"] = value if "." in value else f"/{value.lstrip('/')}"
-        elif keyword == "ops":
-            spec["onePacket"] = True
-        elif keyword in _SCHED_FLAG_WORDS:
-            flags.append(keyword)
-        elif keyword == "ip_family":
-            family_hint = value
-        elif keyword == "delay_loop":
-            check_defaults["interval"] = _seconds(item, out)
-        elif keyword in ("retry", "nb_get_retry"):
-            check_defaults["retries"] = _integer(item, out)
-        elif keyword == "delay_before_retry":
-            check_defaults["delayBeforeRetry"] = _seconds(item, out)
-        elif keyword == "connect_timeout":
-            check_defaults["connectTimeout"] = _seconds(item, out)
-        elif keyword == "virtualhost":
-            check_defaults["host"] = value
-        elif keyword == "inhibit_on_failure":
-            check_defaults["inhibit"] = True
-        else:
-            out.note(item.line, keyword, "virtual_server setting with no kube-lvs equivalent; ignored")
+    _SERVER.read(statement.inner(), scope)
+    if scope.abandoned:
+        return
+    check_defaults, reals, flags = scope.check_defaults, scope.reals, scope.flags
     if spec.get("persistence") is not None and "timeout" not in spec["persistence"]:
         spec["persistence"]["timeout"] = 360  # keepalived's default persistence_timeout
     if flags:
         scheduler = spec.get("scheduler", "wlc")
         generic = {"flag-1": f"{scheduler}-fallback", "flag-2": f"{scheduler}-port"}
         spec["schedulerFlags"] = [generic.get(f, f) for f in flags]
-    key = _service_key(spec, reals, family_hint)
+    key = _service_key(spec, reals, scope.family_hint)
     identity = str(key)
     if identity in claimed:
         out.note(line, "virtual_server", f"{identity} is already defined on line {claimed[identity]}", Level.ERROR)
@@ -343,6 +517,20 @@ def _service_key(spec: dict[str, Any], reals: list[Statement], family_hint: str 
     return ServiceKey(family, Proto[spec["protocol"]], spec["address"], spec["port"])
 
 
+# ------------------------------------------------------------------------------------------ real_server
+
+
+@dataclass
+class _RealScope(_Scope):
+    vs_spec: dict[str, Any] = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict)
+    checker: Statement | None = None
+    inhibit: bool = False
+
+
+_REAL = _Keywords[_RealScope](lambda statement, scope: "real_server setting with no kube-lvs equivalent; ignored")
+
+
 def _real_server(item: Statement, vs_spec: dict[str, Any], out: Converted) -> _Real | None:
     """One real_server block, or None (with an error note) when it cannot be read."""
     args = item.args
@@ -369,33 +557,80 @@ def _real_server(item: Statement, vs_spec: dict[str, Any], out: Converted) -> _R
             )
         elif port != vs_port:
             rs["port"] = port
+    scope = _RealScope(out, vs_spec=vs_spec, spec=rs)
+    _REAL.read(item.inner(), scope)
+    return _Real(item, rs, scope.checker, scope.inhibit)
+
+
+@_REAL.install("weight")
+def _real_weight(item: Statement, scope: _RealScope) -> None:
+    weight = _integer(item, scope.out)
+    if weight is not None and weight != 1:
+        scope.spec["weight"] = weight
+
+
+@_REAL.install("inhibit_on_failure")
+def _real_inhibit(item: Statement, scope: _RealScope) -> None:
+    scope.inhibit = True
+
+
+@_REAL.install("uthreshold")
+def _real_upper_threshold(item: Statement, scope: _RealScope) -> None:
+    scope.spec["upperThreshold"] = _integer(item, scope.out)
+
+
+@_REAL.install("lthreshold")
+def _real_lower_threshold(item: Statement, scope: _RealScope) -> None:
+    scope.spec["lowerThreshold"] = _integer(item, scope.out)
+
+
+def _is_lb_kind(item: Statement, scope: _Scope) -> bool:
+    return bool(item.args) and item.args[0].upper() in _LB_KIND
+
+
+@_REAL.install("lb_kind", "lvs_method", when=_is_lb_kind)
+def _real_forwarding(item: Statement, scope: _RealScope) -> None:
+    if _LB_KIND[item.args[0].upper()] != scope.vs_spec.get("forwarding", "dr"):
+        scope.spec["forwarding"] = _LB_KIND[item.args[0].upper()]
+
+
+@_REAL.install(*_CHECKERS)
+def _real_checker(item: Statement, scope: _RealScope) -> None:
+    if scope.checker is not None:
+        scope.out.note(item.line, item.keyword, f"a second checker (first: line {scope.checker.line}); ignored")
+    else:
+        scope.checker = item
+
+
+@_REAL.install(*sorted(_UNSUPPORTED_CHECKERS))
+def _real_unsupported_checker(item: Statement, scope: _RealScope) -> None:
+    scope.out.note(item.line, item.keyword, "checker has no kube-lvs equivalent (tcp, http, https); ignored")
+
+
+# --------------------------------------------------------------------------- TCP_CHECK, HTTP_GET, SSL_GET
+
+
+@dataclass
+class _CheckerScope(_Scope):
     checker: Statement | None = None
-    inhibit = False
-    for inner in item.inner():
-        keyword = inner.keyword
-        if keyword == "weight":
-            weight = _integer(inner, out)
-            if weight is not None and weight != 1:
-                rs["weight"] = weight
-        elif keyword == "inhibit_on_failure":
-            inhibit = True
-        elif keyword == "uthreshold":
-            rs["upperThreshold"] = _integer(inner, out)
-        elif keyword == "lthreshold":
-            rs["lowerThreshold"] = _integer(inner, out)
-        elif keyword in ("lb_kind", "lvs_method") and inner.args and inner.args[0].upper() in _LB_KIND:
-            if _LB_KIND[inner.args[0].upper()] != vs_spec.get("forwarding", "dr"):
-                rs["forwarding"] = _LB_KIND[inner.args[0].upper()]
-        elif keyword in _CHECKERS:
-            if checker is not None:
-                out.note(inner.line, keyword, f"a second checker (first: line {checker.line}); ignored")
-            else:
-                checker = inner
-        elif keyword in _UNSUPPORTED_CHECKERS:
-            out.note(inner.line, keyword, "checker has no kube-lvs equivalent (tcp, http, https); ignored")
-        else:
-            out.note(inner.line, keyword, "real_server setting with no kube-lvs equivalent; ignored")
-    return _Real(item, rs, checker, inhibit)
+    check: dict[str, Any] = field(default_factory=dict)
+    http: dict[str, Any] = field(default_factory=dict)
+    urls: int = 0
+
+    @property
+    def speaks_http(self) -> bool:
+        return bool(self.check["type"] != "tcp")
+
+
+_CHECK = _Keywords[_CheckerScope](
+    lambda statement, scope: (
+        f"{scope.checker.keyword if scope.checker else '?'} setting with no kube-lvs equivalent; ignored"
+    )
+)
+
+
+def _speaks_http(item: Statement, scope: _CheckerScope) -> bool:
+    return scope.speaks_http
 
 
 def _checker(checker: Statement, defaults: dict[str, Any], out: Converted) -> dict[str, Any]:
@@ -404,59 +639,93 @@ def _checker(checker: Statement, defaults: dict[str, Any], out: Converted) -> di
     for name in ("interval", "retries", "delayBeforeRetry", "connectTimeout"):
         if defaults.get(name) is not None:
             check[name] = defaults[name]
-    http: dict[str, Any] = {}
-    if defaults.get("host") and check["type"] != "tcp":
-        http["host"] = defaults["host"]
-    urls = 0
-    for item in checker.inner():
-        keyword = item.keyword
-        if keyword == "connect_port":
-            check["port"] = _integer(item, out)
-        elif keyword == "connect_timeout":
-            check["connectTimeout"] = _seconds(item, out)
-        elif keyword in ("nb_get_retry", "retry"):
-            check["retries"] = _integer(item, out)
-        elif keyword == "delay_before_retry":
-            check["delayBeforeRetry"] = _seconds(item, out)
-        elif keyword == "delay_loop":
-            check["interval"] = _seconds(item, out)
-        elif keyword == "virtualhost" and check["type"] != "tcp":
-            http["host"] = item.args[0] if item.args else None
-        elif keyword == "url" and check["type"] != "tcp":
-            urls += 1
-            if urls > 1:
-                out.note(item.line, "url", "kube-lvs checks one url per VirtualServer; this one is ignored")
-                continue
-            http.update(_url(item, out))
-        else:
-            out.note(item.line, keyword, f"{checker.keyword} setting with no kube-lvs equivalent; ignored")
-    if check["type"] != "tcp":
-        check["http"] = http
+    scope = _CheckerScope(out, checker=checker, check=check)
+    if defaults.get("host") and scope.speaks_http:
+        scope.http["host"] = defaults["host"]
+    _CHECK.read(checker.inner(), scope)
+    if scope.speaks_http:
+        check["http"] = scope.http
     return {k: v for k, v in check.items() if v is not None}
 
 
-def _url(url: Statement, out: Converted) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for item in url.inner():
-        if item.keyword == "path" and item.args:
-            result["path"] = item.args[0]
-        elif item.keyword == "status_code":
-            codes: list[int] = []
-            for word in item.args:
-                low, _, high = word.partition("-")
-                if low.isdigit() and (not high or high.isdigit()):
-                    codes.extend(range(int(low), int(high or low) + 1))
-                else:
-                    out.note(item.line, "status_code", f"{word!r} is not a status code or range", Level.ERROR)
-            if codes:
-                result["expectStatus"] = codes
-        elif item.keyword == "virtualhost" and item.args:
-            result["host"] = item.args[0]
+@_CHECK.install("connect_port")
+def _check_port(item: Statement, scope: _CheckerScope) -> None:
+    scope.check["port"] = _integer(item, scope.out)
+
+
+@_CHECK.install("connect_timeout")
+def _check_connect_timeout(item: Statement, scope: _CheckerScope) -> None:
+    scope.check["connectTimeout"] = _seconds(item, scope.out)
+
+
+@_CHECK.install("nb_get_retry", "retry")
+def _check_retries(item: Statement, scope: _CheckerScope) -> None:
+    scope.check["retries"] = _integer(item, scope.out)
+
+
+@_CHECK.install("delay_before_retry")
+def _check_delay_before_retry(item: Statement, scope: _CheckerScope) -> None:
+    scope.check["delayBeforeRetry"] = _seconds(item, scope.out)
+
+
+@_CHECK.install("delay_loop")
+def _check_delay_loop(item: Statement, scope: _CheckerScope) -> None:
+    scope.check["interval"] = _seconds(item, scope.out)
+
+
+@_CHECK.install("virtualhost", when=_speaks_http)
+def _check_virtualhost(item: Statement, scope: _CheckerScope) -> None:
+    scope.http["host"] = item.args[0] if item.args else None
+
+
+@_CHECK.install("url", when=_speaks_http)
+def _check_url(item: Statement, scope: _CheckerScope) -> None:
+    scope.urls += 1
+    if scope.urls > 1:
+        scope.out.note(item.line, "url", "kube-lvs checks one url per VirtualServer; this one is ignored")
+        return
+    url = _UrlScope(scope.out)
+    _URL.read(item.inner(), url)
+    scope.http.update(url.result)
+
+
+# -------------------------------------------------------------------------------------------------- url
+
+
+@dataclass
+class _UrlScope(_Scope):
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+_URL = _Keywords[_UrlScope](
+    lambda statement, scope: "url setting with no kube-lvs equivalent (path, status_code); ignored"
+)
+
+
+@_URL.install("path", when=_has_args)
+def _url_path(item: Statement, scope: _UrlScope) -> None:
+    scope.result["path"] = item.args[0]
+
+
+@_URL.install("status_code")
+def _url_status_code(item: Statement, scope: _UrlScope) -> None:
+    codes: list[int] = []
+    for word in item.args:
+        low, _, high = word.partition("-")
+        if low.isdigit() and (not high or high.isdigit()):
+            codes.extend(range(int(low), int(high or low) + 1))
         else:
-            out.note(
-                item.line, item.keyword, "url setting with no kube-lvs equivalent (path, status_code); ignored"
-            )
-    return result
+            scope.out.note(item.line, "status_code", f"{word!r} is not a status code or range", Level.ERROR)
+    if codes:
+        scope.result["expectStatus"] = codes
+
+
+@_URL.install("virtualhost", when=_has_args)
+def _url_virtualhost(item: Statement, scope: _UrlScope) -> None:
+    scope.result["host"] = item.args[0]
+
+
+# ------------------------------------------------------------------------------------------------ judging
 
 
 def _health_check(

@@ -28,10 +28,11 @@ from kubelvs import API_VERSION
 from kubelvs.api.enums import Scheduler
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import parse_object
-from kubelvs.formats import keepalived_syntax, naming
+from kubelvs.formats import keepalived_syntax, naming, reading
 from kubelvs.formats.keepalived_syntax import Statement
 from kubelvs.formats.manifests import Document
 from kubelvs.formats.notes import Level, Note
+from kubelvs.formats.reading import shown, word
 from kubelvs.formats.tables import NAT_NOTE
 from kubelvs.netstate import DestKey, Family, Proto, ServiceKey
 
@@ -43,6 +44,8 @@ _CHECKERS = {"TCP_CHECK": "tcp", "HTTP_GET": "http", "SSL_GET": "https"}
 _UNSUPPORTED_CHECKERS = {"MISC_CHECK", "SMTP_CHECK", "DNS_CHECK", "BFD_CHECK", "PING_CHECK", "UDP_CHECK"}
 _UNSUPPORTED_CHECKERS |= {"FILE_CHECK"}
 _SCHED_FLAG_WORDS = {"sh-port", "sh-fallback", "mh-port", "mh-fallback", "flag-1", "flag-2"}
+HTTP_STATUS = range(100, 600)  # what an HTTP status code can be, so a status_code range is bounded
+MAX_FWMARK = 2**32 - 1
 
 
 @dataclass
@@ -51,7 +54,7 @@ class Converted:
     notes: list[Note] = field(default_factory=list)
 
     def note(self, line: int, keyword: str, message: str, level: Level = Level.WARNING) -> None:
-        self.notes.append(Note(line, keyword, message, level))
+        reading.add_note(self.notes, line, keyword, message, level)
 
 
 @dataclass
@@ -74,26 +77,43 @@ class _Real:
     inhibit: bool
 
 
-def _seconds(statement: Statement, out: Converted) -> float | None:
-    try:
-        value = float(statement.args[0])
-    except (IndexError, ValueError):
+def _extra(statement: Statement, out: Converted) -> None:
+    """Words after a keyword's one value: warned about and left, as the importer always left them."""
+    if len(statement.args) > 1:
         out.note(
-            statement.line, statement.keyword, f"needs a number of seconds, got {statement.args}", Level.ERROR
+            statement.line, statement.keyword, f"{shown(' '.join(statement.args[1:]))} after the value; ignored"
         )
+
+
+def _refused(statement: Statement, out: Converted, wanted: str) -> None:
+    got = shown(statement.args[0]) if statement.args else "nothing"
+    out.note(statement.line, statement.keyword, f"needs {wanted}, got {got}", Level.ERROR)
+
+
+def _seconds(statement: Statement, out: Converted) -> float | None:
+    value = reading.decimal(statement.args[0]) if statement.args else None
+    if value is None:
+        _refused(statement, out, "a number of seconds (ASCII digits, like 6 or 1.5)")
         return None
     if value <= 0:
         out.note(statement.line, statement.keyword, f"{value} must be above zero", Level.ERROR)
         return None
+    _extra(statement, out)
     return value
 
 
 def _integer(statement: Statement, out: Converted) -> int | None:
-    try:
-        return int(statement.args[0])
-    except (IndexError, ValueError):
-        out.note(statement.line, statement.keyword, f"needs an integer, got {statement.args}", Level.ERROR)
+    value = reading.integer(statement.args[0]) if statement.args else None
+    if value is None:
+        _refused(statement, out, f"an integer (ASCII digits, at most {reading.MAX_DIGITS})")
         return None
+    _extra(statement, out)
+    return value
+
+
+def _port(text: str) -> int | None:
+    value = reading.integer(text)
+    return value if value is not None and 0 <= value <= 65535 else None
 
 
 def _first(statement: Statement) -> str:
@@ -180,7 +200,7 @@ def _virtual_server_block(statement: Statement, scope: _FileScope) -> None:
 @_FILE.install("include")
 def _include(statement: Statement, scope: _FileScope) -> None:
     scope.out.note(
-        statement.line, "include", f"{' '.join(statement.args)} is not read: import that file separately"
+        statement.line, "include", f"{shown(' '.join(statement.args))} is not read: import that file separately"
     )
 
 
@@ -189,12 +209,12 @@ def _global_defs(statement: Statement, scope: _FileScope) -> None:
     scope.out.note(statement.line, "global_defs", "global settings have no kube-lvs equivalent; ignored")
 
 
-def convert(text: str, source: str, namespace: str) -> Converted:
-    """Every virtual_server of a keepalived.conf as objects; notes for the rest."""
+def convert(data: str | bytes, source: str, namespace: str) -> Converted:
+    """Every virtual_server of a keepalived.conf (UTF-8 bytes or text) as objects; notes for the rest."""
     out = Converted()
-    syntax = keepalived_syntax.parse(text)
-    for line, message in syntax.errors:
-        out.note(line, "{", message, Level.ERROR)
+    syntax = keepalived_syntax.parse(data)
+    for note in syntax.notes:
+        out.note(note.line, note.keyword, note.message, note.level)
     scope = _FileScope(out)
     _FILE.read(syntax.statements, scope)
     vrrps, servers = scope.vrrps, scope.servers
@@ -217,10 +237,7 @@ def convert(text: str, source: str, namespace: str) -> Converted:
 
 
 def _vip(statement: Statement) -> str | None:
-    try:
-        return ipaddress.ip_address(statement.args[0]).compressed
-    except (IndexError, ValueError):
-        return None
+    return reading.address(statement.args[0]) if statement.args else None
 
 
 # ---------------------------------------------------------------------------------------- vrrp_instance
@@ -239,14 +256,14 @@ _VRRP = _Keywords[_VrrpScope](
 
 
 def _vrrp(statement: Statement, out: Converted) -> _Vrrp:
-    scope = _VrrpScope(out, vrrp=_Vrrp(statement.args[0] if statement.args else "?", statement.line))
+    scope = _VrrpScope(out, vrrp=_Vrrp(word(statement.args[0]) if statement.args else "?", statement.line))
     _VRRP.read(statement.inner(), scope)
     return scope.vrrp
 
 
 @_VRRP.install("state", when=_has_args)
 def _vrrp_state(item: Statement, scope: _VrrpScope) -> None:
-    scope.vrrp.state = item.args[0].upper()
+    scope.vrrp.state = word(item.args[0].upper())
 
 
 @_VRRP.install("priority")
@@ -263,9 +280,9 @@ def _vrrp_interface(item: Statement, scope: _VrrpScope) -> None:
 def _vrrp_addresses(item: Statement, scope: _VrrpScope) -> None:
     for entry in item.inner():  # lines of addresses, not keywords
         words = [entry.keyword, *entry.args]
-        try:
-            address = ipaddress.ip_interface(words[0]).ip.compressed
-        except ValueError:
+        host, _, prefix = words[0].partition("/")
+        address = reading.address(host)
+        if address is None or (prefix and reading.integer(prefix) is None):
             scope.out.note(entry.line, words[0], "is not an address; ignored", Level.ERROR)
             continue
         dev = words[words.index("dev") + 1] if "dev" in words[:-1] else None
@@ -339,7 +356,7 @@ def _server_real_server(item: Statement, scope: _ServerScope) -> None:
 def _server_scheduler(item: Statement, scope: _ServerScope) -> None:
     value = _first(item)
     if value not in {s.value for s in Scheduler}:
-        scope.out.note(item.line, item.keyword, f"{value!r} is not an IPVS scheduler", Level.ERROR)
+        scope.out.note(item.line, item.keyword, f"{shown(value)} is not an IPVS scheduler", Level.ERROR)
         scope.abandoned = True
         return
     scope.spec["scheduler"] = value
@@ -349,7 +366,7 @@ def _server_scheduler(item: Statement, scope: _ServerScope) -> None:
 def _server_forwarding(item: Statement, scope: _ServerScope) -> None:
     value = _first(item)
     if value.upper() not in _LB_KIND:
-        scope.out.note(item.line, item.keyword, f"{value!r} is not NAT, DR or TUN", Level.ERROR)
+        scope.out.note(item.line, item.keyword, f"{shown(value)} is not NAT, DR or TUN", Level.ERROR)
         scope.abandoned = True
         return
     scope.spec["forwarding"] = _LB_KIND[value.upper()]
@@ -359,7 +376,7 @@ def _server_forwarding(item: Statement, scope: _ServerScope) -> None:
 def _server_protocol(item: Statement, scope: _ServerScope) -> None:
     value = _first(item)
     if value.upper() not in ("TCP", "UDP", "SCTP"):
-        scope.out.note(item.line, item.keyword, f"{value!r} is not TCP, UDP or SCTP", Level.ERROR)
+        scope.out.note(item.line, item.keyword, f"{shown(value)} is not TCP, UDP or SCTP", Level.ERROR)
         scope.abandoned = True
         return
     if "fwmark" in scope.spec:
@@ -441,23 +458,24 @@ def _virtual_server(
     spec = scope.spec
     vip: str | None = None
     if len(args) == 2 and args[0] == "fwmark":
-        if not args[1].isdigit() or int(args[1]) < 1:
-            out.note(line, "fwmark", f"{args[1]!r} is not a firewall mark (1..4294967295)", Level.ERROR)
+        mark = reading.integer(args[1])
+        if mark is None or not 1 <= mark <= MAX_FWMARK:
+            out.note(line, "fwmark", f"{shown(args[1])} is not a firewall mark (1..{MAX_FWMARK})", Level.ERROR)
             return
-        spec["fwmark"] = int(args[1])
+        spec["fwmark"] = mark
     elif len(args) >= 1 and args[0] == "group":
         out.note(line, "virtual_server group", "virtual_server_group has no kube-lvs equivalent; skipped")
         return
     elif len(args) == 2:
-        try:
-            vip = ipaddress.ip_address(args[0]).compressed
-        except ValueError:
-            out.note(line, "virtual_server", f"{args[0]!r} is not an IP address; skipped", Level.ERROR)
+        vip = reading.address(args[0])
+        if vip is None:
+            out.note(line, "virtual_server", f"{shown(args[0])} is not an IP address; skipped", Level.ERROR)
             return
-        if not args[1].isdigit() or int(args[1]) > 65535:
-            out.note(line, "virtual_server", f"{args[1]!r} is not a port (0..65535); skipped", Level.ERROR)
+        port = _port(args[1])
+        if port is None:
+            out.note(line, "virtual_server", f"{shown(args[1])} is not a port (0..65535); skipped", Level.ERROR)
             return
-        spec.update(address=vip, port=int(args[1]), protocol="TCP")
+        spec.update(address=vip, port=port, protocol="TCP")
     else:
         out.note(line, "virtual_server", "expects 'IP PORT' or 'fwmark N'; skipped", Level.ERROR)
         return
@@ -502,7 +520,8 @@ def _virtual_server(
         rs_key = DestKey(key, rs_spec["address"], rs_spec.get("port", spec.get("port", 0)))
         rs = _checked("RealServer", naming.destination_name(rs_key), namespace, rs_spec, item.line, out)
         if rs is not None:
-            out.documents.append(Document(rs, (f"{source}:{item.line}: real_server {' '.join(item.args)}",)))
+            where = " ".join(item.args[:2])  # what was read of the line; the rest was noted
+            out.documents.append(Document(rs, (f"{source}:{item.line}: real_server {where}",)))
 
 
 def _service_key(spec: dict[str, Any], reals: list[Statement], family_hint: str | None) -> ServiceKey:
@@ -534,20 +553,24 @@ _REAL = _Keywords[_RealScope](lambda statement, scope: "real_server setting with
 def _real_server(item: Statement, vs_spec: dict[str, Any], out: Converted) -> _Real | None:
     """One real_server block, or None (with an error note) when it cannot be read."""
     args = item.args
-    try:
-        address = ipaddress.ip_address(args[0]).compressed
-    except (IndexError, ValueError):
+    address = reading.address(args[0]) if args else None
+    if address is None:
         out.note(
-            item.line, "real_server", f"{' '.join(args)!r} does not start with an IP address; skipped", Level.ERROR
+            item.line,
+            "real_server",
+            f"{shown(' '.join(args)) if args else 'nothing'} does not start with an IP address; skipped",
+            Level.ERROR,
         )
         return None
     rs: dict[str, Any] = {"address": address}
     vs_port = vs_spec.get("port", 0)
+    if len(args) > 2:
+        out.note(item.line, "real_server", f"{shown(' '.join(args[2:]))} after IP PORT; ignored")
     if len(args) > 1:
-        if not args[1].isdigit() or int(args[1]) > 65535:
-            out.note(item.line, "real_server", f"{args[1]!r} is not a port; skipped", Level.ERROR)
+        port = _port(args[1])
+        if port is None:
+            out.note(item.line, "real_server", f"{shown(args[1])} is not a port (0..65535); skipped", Level.ERROR)
             return None
-        port = int(args[1])
         forwarding = vs_spec.get("forwarding", "dr")
         if forwarding in ("dr", "tun") and "fwmark" not in vs_spec and port != vs_port:
             out.note(
@@ -576,12 +599,16 @@ def _real_inhibit(item: Statement, scope: _RealScope) -> None:
 
 @_REAL.install("uthreshold")
 def _real_upper_threshold(item: Statement, scope: _RealScope) -> None:
-    scope.spec["upperThreshold"] = _integer(item, scope.out)
+    upper = _integer(item, scope.out)
+    if upper is not None:
+        scope.spec["upperThreshold"] = upper
 
 
 @_REAL.install("lthreshold")
 def _real_lower_threshold(item: Statement, scope: _RealScope) -> None:
-    scope.spec["lowerThreshold"] = _integer(item, scope.out)
+    lower = _integer(item, scope.out)
+    if lower is not None:
+        scope.spec["lowerThreshold"] = lower
 
 
 def _is_lb_kind(item: Statement, scope: _Scope) -> bool:
@@ -709,15 +736,25 @@ def _url_path(item: Statement, scope: _UrlScope) -> None:
 
 @_URL.install("status_code")
 def _url_status_code(item: Statement, scope: _UrlScope) -> None:
-    codes: list[int] = []
-    for word in item.args:
-        low, _, high = word.partition("-")
-        if low.isdigit() and (not high or high.isdigit()):
-            codes.extend(range(int(low), int(high or low) + 1))
+    codes: dict[int, None] = {}  # in the order written, each once: a range holds at most 500
+    for text in item.args:
+        low_text, dash, high_text = text.partition("-")
+        low = reading.integer(low_text) if low_text.isdigit() else None
+        high = (reading.integer(high_text) if high_text.isdigit() else None) if dash else low
+        if low is None or high is None:
+            scope.out.note(item.line, "status_code", f"{shown(text)} is not a status code or range", Level.ERROR)
+        elif low not in HTTP_STATUS or high not in HTTP_STATUS or low > high:
+            scope.out.note(
+                item.line,
+                "status_code",
+                f"{shown(text)}: HTTP status codes are {HTTP_STATUS.start}..{HTTP_STATUS.stop - 1}, "
+                "a range low-high with low <= high",
+                Level.ERROR,
+            )
         else:
-            scope.out.note(item.line, "status_code", f"{word!r} is not a status code or range", Level.ERROR)
+            codes.update(dict.fromkeys(range(low, high + 1)))
     if codes:
-        scope.result["expectStatus"] = codes
+        scope.result["expectStatus"] = list(codes)
 
 
 @_URL.install("virtualhost", when=_has_args)

@@ -4,7 +4,9 @@ table (netstate values), and print netstate values as the exact lines ``ipvsadm 
 Reading replays the commands the way ipvsadm and the kernel would (``-C`` clears, ``-E`` replaces a
 service's settings, DR/TUN destinations take the service's port, ``-p`` alone means 360 seconds), so the
 table is what the kernel would hold after running the script. Anything without a kube-lvs equivalent
-becomes a :class:`Note` naming the option and the line.
+becomes a :class:`Note` naming the option and the line. A repeated option is refused as ipvsadm refuses
+it ("multiple options specified"), and shell variables are bounded (:data:`MAX_EXPANSION`), so a script
+that keeps doubling a variable is an error on the line where it grows too long, not a memory blow-up.
 
 Printing follows ipvsadm 1.31 (measured in the VM, fixture ``tests/unit/data/ipvsadm-Sn.txt``):
 ``-A <svc> -s <sched> [-p T [-M mask]] [-o] [-b flags]`` and ``-a <svc> -r <rip:port> -g|-m|-i -w W
@@ -23,7 +25,9 @@ import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from kubelvs.formats import reading
 from kubelvs.formats.notes import Level, Note
+from kubelvs.formats.reading import shown
 from kubelvs.netstate import (
     NO_FLAGS,
     Destination,
@@ -42,6 +46,7 @@ DEFAULT_SCHEDULER = "wlc"
 DEFAULT_PERSISTENCE = 360  # what ipvsadm 1.31 programs for a bare -p (measured; its man page says 300)
 SCHEDULERS = frozenset(["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"])
 MAX_TIMEOUT = 86400 * 31
+MAX_EXPANSION = 64 * 1024  # a shell variable's value, and a line's words once expanded
 
 # option -> (canonical name, argument: 0 none, 1 required, 2 optional)
 _LONG: dict[str, tuple[str, int]] = {
@@ -117,6 +122,7 @@ _SCHED_FLAGS = {
 }
 _SHELL_OPERATORS = {";", "&&", "||", "|", "&", ">", ">>", "2>", "2>&1", "<"}
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+_SERVICE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._+-]{0,63}")  # an /etc/services name, so the lookup is sane
 
 
 class LineError(ValueError):
@@ -135,21 +141,53 @@ class Table:
     destinations: dict[DestKey, Destination] = field(default_factory=dict)
     lines: dict[ServiceKey | DestKey, int] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
+    # each service's destinations, so -D does not scan every destination of the table
+    by_service: dict[ServiceKey, set[DestKey]] = field(default_factory=dict, repr=False, compare=False)
 
     def note(self, line: int, keyword: str, message: str, level: Level = Level.WARNING) -> None:
-        self.notes.append(Note(line, keyword, message, level))
+        reading.add_note(self.notes, line, keyword, message, level)
+
+    def put(self, dest: Destination, line: int) -> None:
+        self.destinations[dest.key] = dest
+        self.by_service.setdefault(dest.key.service, set()).add(dest.key)
+        self.lines[dest.key] = line
+
+    def drop(self, key: DestKey) -> None:
+        del self.destinations[key]
+        self.by_service.get(key.service, set()).discard(key)
+
+    def drop_service(self, key: ServiceKey) -> None:
+        del self.services[key]
+        for dest in self.by_service.pop(key, set()):
+            del self.destinations[dest]
+
+    def clear(self) -> None:
+        self.services.clear()
+        self.destinations.clear()
+        self.by_service.clear()
+
+
+@dataclass
+class _Shell:
+    """The variables a script has set, and those refused for growing too long (with the line)."""
+
+    variables: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def parse(text: str) -> Table:
-    """Replay ``ipvsadm -S`` output or a shell script of ipvsadm commands into the table it builds."""
+def parse(data: str | bytes) -> Table:
+    """Replay ``ipvsadm -S`` output or a shell script of ipvsadm commands (UTF-8 bytes or text)."""
     table = Table()
-    variables: dict[str, str] = {}
-    for number, line in _logical_lines(text):
+    read = reading.lines(data)
+    for note in read.notes:
+        table.note(note.line, note.keyword, note.message, note.level)
+    shell = _Shell()
+    for number, line in _logical_lines(read.text):
         try:
-            args = _command_args(line, number, variables, table)
+            args = _command_args(line, number, shell, table)
             if args is not None:
                 _apply(_options(args), number, table)
         except LineError as error:
@@ -157,11 +195,11 @@ def parse(text: str) -> Table:
     return table
 
 
-def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+def _logical_lines(lines: list[str]) -> Iterator[tuple[int, str]]:
     """Lines with backslash continuations joined, numbered by the line they start on."""
     pending: list[str] = []
     start = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(lines, start=1):
         if not pending:
             start = number
         if raw.rstrip().endswith("\\"):
@@ -174,7 +212,7 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
         yield start, " ".join(pending)
 
 
-def _command_args(line: str, number: int, variables: dict[str, str], table: Table) -> list[str] | None:
+def _command_args(line: str, number: int, shell: _Shell, table: Table) -> list[str] | None:
     """The ipvsadm arguments of one shell line, or None for a line that holds no ipvsadm command."""
     stripped = line.strip()
     if not stripped or stripped.startswith("#"):
@@ -183,11 +221,13 @@ def _command_args(line: str, number: int, variables: dict[str, str], table: Tabl
         words = _split(stripped)
     except ValueError as error:
         raise LineError("shell", f"cannot split the line: {error}") from None
+    if sum(map(len, words)) > MAX_EXPANSION:
+        raise LineError("shell", f"the line is longer than {MAX_EXPANSION} characters; no ipvsadm command is")
     if not words:
         return None
     for cut, word in enumerate(words):
-        if word in _SHELL_OPERATORS or word[0] in ";&|<>":
-            table.note(number, word, f"shell operator: everything from {word!r} on is ignored", Level.INFO)
+        if word in _SHELL_OPERATORS or word[:1] in tuple(";&|<>"):
+            table.note(number, word, f"shell operator: everything from {shown(word)} on is ignored", Level.INFO)
             words = words[:cut]
             break
     if words and words[0] == "export":
@@ -195,9 +235,15 @@ def _command_args(line: str, number: int, variables: dict[str, str], table: Tabl
     if words and all(re.fullmatch(r"[A-Za-z_]\w*=.*", w) for w in words):
         for word in words:
             name, _, value = word.partition("=")
-            variables[name] = _expand(value, variables)
+            try:
+                shell.variables[name] = _expand([value], shell)[0]
+            except LineError:
+                shell.variables.pop(name, None)
+                shell.refused[name] = number
+                raise
+            shell.refused.pop(name, None)
         return None
-    words = [_expand(w, variables) for w in words]
+    words = _expand(words, shell)
     if words and words[0] == "sudo":
         words = words[1:]
     if words and words[0].startswith("-"):
@@ -216,14 +262,26 @@ def _split(line: str) -> list[str]:
     return list(lexer)
 
 
-def _expand(word: str, variables: dict[str, str]) -> str:
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        if name not in variables:
-            raise LineError(f"${name}", "shell variable is not set by an earlier NAME=value line")
-        return variables[name]
+def _expand(words: list[str], shell: _Shell) -> list[str]:
+    """``$NAME`` and ``${NAME}`` replaced, refused once the words would pass :data:`MAX_EXPANSION`."""
+    room = MAX_EXPANSION - sum(map(len, words))
 
-    return _VARIABLE.sub(one, word)
+    def one(match: re.Match[str]) -> str:
+        nonlocal room
+        name = match.group(1) or match.group(2)
+        if name in shell.refused:
+            raise LineError(f"${name}", f"was refused on line {shell.refused[name]} (it grew too long)")
+        if name not in shell.variables:
+            raise LineError(f"${name}", "shell variable is not set by an earlier NAME=value line")
+        value = shell.variables[name]
+        room -= len(value) - len(match.group())
+        if room < 0:
+            raise LineError(
+                f"${name}", f"expanding it passes {MAX_EXPANSION} characters; the importer stops there"
+            )
+        return value
+
+    return [_VARIABLE.sub(one, word) for word in words]
 
 
 def _options(args: list[str]) -> list[tuple[str, str | None]]:
@@ -239,7 +297,10 @@ def _options(args: list[str]) -> list[tuple[str, str | None]]:
                 raise LineError(arg, "unknown ipvsadm option")
             canonical, takes = _LONG[name]
             if canonical == "set":  # --set tcp tcpfin udp: three positional values
-                result.append((canonical, " ".join(args[index : index + 3])))
+                values = args[index : index + 3]
+                if len(values) < 3:
+                    raise LineError(arg, "needs three values: tcp tcpfin udp timeouts")
+                result.append((canonical, " ".join(values)))
                 index += 3
             elif eq:
                 result.append((canonical, value))
@@ -275,7 +336,19 @@ def _options(args: list[str]) -> list[tuple[str, str | None]]:
                     result.append((letter, None))
         else:
             raise LineError(arg, "unexpected argument")
+    _refuse_repeats(result)
     return result
+
+
+def _refuse_repeats(options: list[tuple[str, str | None]]) -> None:
+    """ipvsadm takes each option once (``-t a -t b``, ``-s rr -s wrr`` fail there)."""
+    seen: set[str] = set()
+    for name, _ in options:
+        if name in _COMMANDS or name in _FWD:
+            continue  # their own checks say more: exactly one command, one of -g -m -i
+        if name in seen:
+            raise LineError(_spelled(name), "is given twice (ipvsadm refuses a repeated option)")
+        seen.add(name)
 
 
 def _spelled(option: str) -> str:
@@ -291,8 +364,7 @@ def _apply(options: list[tuple[str, str | None]], line: int, table: Table) -> No
     command_value = next(value for name, value in options if name == command)
     if command == "C":
         table.note(line, "-C", "clears the table: every rule before this line is dropped", Level.INFO)
-        table.services.clear()
-        table.destinations.clear()
+        table.clear()
         return
     if command in ("L", "l", "Z", "S", "R", "h", "v"):
         table.note(line, _spelled(command), "lists, saves or restores, changes no rule; ignored", Level.INFO)
@@ -318,9 +390,7 @@ def _apply(options: list[tuple[str, str | None]], line: int, table: Table) -> No
     elif command == "D":
         if key not in table.services:
             raise LineError("-D", f"service {key} does not exist")
-        del table.services[key]
-        for dest in [d for d in table.destinations if d.service == key]:
-            del table.destinations[dest]
+        table.drop_service(key)
     else:
         _destination_command(command, key, given, line, table)
 
@@ -332,14 +402,15 @@ def _service_key(given: dict[str, str | None]) -> ServiceKey:
     option = chosen[0]
     value = given[option] or ""
     if option == "f":
-        if not value.isdigit() or not 0 < int(value) < 2**32:
-            raise LineError("-f", f"{value!r} is not a fwmark (an integer 1..4294967295)")
+        mark = reading.integer(value)
+        if mark is None or not 0 < mark < 2**32:
+            raise LineError("-f", f"{shown(value)} is not a fwmark (an integer 1..4294967295)")
         family = Family.INET6 if "6" in given else Family.INET
-        return ServiceKey(family, Proto.NONE, "", 0, int(value))
+        return ServiceKey(family, Proto.NONE, "", 0, mark)
     protocol = _SERVICE_OPTIONS[option]
     address, port = _host_port(value, protocol, _spelled(option))
     if port is None:
-        raise LineError(_spelled(option), f"{value!r} has no port (write VIP:port; 0 for all ports)")
+        raise LineError(_spelled(option), f"{shown(value)} has no port (write VIP:port; 0 for all ports)")
     return ServiceKey(_family(address), protocol, address, port)
 
 
@@ -356,32 +427,37 @@ def _host_port(value: str, protocol: Proto, keyword: str) -> tuple[str, int | No
         host, port_text = value, ""
     else:
         host, _, port_text = value.partition(":")
-    try:
-        address = ipaddress.ip_address(host).compressed
-    except ValueError:
+    address = reading.address(host)
+    if address is None and "%" in host:
+        raise LineError(keyword, f"{shown(host)}: an address with a zone (%...) cannot be a service or server")
+    if address is None:
         raise LineError(
-            keyword, f"{host!r} is not an IP address (host names are not resolved: save with ipvsadm -Sn)"
-        ) from None
+            keyword, f"{shown(host)} is not an IP address (host names are not resolved: save with ipvsadm -Sn)"
+        )
     if not port_text:
         return address, None
-    if port_text.isdigit():
-        port = int(port_text)
+    port = reading.integer(port_text) if not port_text.startswith("-") else None
+    if port is not None:
         if port > 65535:
             raise LineError(keyword, f"port {port} is out of range 0..65535")
         return address, port
+    unknown = LineError(keyword, f"{shown(port_text)} is not a port number or a known service name")
+    if not _SERVICE_NAME.fullmatch(port_text):
+        raise unknown
     try:
         return address, socket.getservbyname(port_text, "udp" if protocol == Proto.UDP else "tcp")
     except OSError:
-        raise LineError(keyword, f"{port_text!r} is not a port number or a known service name") from None
+        raise unknown from None
 
 
 def _number(given: dict[str, str | None], option: str, low: int, high: int, default: int) -> int:
     if option not in given:
         return default
     value = given[option] or ""
-    if not value.isdigit() or not low <= int(value) <= high:
-        raise LineError(_spelled(option), f"{value!r} must be an integer {low}..{high}")
-    return int(value)
+    number = reading.integer(value)
+    if number is None or not low <= number <= high:
+        raise LineError(_spelled(option), f"{shown(value)} must be an integer {low}..{high}")
+    return number
 
 
 def _service_command(command: str, key: ServiceKey, given: dict[str, str | None], line: int, table: Table) -> None:
@@ -392,7 +468,7 @@ def _service_command(command: str, key: ServiceKey, given: dict[str, str | None]
         raise LineError("-E", f"service {key} does not exist")
     scheduler = given.get("s") or DEFAULT_SCHEDULER
     if scheduler not in SCHEDULERS:
-        raise LineError("-s", f"{scheduler!r} is not an IPVS scheduler ({', '.join(sorted(SCHEDULERS))})")
+        raise LineError("-s", f"{shown(scheduler)} is not an IPVS scheduler ({', '.join(sorted(SCHEDULERS))})")
     flags = NO_FLAGS
     timeout = 0
     full = 128 if key.family == Family.INET6 else 32
@@ -412,7 +488,7 @@ def _service_command(command: str, key: ServiceKey, given: dict[str, str | None]
     if "b" in given:
         flags |= _sched_flags(given["b"] or "", scheduler)
     if "pe" in given:
-        table.note(line, "--pe", f"persistence engine {given['pe']!r} has no kube-lvs field; dropped")
+        table.note(line, "--pe", f"persistence engine {shown(given['pe'] or '')} has no kube-lvs field; dropped")
     if key.port == 0 and not key.fwmark and not flags & SvcFlag.PERSISTENT:
         raise LineError("port", "port 0 (all ports) needs -p (ipvsadm fails here)")
     table.services[key] = Service(key, scheduler, flags, timeout, netmask)
@@ -421,13 +497,16 @@ def _service_command(command: str, key: ServiceKey, given: dict[str, str | None]
 
 def _netmask(value: str, family: Family) -> int:
     if family == Family.INET6:
-        if not value.lstrip("/").isdigit() or int(value.lstrip("/")) > 128:
-            raise LineError("-M", f"{value!r} is not an IPv6 prefix length (0..128)")
-        return int(value.lstrip("/"))
+        length = reading.integer(value.removeprefix("/"))
+        if length is None or not 0 <= length <= 128:
+            raise LineError("-M", f"{shown(value)} is not an IPv6 prefix length (0..128)")
+        return length
+    if not value.isascii() or len(value) > 15:
+        raise LineError("-M", f"{shown(value)} is not a dotted IPv4 netmask")
     try:
         return ipaddress.IPv4Network(f"0.0.0.0/{value}").prefixlen
     except ValueError:
-        raise LineError("-M", f"{value!r} is not a dotted IPv4 netmask") from None
+        raise LineError("-M", f"{shown(value)} is not a dotted IPv4 netmask") from None
 
 
 def _sched_flags(value: str, scheduler: str) -> SvcFlag:
@@ -441,7 +520,7 @@ def _sched_flags(value: str, scheduler: str) -> SvcFlag:
             flags |= generic[name]
         else:
             allowed = ", ".join(names) or "none: only sh and mh take flags"
-            raise LineError("-b", f"{name!r} is not a flag of scheduler {scheduler!r} ({allowed})")
+            raise LineError("-b", f"{shown(name)} is not a flag of scheduler {scheduler!r} ({allowed})")
     if flags & SvcFlag.SCHED3:
         raise LineError("-b", f"flag-3 means nothing to scheduler {scheduler!r}")
     return flags
@@ -476,7 +555,7 @@ def _destination_command(
     if command == "d":
         if not exists:
             raise LineError("-d", f"real server {key} does not exist")
-        del table.destinations[key]
+        table.drop(key)
         return
     if command == "a" and exists:
         raise LineError("-a", f"real server {key} already exists (ipvsadm fails here)")
@@ -489,8 +568,7 @@ def _destination_command(
     lower = _number(given, "y", 0, 2**32 - 1, 0)
     weight = _number(given, "w", 0, 65535, 1)
     family = _family(address) if _family(address) != service.family else None
-    table.destinations[key] = Destination(key, forwarding, weight, upper, lower, family)
-    table.lines[key] = line
+    table.put(Destination(key, forwarding, weight, upper, lower, family), line)
 
 
 def _tunnel_options(given: dict[str, str | None], forwarding: Fwd, line: int, table: Table) -> None:
@@ -498,7 +576,7 @@ def _tunnel_options(given: dict[str, str | None], forwarding: Fwd, line: int, ta
     if tun_type is not None and forwarding != Fwd.TUNNEL:
         raise LineError("--tun-type", "only for tunnelled real servers (-i)")
     if tun_type not in (None, "ipip"):
-        table.note(line, "--tun-type", f"{tun_type!r} tunnels have no kube-lvs field; imported as ipip")
+        table.note(line, "--tun-type", f"{shown(tun_type)} tunnels have no kube-lvs field; imported as ipip")
     for option in ("tun-port", "tun-nocsum", "tun-csum", "tun-remcsum"):
         if option in given:
             table.note(line, f"--{option}", "GUE/GRE tunnel options have no kube-lvs field; dropped")

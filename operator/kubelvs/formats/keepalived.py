@@ -68,6 +68,23 @@ class _Vrrp:
 
 
 @dataclass
+class _Held:
+    """The vrrp_instances' addresses indexed once, so each virtual_server looks its VIP up, not scans."""
+
+    vrrps: list[_Vrrp]
+    holders: dict[str, list[tuple[_Vrrp, str | None]]] = field(default_factory=dict)  # in file order
+    gateways: dict[Family, list[tuple[str, str | None]]] = field(default_factory=dict)
+
+    @classmethod
+    def index(cls, vrrps: list[_Vrrp]) -> _Held:
+        held = cls(vrrps)
+        for vrrp in vrrps:
+            for address, dev, _ in vrrp.addresses:
+                held.holders.setdefault(address, []).append((vrrp, dev))
+        return held
+
+
+@dataclass
 class _Real:
     """One real_server block: its RealServer spec, its checker (if any) and inhibit_on_failure."""
 
@@ -218,11 +235,12 @@ def convert(data: str | bytes, source: str, namespace: str) -> Converted:
     scope = _FileScope(out)
     _FILE.read(syntax.statements, scope)
     vrrps, servers = scope.vrrps, scope.servers
+    held = _Held.index(vrrps)
     claimed: dict[str, int] = {}
     vips = {_vip(s) for s in servers} - {None}
     used: set[str] = set()
     for statement in servers:
-        _virtual_server(statement, vrrps, claimed, (vips, used), source, namespace, out)
+        _virtual_server(statement, held, claimed, (vips, used), source, namespace, out)
     for vrrp in vrrps:
         for address, _, line in vrrp.addresses:
             if address not in vips and address not in used:
@@ -297,13 +315,10 @@ def _vrrp_advert_int(item: Statement, scope: _VrrpScope) -> None:
 
 
 def _directors(
-    vip: str | None, vrrps: list[_Vrrp], spec: dict[str, Any], comments: list[str], out: Converted, line: int
+    vip: str | None, held: _Held, spec: dict[str, Any], comments: list[str], out: Converted, line: int
 ) -> None:
     """VIP found in vrrp_instances -> directors.interface, and a preferred-order hint."""
-    holders = sorted(
-        ((v, dev) for v in vrrps for address, dev, _ in v.addresses if address == vip),
-        key=lambda pair: -pair[0].priority,
-    )
+    holders = sorted(held.holders.get(vip or "", []), key=lambda pair: -pair[0].priority)
     if not holders:
         return
     first, dev = holders[0]
@@ -319,15 +334,19 @@ def _directors(
     out.note(line, "vrrp_instance", hint, Level.INFO)
 
 
-def _gateway_candidates(vrrps: list[_Vrrp], vips: set[str | None], family: Family) -> list[tuple[str, str | None]]:
-    found: list[tuple[str, str | None]] = []
-    for vrrp in vrrps:
+def _gateway_candidates(held: _Held, vips: set[str | None], family: Family) -> list[tuple[str, str | None]]:
+    """VRRP addresses of the family that no virtual_server uses (the same for every virtual_server)."""
+    if family in held.gateways:
+        return held.gateways[family]
+    found: dict[str, str | None] = {}
+    for vrrp in held.vrrps:
         for address, dev, _ in vrrp.addresses:
             version = ipaddress.ip_address(address).version
             same_family = (version == 6) == (family == Family.INET6)
-            if address not in vips and same_family and address not in [a for a, _ in found]:
-                found.append((address, dev or vrrp.interface))
-    return found
+            if address not in vips and same_family and address not in found:
+                found[address] = dev or vrrp.interface
+    held.gateways[family] = list(found.items())
+    return held.gateways[family]
 
 
 # --------------------------------------------------------------------------------------- virtual_server
@@ -445,7 +464,7 @@ def _server_inhibit(item: Statement, scope: _ServerScope) -> None:
 
 def _virtual_server(
     statement: Statement,
-    vrrps: list[_Vrrp],
+    held: _Held,
     claimed: dict[str, int],
     addresses: tuple[set[str | None], set[str]],
     source: str,
@@ -497,7 +516,7 @@ def _virtual_server(
     claimed[identity] = line
     name = naming.service_name(key)
     comments = [f"{source}:{line}: virtual_server {' '.join(args)}"]
-    _directors(vip, vrrps, spec, comments, out, line)
+    _directors(vip, held, spec, comments, out, line)
     dests = [d for d in (_real_server(item, spec, out) for item in reals) if d is not None]
     health = _health_check(dests, check_defaults, out, line)
     if health is not None:
@@ -507,7 +526,7 @@ def _virtual_server(
             line, "delay_loop", "checker settings but no real_server has a checker: nothing to check; ignored"
         )
     if spec.get("forwarding") == "nat" or any(d.spec.get("forwarding") == "nat" for d in dests):
-        gateway = _nat_return_path(spec, vrrps, addresses[0], key.family, out, line, comments)
+        gateway = _nat_return_path(spec, held, addresses[0], key.family, out, line, comments)
         if gateway:
             addresses[1].add(gateway)
     vs = _checked("VirtualServer", name, namespace, spec, line, out)
@@ -798,7 +817,7 @@ def _health_check(
 
 def _nat_return_path(
     spec: dict[str, Any],
-    vrrps: list[_Vrrp],
+    held: _Held,
     vips: set[str | None],
     family: Family,
     out: Converted,
@@ -806,7 +825,7 @@ def _nat_return_path(
     comments: list[str],
 ) -> str | None:
     """keepalived's NAT setups route real servers through a second VRRP address: that is the gateway."""
-    candidates = _gateway_candidates(vrrps, vips, family)
+    candidates = _gateway_candidates(held, vips, family)
     if len(candidates) == 1:
         address, interface = candidates[0]
         gateway: dict[str, Any] = {"address": address}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from ipvsadm_view import option, rules, service_line, service_name
 from netns import Namespace
 
 from kubelvs.kernel import ipvs_dump as dump
-from kubelvs.kernel import ipvs_wire as wire
+from kubelvs.kernel import netlink
 from kubelvs.netstate import (
     AddDestination,
     AddService,
@@ -66,6 +68,7 @@ DESTS = [
     Destination(DestKey(FWM4, "10.9.0.19", 0), forwarding=Fwd.TUNNEL, weight=7),
     Destination(DestKey(FWM6, "2001:db8:9::13", 0), forwarding=Fwd.DROUTE),
 ]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))  # pyroute2_reference: the unit tests' too
 FWD_SWITCH = {Fwd.MASQ: "-m", Fwd.DROUTE: "-g", Fwd.TUNNEL: "-i"}
 
 
@@ -88,7 +91,7 @@ def _reference_reader(ns: Namespace) -> Any:
 
 
 def test_lean_reads_equal_pyroute2_and_ipvsadm_on_every_shape(ipvs: Any, ipvs_ns: Namespace) -> None:
-    from kubelvs.kernel import ipvs as kernel_ipvs
+    import pyroute2_reference  # pyroute2 is slow to import in the guest: only when used
 
     ops = [*(AddService(s) for s in SERVICES), *(AddDestination(d) for d in DESTS)]
     assert ipvs.apply(ops) == [None] * len(ops)
@@ -99,9 +102,9 @@ def test_lean_reads_equal_pyroute2_and_ipvsadm_on_every_shape(ipvs: Any, ipvs_ns
     stats = ipvs.stats(keys)
     reference = _reference_reader(ipvs_ns)
     try:
-        assert services == kernel_ipvs.reference_services(reference)
-        assert destinations == kernel_ipvs.reference_destinations(reference, keys)
-        assert stats == kernel_ipvs.reference_stats(reference, keys)
+        assert services == pyroute2_reference.reference_services(reference)
+        assert destinations == pyroute2_reference.reference_destinations(reference, keys)
+        assert stats == pyroute2_reference.reference_stats(reference, keys)
     finally:
         reference.close()
 
@@ -147,16 +150,16 @@ def test_a_second_dump_sent_with_the_first_is_refused_busy(ipvs: Any, ipvs_ns: N
         answers: dict[int, list[int]] = {1: [], 2: []}  # seq -> reply types, then the errno of the end
         ended: set[int] = set()
         while ended != {1, 2}:
-            for kind, _flags, seq, payload in wire.messages(sock.recv(1 << 20)):
+            for kind, _flags, seq, payload in netlink.messages(sock.recv(1 << 20)):
                 answers[seq].append(kind)
-                if kind in (wire.NLMSG_DONE, wire.NLMSG_ERROR):
-                    answers[seq].append(wire.error_code(payload))
+                if kind in (netlink.NLMSG_DONE, netlink.NLMSG_ERROR):
+                    answers[seq].append(netlink.error_code(payload))
                     ended.add(seq)
     finally:
         sock.close()
     print(f"two GET_DEST dumps in one send(): {answers}")
-    assert answers[2] == [wire.NLMSG_ERROR, errno.EBUSY]
-    assert answers[1][-2:] == [wire.NLMSG_DONE, 0] and len(answers[1]) == 10 + 2
+    assert answers[2] == [netlink.NLMSG_ERROR, errno.EBUSY]
+    assert answers[1][-2:] == [netlink.NLMSG_DONE, 0] and len(answers[1]) == 10 + 2
 
 
 @pytest.mark.parametrize("service", [TCP6, FWM6], ids=["tcp6", "fwmark6"])

@@ -3,13 +3,14 @@ timed against an ``ipvsadm -Ln`` dump of it in the same boot. Figures are printe
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from netns import Netns
 
-from kubelvs.kernel import ipvs as kernel_ipvs
 from kubelvs.kernel.ipvs import KernelIpvsTable
 from kubelvs.netstate import (
     AddDestination,
@@ -23,6 +24,7 @@ from kubelvs.netstate import (
     ServiceKey,
 )
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))  # pyroute2_reference: the unit tests' too
 SERVICES, DESTS = 1000, 10
 
 
@@ -49,6 +51,7 @@ def _timed(call: Callable[[], T]) -> tuple[T, float]:
 def test_lean_and_pyroute2_readers_timed_against_ipvsadm_listing(
     netns: Netns, record_property: Callable[[str, object], None]
 ) -> None:
+    import pyroute2_reference  # pyroute2 is slow to import in the guest: only when used
     from pyroute2 import IPVS
 
     ns = netns.namespace("bench")
@@ -64,8 +67,8 @@ def test_lean_and_pyroute2_readers_timed_against_ipvsadm_listing(
         keys = sorted(services)
         dests, lean_dests_s = _timed(lambda: ipvs.destinations(keys))
         stats, lean_stats_s = _timed(lambda: ipvs.stats(keys))
-        ref_services, ref_services_s = _timed(lambda: kernel_ipvs.reference_services(reference))
-        ref_dests, ref_dests_s = _timed(lambda: kernel_ipvs.reference_destinations(reference, keys))
+        ref_services, ref_services_s = _timed(lambda: pyroute2_reference.reference_services(reference))
+        ref_dests, ref_dests_s = _timed(lambda: pyroute2_reference.reference_destinations(reference, keys))
         _, ipvsadm_again_s = _timed(lambda: ns.exec("ipvsadm", "-Ln", timeout=600).stdout)
     finally:
         reference.close()

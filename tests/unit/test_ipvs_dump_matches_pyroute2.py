@@ -1,9 +1,9 @@
 """The lean dump parser reads the same service and destination replies exactly as pyroute2's message classes do.
 
 Reply bytes are encoded by pyroute2's ``ipvsmsg`` (the kernel's attribute layout, as pyroute2 knows it), then
-decoded twice: by pyroute2 plus the reference converters of ``kernel/ipvs.py``, and by ``kernel/ipvs_dump.py``.
-The VM test ``tests/kernel/test_ipvs_dump_reads_what_pyroute2_and_ipvsadm_read.py`` does the same on real
-kernel replies.
+decoded twice: by pyroute2 plus the reference converters of ``pyroute2_reference.py`` (here), and by
+``kernel/ipvs_dump.py``. The VM test ``tests/kernel/test_ipvs_dump_reads_what_pyroute2_and_ipvsadm_read.py`` does
+the same on real kernel replies.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import socket
 import struct
 from typing import Any
 
+import pyroute2_reference as reference
 import pytest
 from pyroute2.netlink.generic.ipvs import ipvsmsg
 
-from kubelvs.kernel import ipvs as reference
 from kubelvs.kernel import ipvs_dump as dump
 from kubelvs.kernel import ipvs_wire as wire
+from kubelvs.kernel import netlink
 from kubelvs.netstate import DestStats, Family, Proto, ServiceKey
 
 FAMILY_ID = 0x25
@@ -35,7 +36,7 @@ def _reply(cmd: int, attrs: list[tuple[str, Any]]) -> bytes:
     msg["cmd"] = cmd
     msg["version"] = 1
     msg["header"]["type"] = FAMILY_ID
-    msg["header"]["flags"] = wire.NLM_F_MULTI
+    msg["header"]["flags"] = netlink.NLM_F_MULTI
     msg["header"]["sequence_number"] = 9
     msg["attrs"] = attrs
     msg.encode()
@@ -278,7 +279,9 @@ def _kernel_dest_reply(address: str, weight: int) -> bytes:
     )
     attrs = _nla(wire.CmdAttr.DEST, nest)
     return (
-        struct.pack("=IHHII", 16 + 4 + len(attrs), FAMILY_ID, wire.NLM_F_MULTI, 9, 0) + bytes([5, 1, 0, 0]) + attrs
+        struct.pack("=IHHII", 16 + 4 + len(attrs), FAMILY_ID, netlink.NLM_F_MULTI, 9, 0)
+        + bytes([5, 1, 0, 0])
+        + attrs
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from kubelvs.kernel import ipvs_dump as dump
 from kubelvs.kernel import ipvs_wire as wire
+from kubelvs.kernel import netlink
 from kubelvs.netstate import Destination, DestKey, Family, Proto, Service, ServiceKey
 
 FAMILY_ID = 0x25
@@ -63,18 +64,18 @@ def _reply(
     )
     attrs = _nla(wire.CmdAttr.DEST | 0x8000, nest)
     payload = bytes([wire.Cmd.NEW_DEST, 1, 0, 0]) + attrs
-    return struct.pack("=IHHII", 16 + len(payload), FAMILY_ID, wire.NLM_F_MULTI, seq, 4321) + payload
+    return struct.pack("=IHHII", 16 + len(payload), FAMILY_ID, netlink.NLM_F_MULTI, seq, 4321) + payload
 
 
 def _done(seq: int = SEQ, code: int = 0) -> bytes:
-    kind = wire.NLMSG_ERROR if code else wire.NLMSG_DONE
-    return struct.pack("=IHHIIi", 20, kind, wire.NLM_F_MULTI, seq, 4321, -code)
+    kind = netlink.NLMSG_ERROR if code else netlink.NLMSG_DONE
+    return struct.pack("=IHHIIi", 20, kind, netlink.NLM_F_MULTI, seq, 4321, -code)
 
 
 def _one_by_one(service: ServiceKey, data: bytes) -> dict[DestKey, Destination]:
     reader = dump.Reader(wire.CmdAttr.DEST)
     found = {}
-    for _kind, _flags, _seq, payload in wire.messages(data):
+    for _kind, _flags, _seq, payload in netlink.messages(data):
         dest = dump.destination(service, reader.values(payload))
         found[dest.key] = dest
     return found
@@ -200,13 +201,13 @@ def _service_reply(
         + _nla(12, stats)
     )
     payload = bytes([wire.Cmd.NEW_SERVICE, 1, 0, 0]) + _nla(wire.CmdAttr.SERVICE, nest)
-    return struct.pack("=IHHII", 16 + len(payload), FAMILY_ID, wire.NLM_F_MULTI, seq, 4321) + payload
+    return struct.pack("=IHHII", 16 + len(payload), FAMILY_ID, netlink.NLM_F_MULTI, seq, 4321) + payload
 
 
 def _services_one_by_one(data: bytes) -> dict[ServiceKey, Service]:
     reader = dump.Reader(wire.CmdAttr.SERVICE)
     found: dict[ServiceKey, Service] = {}
-    for _kind, _flags, _seq, payload in wire.messages(data):
+    for _kind, _flags, _seq, payload in netlink.messages(data):
         read = dump.service(reader.values(payload))
         found[read.key] = read
     return found

@@ -3,7 +3,8 @@
 pyroute2's generic decoder costs milliseconds per message under emulation (2.5 s for 1,000 services, ~35 s for
 11,000 destinations), and the agent reads its whole table every resync. The reply shapes are fixed by
 ``include/uapi/linux/ip_vs.h``, so they are parsed here with ``struct``; ``tests/unit/test_ipvs_dump_*.py`` check
-every shape against pyroute2's decoding of the same bytes. No I/O here.
+every shape against pyroute2's decoding of the same bytes. Headers and message splitting are :mod:`.netlink`'s;
+the reads come from its socket. No I/O here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from kubelvs.kernel import ipvs_wire as wire
+from kubelvs.kernel import netlink
 from kubelvs.netstate import (
     KERNEL_OWNED_FLAGS,
     Destination,
@@ -32,7 +34,7 @@ from kubelvs.netstate import (
 
 logger = logging.getLogger(__name__)
 
-GENL_HEADER = 4  # cmd, version, reserved: the attributes start after it
+GENL_HEADER = netlink.GENL_HDRLEN
 
 
 class SvcReplyAttr(enum.IntEnum):
@@ -72,7 +74,7 @@ def service_dump_request(family_id: int, seq: int) -> bytes:
 
 def dest_dump_request(family_id: int, seq: int, service: ServiceKey) -> bytes:
     """GET_DEST with NLM_F_DUMP for one service (ValueError/OSError for a key that cannot be packed)."""
-    attrs = wire._nla(wire.CmdAttr.SERVICE, wire.service_key_attrs(service))
+    attrs = netlink.nla(wire.CmdAttr.SERVICE, wire.service_key_attrs(service))
     return wire.message(family_id, wire.Cmd.GET_DEST, wire.DUMP, seq, attrs)
 
 
@@ -116,7 +118,7 @@ class _Layout:
         while offset < end:
             if offset + 4 > end:
                 raise ValueError("IPVS reply ends inside an attribute header")
-            length, kind = wire._NLA.unpack_from(data, offset)
+            length, kind = netlink.NLA.unpack_from(data, offset)
             size = (length + 3) & ~3
             if length < 4 or offset + size > end:
                 raise ValueError(f"IPVS reply attribute {kind} has a bad length {length}")
@@ -254,7 +256,7 @@ def service(values: dict[int, int | bytes]) -> Service:
     key = service_key(values)
     return Service(
         key=key,
-        scheduler=wire.asciiz(_bytes(values, wire.SvcAttr.SCHED_NAME)),
+        scheduler=netlink.asciiz(_bytes(values, wire.SvcAttr.SCHED_NAME)),
         flags=_service_flags(_int(values, wire.SvcAttr.FLAGS)),
         timeout=_int(values, wire.SvcAttr.TIMEOUT, 0),
         netmask=wire.netmask_prefix(key.family, _U32.pack(_int(values, wire.SvcAttr.NETMASK))),
@@ -371,13 +373,13 @@ class _Batch:
         self.size = 16 + layout.struct.size
         mask, expected, seq = bytearray(self.size), bytearray(self.size), bytearray(self.size)
         mask[0:12] = b"\xff" * 12  # length, type, flags, seq (the port id is not checked)
-        expected[0:8] = struct.pack("=IHH", self.size, family_id, wire.NLM_F_MULTI)
+        expected[0:8] = struct.pack("=IHH", self.size, family_id, netlink.NLM_F_MULTI)
         seq[8:12] = struct.pack("=I", 1)
         for offset, (length, kind) in zip(
             layout.header_offsets, zip(*[iter(layout.expected_headers)] * 2, strict=True), strict=True
         ):
             mask[16 + offset : 20 + offset] = b"\xff" * 4
-            expected[16 + offset : 20 + offset] = wire._NLA.pack(length, kind)
+            expected[16 + offset : 20 + offset] = netlink.NLA.pack(length, kind)
         self.parts = (bytes(mask), bytes(expected), bytes(seq))
         self.by_count: dict[int, tuple[int, int, int]] = {}
         if absent & set(layout.keys):
@@ -420,15 +422,7 @@ class _Batch:
         return list(self.struct.iter_unpack(data))
 
 
-_END = struct.Struct("=IHHIIi")  # a read of one NLMSG_DONE or NLMSG_ERROR: nlmsghdr and the errno
-
-
-def _end(data: memoryview, seq: int) -> int | None:
-    """0 or the errno if ``data`` is the end of the dump ``seq`` (a read of its own: the kernel sends it apart)."""
-    length, kind, _flags, reply_seq, _pid, code = _END.unpack(data)
-    if length == _END.size and reply_seq == seq and kind in (wire.NLMSG_DONE, wire.NLMSG_ERROR):
-        return -int(code)
-    return None  # not ours (a late answer to an earlier request) or not an end
+_END_SIZE = 20  # a read of one NLMSG_DONE or NLMSG_ERROR (nlmsghdr and errno): the kernel sends it apart
 
 
 class DestinationReads:
@@ -451,8 +445,8 @@ class DestinationReads:
         Returns None while the dump goes on, then 0 at its NLMSG_DONE or the errno of its error reply.
         ValueError for a malformed reply.
         """
-        if len(data) == _END.size:
-            return _end(data, seq)
+        if len(data) == _END_SIZE:
+            return netlink.end_of(data, seq)
         batch = self.batch
         rows = batch.rows(data, seq) if batch is not None and batch.family_id == family_id else []
         if not rows:
@@ -474,11 +468,11 @@ class DestinationReads:
         self, data: bytes, family_id: int, seq: int, service: ServiceKey, found: dict[DestKey, Destination]
     ) -> int | None:
         read_any = False
-        for kind, _flags, reply_seq, payload in wire.messages(data):
+        for kind, _flags, reply_seq, payload in netlink.messages(data):
             if reply_seq != seq:
                 continue  # a late answer to an earlier request
-            if kind in (wire.NLMSG_ERROR, wire.NLMSG_DONE):
-                return wire.error_code(payload) if len(payload) >= 4 else 0
+            if kind in (netlink.NLMSG_ERROR, netlink.NLMSG_DONE):
+                return netlink.error_code(payload)
             dest = destination(service, self.reader.values(payload))
             found[dest.key] = dest
             read_any = True
@@ -501,8 +495,8 @@ class ServiceReads:
     def read(self, data: memoryview, family_id: int, seq: int, found: dict[ServiceKey, Service]) -> int | None:
         """Add the services in one read of the dump ``seq`` to ``found``: None while the dump goes on, then 0 at
         its NLMSG_DONE or the errno of its error reply. ValueError for a malformed reply."""
-        if len(data) == _END.size:
-            return _end(data, seq)
+        if len(data) == _END_SIZE:
+            return netlink.end_of(data, seq)
         batch = self.batch
         rows = batch.rows(data, seq) if batch is not None and batch.family_id == family_id else []
         if not rows:
@@ -523,11 +517,11 @@ class ServiceReads:
 
     def _one_by_one(self, data: bytes, family_id: int, seq: int, found: dict[ServiceKey, Service]) -> int | None:
         layout = None
-        for kind, _flags, reply_seq, payload in wire.messages(data):
+        for kind, _flags, reply_seq, payload in netlink.messages(data):
             if reply_seq != seq:
                 continue  # a late answer to an earlier request
-            if kind in (wire.NLMSG_ERROR, wire.NLMSG_DONE):
-                return wire.error_code(payload) if len(payload) >= 4 else 0
+            if kind in (netlink.NLMSG_ERROR, netlink.NLMSG_DONE):
+                return netlink.error_code(payload)
             read = service(self.reader.values(payload))
             found[read.key] = read
             if not read.key.fwmark:

@@ -1,9 +1,10 @@
-"""Lean packing of the IPVS generic-netlink messages the agent sends in bulk, and parsing of the replies.
+"""Lean packing of the IPVS generic-netlink messages the agent sends in bulk.
 
 pyroute2's generic encoder costs ~8.5 ms per message under emulation (kernel-lab.md), which is most of the time
-of a large apply; the few message shapes IPVS edits need are fixed, so they are packed here with ``struct``.
-Byte-for-byte equality with pyroute2's encoding of the same attributes is checked in
-``tests/unit/test_ipvs_wire_*.py``. Numbers follow ``include/uapi/linux/ip_vs.h``. No I/O here.
+of a large apply; the few message shapes IPVS edits need are fixed, so they are packed here with ``struct`` on
+the headers of :mod:`.netlink`, which also reads the replies. Byte-for-byte equality with pyroute2's encoding of
+the same attributes is checked in ``tests/unit/test_ipvs_wire_*.py``. Numbers follow
+``include/uapi/linux/ip_vs.h``. No I/O here.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import enum
 import logging
 import socket
 import struct
-from collections.abc import Iterator
 from functools import lru_cache
 
+from kubelvs.kernel import netlink
 from kubelvs.netstate import (
     KERNEL_OWNED_FLAGS,
     AddDestination,
@@ -35,21 +36,11 @@ logger = logging.getLogger(__name__)
 
 GENL_VERSION = 1
 
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-NLM_F_REQUEST = 0x01
-NLM_F_MULTI = 0x02
-NLM_F_ACK = 0x04
-NLM_F_REPLACE = 0x100
-NLM_F_EXCL = 0x200
-NLM_F_CREATE = 0x400
-NLM_F_DUMP = 0x300
-
 # The flags pyroute2 gives "create", "change" and plain requests (IPVS ignores all but ACK and DUMP).
-CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-CHANGE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE
-REQUEST = NLM_F_REQUEST | NLM_F_ACK
-DUMP = NLM_F_REQUEST | NLM_F_DUMP
+CREATE = netlink.NLM_F_REQUEST | netlink.NLM_F_ACK | netlink.NLM_F_CREATE | netlink.NLM_F_EXCL
+CHANGE = netlink.NLM_F_REQUEST | netlink.NLM_F_ACK | netlink.NLM_F_REPLACE
+REQUEST = netlink.NLM_F_REQUEST | netlink.NLM_F_ACK
+DUMP = netlink.NLM_F_REQUEST | netlink.NLM_F_DUMP
 
 ALL_FLAGS_MASK = 0xFFFFFFFF  # libipvs sends mask ~0: the flags we send replace the service's flags
 FWD_MASK = 0x7  # IP_VS_CONN_F_FWD_MASK
@@ -112,18 +103,12 @@ class DaemonAttr(enum.IntEnum):
 DAEMON_STATES = {"master": 1, "backup": 2}
 IFNAMSIZ = 16
 
-_HEADER = struct.Struct("=IHHIIBBH")  # nlmsghdr + genlmsghdr
-_NLA = struct.Struct("=HH")
+_HEADER = netlink.GENLMSGHDR
+_NLA = netlink.NLA
 _U32 = struct.Struct("=HHI")
 _U16 = struct.Struct("=HHH2x")
 _BE16 = struct.Struct("=HH2s2x")
 _FLAGS = struct.Struct("=HHII")
-_FLAGS_FIELD = struct.Struct("=H")  # nlmsg_flags, at offset 6 of the header
-
-
-def _nla(kind: int, payload: bytes) -> bytes:
-    length = 4 + len(payload)
-    return _NLA.pack(length, kind) + payload + b"\0" * (-length % 4)
 
 
 def _u32(kind: int, value: int) -> bytes:
@@ -141,7 +126,7 @@ def _port(kind: int, address: str, port: int) -> bytes:
 
 
 def _asciiz(kind: int, text: str) -> bytes:
-    return _nla(kind, text.encode("ascii") + b"\0")
+    return netlink.nla(kind, text.encode("ascii") + b"\0")
 
 
 def address_family(address: str) -> Family:
@@ -157,13 +142,13 @@ def netmask_attr(family: Family, prefixlen: int) -> bytes:
     if not 0 <= prefixlen <= 32:
         raise ValueError(f"IPv4 persistence netmask must be a prefix length 0..32, not {prefixlen}")
     mask = (0xFFFFFFFF << (32 - prefixlen)) & 0xFFFFFFFF
-    return _nla(SvcAttr.NETMASK, mask.to_bytes(4, "big"))
+    return netlink.nla(SvcAttr.NETMASK, mask.to_bytes(4, "big"))
 
 
 def netmask_prefix(family: Family, raw: bytes) -> int:
     """The prefix length of an IPVS_SVC_ATTR_NETMASK payload (the inverse of :func:`netmask_attr`)."""
     if family == Family.INET6:
-        return u32(raw)
+        return netlink.u32(raw)
     return bin(int.from_bytes(raw[:4], "big")).count("1")
 
 
@@ -175,7 +160,7 @@ def service_key_attrs(key: ServiceKey) -> bytes:
     return (
         _u16(SvcAttr.AF, key.family)
         + _u16(SvcAttr.PROTOCOL, key.protocol)
-        + _nla(SvcAttr.ADDR, socket.inet_pton(key.family, key.address))
+        + netlink.nla(SvcAttr.ADDR, socket.inet_pton(key.family, key.address))
         + _port(SvcAttr.PORT, key.address, key.port)
     )
 
@@ -196,7 +181,7 @@ def dest_key_attrs(key: DestKey, family: Family | None = None) -> bytes:
     family = family or address_family(key.address)
     return (
         _u16(DestAttr.ADDR_FAMILY, family)
-        + _nla(DestAttr.ADDR, socket.inet_pton(family, key.address))
+        + netlink.nla(DestAttr.ADDR, socket.inet_pton(family, key.address))
         + _port(DestAttr.PORT, key.address, key.port)
     )
 
@@ -253,21 +238,21 @@ def _dest_nest(dest: Destination) -> bytes:
 
 @lru_cache(maxsize=4096)
 def _service_nest(key: ServiceKey) -> bytes:
-    return _nla(CmdAttr.SERVICE, service_key_attrs(key))
+    return netlink.nla(CmdAttr.SERVICE, service_key_attrs(key))
 
 
 def message(family_id: int, cmd: int, flags: int, seq: int, attrs: bytes = b"") -> bytes:
-    """One generic-netlink message (port id 0: the kernel fills in ours)."""
-    return _HEADER.pack(_HEADER.size + len(attrs), family_id, flags, seq, 0, cmd, GENL_VERSION, 0) + attrs
+    """One IPVS generic-netlink message (port id 0: the kernel fills in ours)."""
+    return netlink.genl_message(family_id, cmd, GENL_VERSION, flags, seq, attrs)
 
 
 def with_ack(blob: bytes) -> bytes:
     """``blob`` with NLM_F_ACK set in its header."""
-    (flags,) = _FLAGS_FIELD.unpack_from(blob, 6)
-    return blob[:6] + _FLAGS_FIELD.pack(flags | NLM_F_ACK) + blob[8:]
+    return netlink.with_flags(blob, netlink.NLM_F_ACK)
 
 
 _NEW_DEST, _SET_DEST = (int(Cmd.NEW_DEST), CREATE), (int(Cmd.SET_DEST), CHANGE)  # plain ints: see _DEST_NEST
+_NO_ACK = ~netlink.NLM_F_ACK
 
 
 def op_message(op: IpvsOp, family_id: int, seq: int, *, ack: bool = True) -> bytes:
@@ -275,7 +260,7 @@ def op_message(op: IpvsOp, family_id: int, seq: int, *, ack: bool = True) -> byt
 
     ``ack=False`` leaves NLM_F_ACK out: the kernel then answers only if the op fails.
     """
-    keep = ~0 if ack else ~NLM_F_ACK
+    keep = ~0 if ack else _NO_ACK
     if isinstance(op, AddDestination | EditDestination):  # the bulk of a full sync: no pattern matching
         dest = op.destination
         attrs = _service_nest(dest.key.service) + _dest_nest(dest)
@@ -283,16 +268,18 @@ def op_message(op: IpvsOp, family_id: int, seq: int, *, ack: bool = True) -> byt
         return _HEADER.pack(20 + len(attrs), family_id, flags & keep, seq, 0, cmd, GENL_VERSION, 0) + attrs
     match op:
         case AddService(service):
-            attrs = _nla(CmdAttr.SERVICE, service_attrs(service))
+            attrs = netlink.nla(CmdAttr.SERVICE, service_attrs(service))
             return message(family_id, Cmd.NEW_SERVICE, CREATE & keep, seq, attrs)
         case EditService(service):
-            attrs = _nla(CmdAttr.SERVICE, service_attrs(service))
+            attrs = netlink.nla(CmdAttr.SERVICE, service_attrs(service))
             return message(family_id, Cmd.SET_SERVICE, CHANGE & keep, seq, attrs)
         case DeleteService(key):
-            attrs = _nla(CmdAttr.SERVICE, service_key_attrs(key))
+            attrs = netlink.nla(CmdAttr.SERVICE, service_key_attrs(key))
             return message(family_id, Cmd.DEL_SERVICE, REQUEST & keep, seq, attrs)
         case DeleteDestination(key):
-            attrs = _nla(CmdAttr.SERVICE, service_key_attrs(key.service)) + _nla(CmdAttr.DEST, dest_key_attrs(key))
+            attrs = netlink.nla(CmdAttr.SERVICE, service_key_attrs(key.service)) + netlink.nla(
+                CmdAttr.DEST, dest_key_attrs(key)
+            )
             return message(family_id, Cmd.DEL_DEST, REQUEST & keep, seq, attrs)
     raise TypeError(f"not an IPVS op: {op!r}")
 
@@ -340,50 +327,10 @@ def start_daemon_message(family_id: int, seq: int, state: str, interface: str, s
         + _asciiz(DaemonAttr.MCAST_IFN, interface)
         + _u32(DaemonAttr.SYNC_ID, syncid)
     )
-    return message(family_id, Cmd.NEW_DAEMON, REQUEST, seq, _nla(CmdAttr.DAEMON, nested))
+    return message(family_id, Cmd.NEW_DAEMON, REQUEST, seq, netlink.nla(CmdAttr.DAEMON, nested))
 
 
 def stop_daemon_message(family_id: int, seq: int, state: str) -> bytes:
     """DEL_DAEMON: ``ipvsadm --stop-daemon STATE``."""
     nested = _u32(DaemonAttr.STATE, daemon_state(state))
-    return message(family_id, Cmd.DEL_DAEMON, REQUEST, seq, _nla(CmdAttr.DAEMON, nested))
-
-
-# ---- replies ---------------------------------------------------------------------------------------------------
-
-
-def messages(data: bytes) -> Iterator[tuple[int, int, int, bytes]]:
-    """Split a netlink read into (type, flags, seq, payload after the nlmsghdr)."""
-    offset = 0
-    while offset + 16 <= len(data):
-        length, kind, flags, seq, _pid = struct.unpack_from("=IHHII", data, offset)
-        if length < 16:
-            break  # malformed; nothing sensible follows
-        yield kind, flags, seq, data[offset + 16 : offset + length]
-        offset += (length + 3) & ~3
-
-
-def error_code(payload: bytes) -> int:
-    """The errno of an NLMSG_ERROR payload (0 for an ack)."""
-    return -int(struct.unpack_from("=i", payload)[0])
-
-
-def attributes(data: bytes) -> dict[int, bytes]:
-    """Attributes of a netlink attribute stream, by type (nested flag bits cleared)."""
-    found = {}
-    offset = 0
-    while offset + 4 <= len(data):
-        length, kind = _NLA.unpack_from(data, offset)
-        if length < 4:
-            break
-        found[kind & 0x3FFF] = data[offset + 4 : offset + length]
-        offset += (length + 3) & ~3
-    return found
-
-
-def u32(data: bytes) -> int:
-    return int(struct.unpack_from("=I", data)[0])
-
-
-def asciiz(data: bytes) -> str:
-    return data.split(b"\0", 1)[0].decode()
+    return message(family_id, Cmd.DEL_DAEMON, REQUEST, seq, netlink.nla(CmdAttr.DAEMON, nested))

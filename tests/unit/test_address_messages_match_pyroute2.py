@@ -1,9 +1,9 @@
 """The RTM_NEWADDR/RTM_DELADDR requests the address batch packs itself are byte for byte what pyroute2's
-encoder makes of the same request, and the kernel's answers are read back per request."""
+encoder makes of the same request (their answers are read by the codec's socket: see
+test_netlink_socket_reads_acks_errors_and_dumps.py)."""
 
 from __future__ import annotations
 
-import errno
 import socket
 import struct
 
@@ -16,7 +16,6 @@ from kubelvs.kernel.addresses import (
     DEL_FLAGS,
     RTM_DELADDR,
     RTM_NEWADDR,
-    acknowledgement,
     address_message,
 )
 
@@ -52,31 +51,3 @@ def test_packed_request_equals_pyroute2s(kind: int, flags: int, address: str, pr
     packed = address_message(kind, flags, 7, 3, address, prefixlen)
     assert packed == pyroute2_message(kind, flags, 7, 3, address, prefixlen)
     assert struct.unpack_from("=I", packed)[0] == len(packed)
-
-
-def error_reply(sequence: int, code: int) -> bytes:
-    """An NLMSG_ERROR as the kernel sends it: negative errno, then the request's header."""
-    request = address_message(RTM_NEWADDR, ADD_FLAGS, sequence, 3, "192.0.2.1", 32)[:16]
-    body = struct.pack("=i", -code) + request
-    return struct.pack("=IHHII", 16 + len(body), 2, 0x100, sequence, 0) + body
-
-
-@pytest.mark.parametrize(
-    ("data", "sequence", "expected"),
-    [
-        pytest.param(error_reply(5, 0), 5, 0, id="ack"),
-        pytest.param(error_reply(5, errno.EEXIST), 5, errno.EEXIST, id="exists"),
-        pytest.param(
-            error_reply(4, 0) + error_reply(5, errno.ENODEV), 5, errno.ENODEV, id="after-an-older-answer"
-        ),
-        pytest.param(error_reply(4, 0), 5, None, id="not-ours"),
-        pytest.param(b"", 5, None, id="empty"),
-    ],
-)
-def test_acknowledgement_is_read_for_its_own_request(data: bytes, sequence: int, expected: int | None) -> None:
-    assert acknowledgement(data, sequence) == expected
-
-
-def test_a_message_shorter_than_its_header_is_refused() -> None:
-    with pytest.raises(ValueError, match="shorter than its header"):
-        acknowledgement(struct.pack("=IHHII", 4, 2, 0, 5, 0), 5)

@@ -7,8 +7,9 @@ Every read and every :meth:`NetlinkAddresses.batch` opens its own sockets, so th
 namespace of the calling thread (``ip netns exec`` or ``setns`` both work). Writes go through a batch: one
 netlink socket, one index look-up per interface and one raw socket per announcing interface for its block
 (a pass that binds 1,000 VIPs opened 1,000 netlink sockets and 1,000 raw sockets before). Its two message
-shapes (RTM_NEWADDR, RTM_DELADDR) are packed here: pyroute2 runs an asyncio loop per request, ~1 ms each on
-the host and most of a 1,000-VIP pass under emulation; reads stay with pyroute2.
+shapes (RTM_NEWADDR, RTM_DELADDR) are packed here on :mod:`.netlink`'s headers and sent over its socket:
+pyroute2 runs an asyncio loop per request, ~1 ms each on the host and most of a 1,000-VIP pass under emulation;
+reads stay with pyroute2.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from pyroute2 import IPRoute
 
-from kubelvs.kernel import arp
+from kubelvs.kernel import arp, netlink
 from kubelvs.netstate import AddressKey
 
 logger = logging.getLogger(__name__)
@@ -33,17 +34,14 @@ logger = logging.getLogger(__name__)
 IFA_F_NODAD = 0x02  # a moved VIP must answer at once, not after IPv6 duplicate address detection
 GONE = {errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH}
 
-NETLINK_ROUTE = 0
-NLMSG_ERROR = 2
 RTM_NEWADDR, RTM_DELADDR = 20, 21
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
-ADD_FLAGS = NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL | NLM_F_CREATE  # what ``ip addr add`` sends: EEXIST if there
-DEL_FLAGS = NLM_F_REQUEST | NLM_F_ACK
+# what ``ip addr add`` sends: EEXIST if the address is there
+ADD_FLAGS = netlink.NLM_F_REQUEST | netlink.NLM_F_ACK | netlink.NLM_F_EXCL | netlink.NLM_F_CREATE
+DEL_FLAGS = netlink.NLM_F_REQUEST | netlink.NLM_F_ACK
 IFA_ADDRESS, IFA_LOCAL = 1, 2
-NLMSGHDR = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
 IFADDRMSG = struct.Struct("=BBBBI")  # family, prefix length, flags, scope, interface index
-RTATTR = struct.Struct("=HH")  # length, type
 ACK_TIMEOUT = 10.0  # the kernel answers every request at once; a silent socket is a bug, not a wait
+ACK_BUFFER = 1 << 16  # an answer echoes one small request
 
 
 class InterfaceNotFound(LookupError):
@@ -139,23 +137,8 @@ def address_message(kind: int, flags: int, sequence: int, index: int, address: s
     family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
     flags_of_address = IFA_F_NODAD if ip.version == 6 and kind == RTM_NEWADDR else 0
     body = IFADDRMSG.pack(family, prefixlen, flags_of_address, 0, index)
-    for kind_of_attr in (IFA_LOCAL, IFA_ADDRESS):  # 4 or 16 bytes of address: already 4-byte aligned
-        body += RTATTR.pack(RTATTR.size + len(ip.packed), kind_of_attr) + ip.packed
-    return NLMSGHDR.pack(NLMSGHDR.size + len(body), kind, flags, sequence, 0) + body
-
-
-def acknowledgement(data: bytes, sequence: int) -> int | None:
-    """The errno (0: done) the kernel's NLMSG_ERROR for request ``sequence`` carries, None if ``data`` has none."""
-    offset = 0
-    while offset + NLMSGHDR.size <= len(data):
-        length, kind, _, seq, _ = NLMSGHDR.unpack_from(data, offset)
-        if length < NLMSGHDR.size:
-            raise ValueError(f"netlink message of {length} bytes at offset {offset}: shorter than its header")
-        if kind == NLMSG_ERROR and seq == sequence:
-            (error,) = struct.unpack_from("=i", data, offset + NLMSGHDR.size)
-            return -int(error)
-        offset += (length + 3) & ~3
-    return None
+    body += netlink.nla(IFA_LOCAL, ip.packed) + netlink.nla(IFA_ADDRESS, ip.packed)
+    return netlink.header(netlink.NLMSGHDR.size + len(body), kind, flags, sequence) + body
 
 
 class AddressSocket:
@@ -163,24 +146,18 @@ class AddressSocket:
     and waits for each one's answer, so every address gets its own result."""
 
     def __init__(self) -> None:
-        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
-        self._sock.settimeout(ACK_TIMEOUT)
-        self._sock.bind((0, 0))
-        self._sequence = 0
+        self._netlink = netlink.Socket(netlink.NETLINK_ROUTE, timeout=ACK_TIMEOUT, buffer_size=ACK_BUFFER)
 
     def __enter__(self) -> AddressSocket:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._sock.close()
+        self._netlink.close()
 
     def request(self, kind: int, flags: int, index: int, address: str, prefixlen: int) -> int:
         """Send one request; the errno the kernel answers (0: done)."""
-        self._sequence += 1
-        self._sock.send(address_message(kind, flags, self._sequence, index, address, prefixlen))
-        while (error := acknowledgement(self._sock.recv(65536), self._sequence)) is None:
-            pass  # an answer to an earlier request (none are left unread): skip it
-        return error
+        sequence = self._netlink.sequence()
+        return self._netlink.request(address_message(kind, flags, sequence, index, address, prefixlen), sequence)
 
 
 class NetlinkBatch:

@@ -39,12 +39,12 @@ def test_agent_placement_follows_the_values(rendered) -> None:
     assert pod.get("tolerations", []) == agent_values.get("tolerations", [])
 
 
-def test_agent_knows_its_node_and_namespace(rendered) -> None:
+def test_agent_knows_its_node_namespace_and_address(rendered) -> None:
     env = {
         e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"]
         for e in rendered.container("DaemonSet", "-agent")["env"]
     }
-    assert env == {"NODE_NAME": "spec.nodeName", "POD_NAMESPACE": "metadata.namespace"}
+    assert env == {"NODE_NAME": "spec.nodeName", "POD_NAMESPACE": "metadata.namespace", "HOST_IP": "status.hostIP"}
 
 
 def test_operator_is_unprivileged_non_root_and_read_only(rendered) -> None:

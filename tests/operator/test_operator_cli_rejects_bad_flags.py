@@ -25,6 +25,26 @@ from kubelvs.cli import main
             "--metrics-port 70000 is not a port",
             id="metrics-port",
         ),
+        pytest.param(
+            ["--all-namespaces", "--metrics-address", "0.0.0.0"],
+            "--metrics-address '0.0.0.0' would listen on every address",
+            id="metrics-address-unspecified",
+        ),
+        pytest.param(
+            ["--all-namespaces", "--metrics-address", "::"],
+            "--metrics-address '::' would listen on every address",
+            id="metrics-address-unspecified-ipv6",
+        ),
+        pytest.param(
+            ["--all-namespaces", "--metrics-address", "localhost"],
+            "--metrics-address 'localhost' is not an IP address",
+            id="metrics-address-name",
+        ),
+        pytest.param(
+            ["--all-namespaces", "--metrics-address", ""],
+            "--metrics-address '' is not an IP address",
+            id="metrics-address-empty",
+        ),
     ],
 )
 def test_bad_values_exit_2_with_a_message(argv, message, capsys):

@@ -88,6 +88,7 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end }}
 - --drain-timeout={{ .Values.agent.drainTimeout }}
 - --metrics-port={{ .Values.agent.metricsPort }}
+- --metrics-address=$(HOST_IP)
 - --state-file={{ trimSuffix "/" .Values.agent.stateDir }}/owned.json
 {{- range .Values.agent.extraArgs }}
 - {{ . | quote }}
@@ -103,6 +104,7 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 - --vip-pools={{ join "," .Values.config.vipPools }}
 {{- end }}
 - --metrics-port={{ .Values.operator.metricsPort }}
+- --metrics-address=$(POD_IP)
 {{- if .Values.operator.peering.enabled }}
 - --peering={{ .Values.operator.peering.name }}
 {{- else }}

@@ -15,12 +15,14 @@ kopf peering is a pause protocol, not a lock: during a takeover both replicas ma
 That is harmless here because every pass writes the same status for the same world.
 
 Credentials: the in-cluster service account, else ``$KUBECONFIG``. Metrics (prometheus-client) are
-served on ``--metrics-port`` (0 turns them off).
+served on ``--metrics-address`` (one concrete address; the chart passes the pod IP) and ``--metrics-port``
+(0 turns them off).
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import sys
@@ -57,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PORT",
         help="Prometheus metrics port (0: off; env KUBELVS_METRICS_PORT)",
     )
+    parser.add_argument(
+        "--metrics-address",
+        default=os.environ.get("KUBELVS_METRICS_ADDRESS", "127.0.0.1"),
+        metavar="IP",
+        help="the one address metrics listen on (the chart passes the pod IP; env KUBELVS_METRICS_ADDRESS)",
+    )
     peering = parser.add_mutually_exclusive_group()
     peering.add_argument("--peering", metavar="NAME", help="kopf peering object the replicas meet in")
     peering.add_argument("--standalone", action="store_true", help="no peering: the only replica")
@@ -74,10 +82,16 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.metrics_port <= 65535:
         print(f"kubelvs operator: --metrics-port {args.metrics_port} is not a port (0..65535)", file=sys.stderr)
         return 2
+    try:
+        address = listen_address(args.metrics_address)
+    except ValueError as error:
+        print(f"kubelvs operator: {error}", file=sys.stderr)
+        return 2
     if not pools:
         logger.warning("no --vip-pools: any address may become a VIP")
     if args.metrics_port:
-        start_http_server(args.metrics_port)
+        start_http_server(args.metrics_port, addr=address)
+        logger.info("serving metrics on %s:%d", address, args.metrics_port)
     scope = Scope(
         namespaces=tuple(args.namespaces or ()),
         standalone=args.standalone,
@@ -86,3 +100,15 @@ def run(args: argparse.Namespace) -> int:
     )
     serve(OperatorConfig(vip_pools=pools), scope)
     return 0
+
+
+def listen_address(text: str) -> str:
+    """One concrete IP address to listen on; ValueError for a name, an empty or an unspecified address
+    (prometheus-client's "" fails on glibc, and 0.0.0.0 is every address the pod has)."""
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        raise ValueError(f"--metrics-address {text!r} is not an IP address") from None
+    if address.is_unspecified:
+        raise ValueError(f"--metrics-address {text!r} would listen on every address; name one")
+    return address.compressed

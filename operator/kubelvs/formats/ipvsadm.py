@@ -121,6 +121,8 @@ _SCHED_FLAGS = {
     "mh": {"mh-fallback": SvcFlag.SCHED1, "mh-port": SvcFlag.SCHED2},
 }
 _SHELL_OPERATORS = {";", "&&", "||", "|", "&", ">", ">>", "2>", "2>&1", "<"}
+_SHELL_SPECIAL = re.compile(r"""["'\\#();<>|&]""")
+_BLANKS = re.compile(r"[ \t]+")
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 _SERVICE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._+-]{0,63}")  # an /etc/services name, so the lookup is sane
 
@@ -217,6 +219,8 @@ def _command_args(line: str, number: int, shell: _Shell, table: Table) -> list[s
     stripped = line.strip()
     if not stripped or stripped.startswith("#"):
         return None
+    if len(stripped) > MAX_EXPANSION:  # before splitting, which reads a character at a time
+        raise LineError("shell", f"the line is longer than {MAX_EXPANSION} characters; no ipvsadm command is")
     try:
         words = _split(stripped)
     except ValueError as error:
@@ -256,6 +260,8 @@ def _command_args(line: str, number: int, shell: _Shell, table: Table) -> list[s
 
 def _split(line: str) -> list[str]:
     """Shell words, with ``;``, ``&&``, ``|`` and redirections split off even when glued to a word."""
+    if not _SHELL_SPECIAL.search(line):
+        return _BLANKS.split(line.strip(" \t"))  # what shlex gives for plain words, without its per-character loop
     lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     lexer.commenters = "#"

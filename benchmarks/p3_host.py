@@ -39,7 +39,8 @@ from measure import percentile
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit"))
 import fakes  # type: ignore[import-not-found]  # tests/unit, put on the path above
 
-from kubelvs.agent.cluster import ClusterAgent, Options
+from kubelvs.agent.cluster import ClusterAgent
+from kubelvs.agent.options import ClusterOptions as Options
 from kubelvs.agent.reconciler import Kernel
 from kubelvs.netstate import (
     AddDestination,
@@ -102,10 +103,10 @@ def run_agent(agent: ClusterAgent, ready: threading.Event, box: dict[str, Any]) 
 def idle(agent: ClusterAgent, quiet: float, timeout: float) -> None:
     """Until no pass has started for ``quiet`` seconds and none is running."""
     deadline = time.monotonic() + timeout
-    seen, since = agent._passes_started, time.monotonic()
+    seen, since = agent.runner.started, time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.05)
-        started, done = agent._passes_started, agent._passes_done
+        started, done = agent.runner.started, agent.runner.done
         if started != seen or done != started:
             seen, since = started, time.monotonic()
         elif time.monotonic() - since >= quiet:

@@ -126,6 +126,6 @@ def seconds_between(earlier: str, later: str) -> float:
 async def agent_idle(agent: Any) -> None:
     """Until a ClusterAgent has no pass running or pending (checked every 0.5 s)."""
     seen = -1
-    while seen != agent._passes_done or agent._passes_started != agent._passes_done:
-        seen = agent._passes_done
+    while seen != agent.runner.done or agent.runner.started != agent.runner.done:
+        seen = agent.runner.done
         await asyncio.sleep(0.5)

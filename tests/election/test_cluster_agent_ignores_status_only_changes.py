@@ -38,33 +38,36 @@ async def test_status_writes_wake_no_pass_and_are_not_repeated(emulator) -> None
 
     try:
         await wait_for(lambda: len(node.ipvs.dests) == 9 and bool(agent.election.held), timeout=10)
-        await wait_for(lambda: agent.mirrors[0].status_of("default/web1").get("activeDirector") == "node-a", 10)
+        await wait_for(
+            lambda: agent.source.status_of("VirtualServer", "default/web1").get("activeDirector") == "node-a", 10
+        )
         await agent_idle(agent)
         assert status_writes, "the holder reports activeDirector and effectiveWeight"
 
         # A full pass (the resync) re-reports: everything it would write is already shown.
-        written, passes = len(status_writes), agent._passes_done
-        agent._full_due = True
-        agent._wake.set()
-        await wait_for(lambda: agent._passes_done > passes, 5)
+        written, passes = len(status_writes), agent.runner.done
+        agent.runner.wake(full=True)
+        await wait_for(lambda: agent.runner.done > passes, 5)
         await agent_idle(agent)
         assert len(status_writes) == written
 
         # Someone else's status write (the operator's condition): stored, but no pass.
-        passes = agent._passes_done
+        passes = agent.runner.done
         response = await emulator.patch(
             f"{BASE}/virtualservers/web1/status", json={"status": {"conditions": [CONDITION]}}
         )
         assert response.status == 200
-        await wait_for(lambda: agent.mirrors[0].status_of("default/web1").get("conditions") == [CONDITION], 5)
+        await wait_for(
+            lambda: agent.source.status_of("VirtualServer", "default/web1").get("conditions") == [CONDITION], 5
+        )
         await asyncio.sleep(1.0)  # time for a pass to start, had the event woken one
-        assert agent._passes_done == agent._passes_started == passes
+        assert agent.runner.done == agent.runner.started == passes
 
         # A spec change still does (the control: the watch is alive and wakes on what matters).
         node.ipvs.applied.clear()
         response = await emulator.patch(f"{BASE}/virtualservers/web1", json={"spec": {"scheduler": "lc"}})
         assert response.status == 200
-        await wait_for(lambda: agent._passes_done > passes, 5)
+        await wait_for(lambda: agent.runner.done > passes, 5)
         await agent_idle(agent)
         assert [type(op) for op in node.ipvs.applied] == [EditService]
     finally:

@@ -16,7 +16,8 @@ from election_helpers import agent_idle, wait_for
 from kubernetes import client as k8s
 from test_election_cluster_agents_share_a_vip import GROUP, LABELS, VERSION, create, declare
 
-from kubelvs.agent.cluster import ClusterAgent, Options
+from kubelvs.agent.cluster import ClusterAgent
+from kubelvs.agent.options import ClusterOptions as Options
 from kubelvs.netstate import Destination, DestKey, EditDestination, Family, Proto, ServiceKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
@@ -102,11 +103,10 @@ async def test_a_weight_patch_is_one_op_and_reads_one_service(emulator) -> None:
         await wait_for(lambda: weight("10.9.3.1") is None, timeout=5)
         assert weight("10.9.3.2") == 2  # its siblings stay
 
-        agent._full_due = True  # what the resync tick sets
-        agent._wake.set()
+        agent.runner.wake(full=True)  # what the resync tick does
         await wait_for(lambda: ipvs.full_reads > full_reads, timeout=5)
         await agent_idle(agent)
-        assert agent.last_outcome.total_writes == 0
+        assert agent.pipeline.last.outcome.total_writes == 0
     finally:
         stop.set()
         await run

@@ -16,7 +16,8 @@ from election_helpers import wait_for
 from kubernetes import client as k8s
 from prometheus_client import generate_latest
 
-from kubelvs.agent.cluster import ClusterAgent, Options
+from kubelvs.agent.cluster import ClusterAgent
+from kubelvs.agent.options import ClusterOptions as Options
 from kubelvs.netstate import AddressKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
@@ -197,7 +198,7 @@ async def test_an_agent_cut_off_from_the_api_keeps_its_vip_and_rules(emulator, b
         assert status(emulator, "virtualservers", "web")["activeDirector"] == "stale"
         assert AddressKey("eth0", VIP, 32) in kernel.addresses.present
         assert kernel.ipvs.dests == programmed
-        assert agent.election.held and agent.last_outcome.errors == []
+        assert agent.election.held and agent.pipeline.last.outcome.errors == []
         emulator.partitioned.clear()
         await wait_for(
             lambda: status(emulator, "virtualservers", "web").get("activeDirector") == "node-a", timeout=5

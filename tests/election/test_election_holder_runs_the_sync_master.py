@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client as k8s
 
-from kubelvs.agent.cluster import ClusterAgent, Objects, Options
-from kubelvs.planner import NodeFacts
+from kubelvs.agent.cluster import ClusterAgent
+from kubelvs.agent.options import ClusterOptions as Options
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from fakes import FakeIpvs  # the reconciler tests' in-memory kernel
@@ -51,10 +51,11 @@ def test_sync_daemons_follow_the_held_groups(held, expected):
             node.kernel(),
             api,
         )
-        facts = NodeFacts("node-a")
-        _, outcome = agent._program(Objects((), (), {}), facts, held, {})
+        agent.election._held = held
+        outcome = agent.pipeline.run(full=True).outcome
         assert node.ipvs.daemons == expected
         assert outcome.errors == []
-        _, again = agent._program(Objects((), (), {}), facts, frozenset(), {})
+        agent.election._held = frozenset()
+        again = agent.pipeline.run(full=True).outcome
         assert node.ipvs.daemons == {"backup": ("eth0", 7)}  # stepping down stops the master
         assert again.writes.get("ipvs.sync_master", 0) == (1 if held else 0)

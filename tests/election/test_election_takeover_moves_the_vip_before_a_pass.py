@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 from kubernetes import client as k8s
 
-from kubelvs.agent.cluster import ClusterAgent, Objects, Options
+from kubelvs.agent.cluster import ClusterAgent
+from kubelvs.agent.options import ClusterOptions as Options
+from kubelvs.agent.pipeline import Pass
+from kubelvs.agent.reconciler import Outcome
 from kubelvs.api.objects import parse_object
 from kubelvs.netstate import AddressKey
-from kubelvs.planner import NodeFacts
+from kubelvs.planner import NodeFacts, plan
 from kubelvs.planner import director as directing
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
@@ -55,7 +58,8 @@ def agent_and_node():
 def seen(agent):
     """What the last pass planned from, as the pass leaves it (a standby's: the VIPs not bound)."""
     vs = virtual_server()
-    agent._seen = (Objects((vs,), (), LABELS), NodeFacts("node-a", labels=LABELS, default_interfaces={2: "eth0"}))
+    facts = NodeFacts("node-a", labels=LABELS, default_interfaces={2: "eth0"})
+    agent.pipeline.last = Pass(plan([vs], (), facts, frozenset()), Outcome(), frozenset(), facts, True, 0)
     return directing.group(vs)
 
 
@@ -65,17 +69,17 @@ def test_a_gain_binds_and_announces_and_a_step_down_removes_without_a_pass(agent
     vip, gateway = AddressKey("eth0", VIP, 32), AddressKey("eth1", GATEWAY, 32)
 
     agent.election._held = frozenset({group})  # the election won the Lease
-    assert agent._move_addresses() == frozenset()
+    assert agent.holding.move_addresses() == frozenset()
     assert {vip, gateway} <= node.addresses.present
     assert node.addresses.announced == [("eth0", VIP), ("eth1", GATEWAY)]  # each once, as it is added
     assert node.addresses.repeated == [("eth0", VIP), ("eth1", GATEWAY)] * 2  # then the repeats, together
     assert {vip, gateway} <= agent.reconciler.record.addresses  # owned: the next pass keeps them
 
-    assert agent._move_addresses() == frozenset()  # nothing changed since: nothing written
+    assert agent.holding.move_addresses() == frozenset()  # nothing changed since: nothing written
     assert node.addresses.writes["add"] == 2
 
     agent.election._held = frozenset()  # a step-down
-    assert agent._move_addresses() == {group}
+    assert agent.holding.move_addresses() == {group}
     assert not {vip, gateway} & node.addresses.present
     assert not {vip, gateway} & agent.reconciler.record.addresses
 
@@ -84,12 +88,12 @@ def test_a_late_gain_after_the_step_down_binds_nothing(agent_and_node):
     agent, node = agent_and_node
     seen(agent)
     agent.election._held = frozenset()  # gained and lost again before the gain's move ran
-    assert agent._move_addresses() == frozenset()
+    assert agent.holding.move_addresses() == frozenset()
     assert AddressKey("eth0", VIP, 32) not in node.addresses.present
 
 
 def test_before_the_first_pass_a_change_waits_for_one(agent_and_node):
     agent, node = agent_and_node
     agent.election._held = frozenset({"kubelvs-directors-x"})
-    assert agent._move_addresses() is None  # nothing to plan from: the pass binds
+    assert agent.holding.move_addresses() is None  # nothing to plan from: the pass binds
     assert node.addresses.announced == []

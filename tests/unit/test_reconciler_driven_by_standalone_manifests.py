@@ -8,7 +8,8 @@ import yaml
 from reconciling import Node
 
 from kubelvs.agent.manifest_files import ManifestFiles
-from kubelvs.agent.standalone import Options, StandaloneAgent
+from kubelvs.agent.options import StandaloneOptions as Options
+from kubelvs.agent.standalone import StandaloneAgent
 from kubelvs.netstate import AddressKey, Family, Proto, ServiceKey
 
 WEB = ServiceKey(Family.INET, Proto.TCP, "192.0.2.100", 80)

@@ -9,8 +9,9 @@ import pytest
 import yaml
 from reconciling import Node
 
+from kubelvs.agent.options import StandaloneOptions as Options
 from kubelvs.agent.skips import SkipLog
-from kubelvs.agent.standalone import Options, StandaloneAgent
+from kubelvs.agent.standalone import StandaloneAgent
 from kubelvs.planner import Skip
 
 API = "lvs.kubelvs.io/v1alpha1"

@@ -11,7 +11,8 @@ import yaml
 from reconciling import Node
 
 from kubelvs.agent.manifest_files import ManifestFiles
-from kubelvs.agent.standalone import Options, StandaloneAgent
+from kubelvs.agent.options import StandaloneOptions as Options
+from kubelvs.agent.standalone import StandaloneAgent
 from kubelvs.api import manifests
 from kubelvs.netstate import EditDestination
 

@@ -19,7 +19,8 @@ from test_standalone_rereads_only_changed_manifests import obj, world, write
 
 from kubelvs.agent import standalone
 from kubelvs.agent.manifest_watch import ManifestWatch
-from kubelvs.agent.standalone import Options, StandaloneAgent
+from kubelvs.agent.options import StandaloneOptions as Options
+from kubelvs.agent.standalone import StandaloneAgent
 
 SAFETY_NET = 120.0  # the agent's poll interval in these tests: never reached
 PATIENCE = 20.0  # how long a test waits for what an event should cause within milliseconds

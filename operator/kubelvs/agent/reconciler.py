@@ -81,6 +81,12 @@ class Outcome:
     writes: Counter[str] = field(default_factory=Counter)
     errors: list[tuple[str, str]] = field(default_factory=list)
     draining: int = 0
+    failed_services: set[ServiceKey] = field(default_factory=set)  # an op on the service or a destination failed
+    ipvs_unread: bool = False  # the IPVS table could not be read: nothing of it is known to be programmed
+
+    def programmed(self, service: ServiceKey) -> bool:
+        """Whether this pass left ``service`` as planned, as far as it knows."""
+        return not self.ipvs_unread and service not in self.failed_services
 
     @property
     def total_writes(self) -> int:
@@ -137,6 +143,19 @@ def describe(op: IpvsOp) -> str:
             return f"destination {d.key}"
         case DeleteDestination(key=dk):
             return f"destination {dk}"
+    raise TypeError(op)
+
+
+def _service_of(op: IpvsOp) -> ServiceKey:
+    match op:
+        case AddService(service=s) | EditService(service=s):
+            return s.key
+        case DeleteService(key=k):
+            return k
+        case AddDestination(destination=d) | EditDestination(destination=d):
+            return d.key.service
+        case DeleteDestination(key=dk):
+            return dk.service
     raise TypeError(op)
 
 
@@ -313,6 +332,7 @@ class Reconciler:
         except Exception as error:
             logger.error("cannot read the IPVS table: %s", error)
             outcome.errors.append(("ipvs", f"read: {error}"))
+            outcome.ipvs_unread = True
             return
         # One look-up per key (keys hash and compare in Python: at 10,000 destinations that is most of a
         # no-op resync), and the leftovers scan only when some present destination was not wanted.
@@ -401,6 +421,7 @@ class Reconciler:
                     logger.debug("%s %s", OP_NAMES[type(op)].removeprefix("ipvs."), describe(op))
             else:
                 outcome.errors.append((describe(op), f"{OP_NAMES[type(op)]}: {result}"))
+                outcome.failed_services.add(_service_of(op))
                 logger.error("%s %s failed: %s", OP_NAMES[type(op)], describe(op), result)
                 if isinstance(op, DeleteService):
                     failed.add(op.key)

@@ -14,12 +14,16 @@ import asyncio
 import datetime
 import logging
 import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kubernetes import client as k8s
 
 from kubelvs import GROUP, VERSION
+from kubelvs.agent.health import Health, Transition
+from kubelvs.agent.pipeline import Pass
 from kubelvs.api.models import RealServer, VirtualServer
+from kubelvs.planner import Planner
 
 logger = logging.getLogger(__name__)
 
@@ -98,3 +102,53 @@ class Reporter:
             )
         except Exception as error:
             logger.warning("cannot record event %s on %s %s: %s", reason, obj.kind, obj.key, error)
+
+
+class PassReports:
+    """After each pass, the holder's word: status fields of the objects it leads, and Events on changes."""
+
+    def __init__(self, reporter: Reporter, node: str) -> None:
+        self._reporter = reporter
+        self._node = node
+        self._announced: frozenset[str] = frozenset()  # the groups a DirectorActive Event was sent for
+
+    async def report(
+        self,
+        done: Pass,
+        planner: Planner,
+        health: Mapping[str, Health],
+        transitions: Sequence[Transition[str]],
+        current: Callable[[str, str], dict[str, Any]],
+    ) -> None:
+        """``current(kind, key)``: the object's status as the API server last showed it."""
+        held = frozenset(done.held)
+        led: set[str] = set()
+        for key in done.plan.led(held):
+            vs = planner.virtual_server(key)
+            service = done.plan.service_of(key)
+            if vs is None or service is None:
+                continue
+            led.add(key)
+            fields: dict[str, Any] = {"activeDirector": self._node}
+            if done.outcome.programmed(service) and vs.metadata.generation is not None:
+                fields["programmedGeneration"] = vs.metadata.generation
+            await self._reporter.status(vs, fields, current("VirtualServer", key))
+            if done.plan.shares[key].group not in self._announced:
+                vip = vs.spec.address or f"fwmark {vs.spec.fwmark}"
+                await self._reporter.event(vs, "DirectorActive", f"{self._node} is the active director of {vip}")
+            for rs in planner.real_servers_of(key):
+                dest_key = done.plan.destination_of(key, rs.key)
+                destination = done.plan.state.destinations.get(dest_key) if dest_key is not None else None
+                rs_fields: dict[str, Any] = {"effectiveWeight": destination.weight if destination else 0}
+                if rs.key in health:
+                    rs_fields["health"] = health[rs.key].value
+                await self._reporter.status(rs, rs_fields, current("RealServer", rs.key))
+        self._announced = held
+        for transition in transitions:
+            changed = planner.real_server(transition.key)
+            if transition.old is Health.UNKNOWN or changed is None or changed.virtual_server_key not in led:
+                continue
+            down = transition.new is Health.DOWN
+            await self._reporter.event(
+                changed, "RealServerDown" if down else "RealServerUp", transition.result.detail, warning=down
+            )

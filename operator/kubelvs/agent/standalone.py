@@ -1,68 +1,47 @@
 """The agent without a cluster: manifests on disk -> this node's kernel, once or continuously.
 
-A keepalived replacement on plain hosts and the way tests drive the agent. Every matching director
-holds its groups (there is no election without an API server). Passes run whenever a manifest file
-changes (woken by inotify, :mod:`kubelvs.agent.manifest_watch`; the files are also polled every second as a
-safety net, every 0.1 s where inotify is unavailable) and every resync period. A change costs what it
-touches: only changed files are read, only changed documents parsed (:mod:`kubelvs.agent.manifest_files`),
-only the VirtualServers they touch re-planned (:class:`kubelvs.planner.Planner`), and the reconciler's
-incremental update writes only the difference. The resync pass gathers the node's facts again and is a
-full reconcile (drift repair). SIGTERM ends the loop and leaves the kernel as it is (fail-static): a
-restarted agent adopts it without dropping a packet.
+A keepalived replacement on plain hosts and the way tests drive the agent. The same pass as in a cluster
+(:class:`~kubelvs.agent.pipeline.Pipeline`) run by the same :class:`~kubelvs.agent.runner.Runner`; what differs
+is the source -- manifest files (:class:`ManifestSource`) -- and the holding: every matching director holds
+its groups (:class:`~kubelvs.agent.holding.HoldEverything`, there is no election without an API server).
+
+Passes run whenever a manifest file changes (woken by inotify, :mod:`kubelvs.agent.manifest_watch`; the files
+are also polled every second as a safety net, every 0.1 s where inotify is unavailable) and every resync
+period. A change costs what it touches: only changed files are read, only changed documents parsed
+(:mod:`kubelvs.agent.manifest_files`), only the VirtualServers they touch judged and re-planned, and the
+reconciler's incremental update writes only the difference. SIGTERM ends the loop and leaves the kernel as
+it is (fail-static): a restarted agent adopts it without dropping a packet.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import signal
 import sys
 import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
 from types import FrameType
 
-from kubelvs.agent import facts
 from kubelvs.agent.draining import Drainer
+from kubelvs.agent.holding import HoldEverything
 from kubelvs.agent.manifest_files import ManifestFiles, Stamps
 from kubelvs.agent.manifest_watch import ManifestWatch
+from kubelvs.agent.options import StandaloneOptions
 from kubelvs.agent.ownership import Store
+from kubelvs.agent.pipeline import Pipeline
 from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
-from kubelvs.agent.skips import SkipLog
-from kubelvs.planner import NodeFacts, Planner
-from kubelvs.planner.facts import Network
+from kubelvs.agent.runner import Runner
+from kubelvs.planner import Planner
 
 logger = logging.getLogger(__name__)
 
+Options = StandaloneOptions
+
 POLL_INTERVAL = 0.1  # how often manifest files are checked for changes without inotify (a stat per file)
 WATCHED_POLL_INTERVAL = 1.0  # the safety net beside inotify (a directory that appeared late, a missed event)
-
-
-class AllGroups:
-    """Every director group: standalone, a node holds all the groups it directs (no election)."""
-
-    def __contains__(self, group: object) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
-@dataclass(frozen=True)
-class Options:
-    manifests: tuple[str, ...]
-    node: str
-    labels: dict[str, str]
-    vip_pools: tuple[Network, ...]
-    state_file: Path | None
-    resync_period: float
-    drain_timeout: float
-    timeouts: tuple[int, int, int]  # tcp, tcpfin, udp; 0 leaves one unchanged
 
 
 def open_kernel() -> Kernel:
@@ -84,19 +63,57 @@ def open_kernel() -> Kernel:
     )
 
 
+class ManifestSource:
+    """Manifest files as the pipeline's source; findings (bad files, bad documents) go to stderr."""
+
+    def __init__(self, files: ManifestFiles, labels: Mapping[str, str]) -> None:
+        self.files = files
+        self._labels = dict(labels)
+        self.findings = 0  # of the last feed
+
+    def labels(self) -> Mapping[str, str]:
+        return self._labels
+
+    def feed(self, planner: Planner) -> int:
+        changes, findings = self.files.refresh()
+        for finding in findings:
+            print(f"error: {finding}", file=sys.stderr)
+        self.findings = len(findings)
+        for kind, key in changes.removed:
+            planner.remove(kind, key)
+        for obj in changes.put:
+            planner.put(obj)
+        return len(changes.put) + len(changes.removed)
+
+
 class StandaloneAgent:
-    def __init__(self, options: Options, kernel: Kernel) -> None:
+    def __init__(self, options: StandaloneOptions, kernel: Kernel) -> None:
         self.options = options
         self.kernel = kernel
         self.reconciler = Reconciler(
             kernel, Store(options.state_file), Drainer(options.drain_timeout), options.vip_pools
         )
         self.files = ManifestFiles(options.manifests)
-        self.planner = Planner()
-        self.skips = SkipLog()
-        self.facts: NodeFacts | None = None
+        self.source = ManifestSource(self.files, options.labels)
+        self.pipeline = Pipeline(
+            options.node,
+            kernel,
+            self.reconciler,
+            self.source,
+            HoldEverything(),
+            options.vip_pools,
+            options.timeouts,
+        )
+        self.runner = Runner(self._run_pass, options.resync_period, options.debounce)
         self.stopping = threading.Event()
         self.watch: ManifestWatch | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._first = True
+
+    @property
+    def planner(self) -> Planner:
+        return self.pipeline.planner
 
     def run_pass(self, full: bool = True) -> tuple[int, Outcome]:
         """One pass; returns (number of manifest findings, what the reconciler did).
@@ -104,33 +121,24 @@ class StandaloneAgent:
         ``full``: gather the node's facts again and reconcile everything (the resync); otherwise only what
         changed in the files since the last pass reaches the kernel.
         """
-        changes, findings = self.files.refresh()
-        for finding in findings:
-            print(f"error: {finding}", file=sys.stderr)
-        for kind, key in changes.removed:
-            self.planner.remove(kind, key)
-        for obj in changes.put:
-            self.planner.put(obj)
-        if full or self.facts is None:
-            self.facts = facts.gather(
-                self.kernel.addresses, self.options.node, self.options.labels, self.options.vip_pools
-            )
-        result = self.planner.plan(self.facts, AllGroups())
-        self.skips.report(result.skipped)
-        outcome = Outcome()
-        if full and any(self.options.timeouts):
-            self.reconciler.set_timeouts(*self.options.timeouts, outcome)
-        passed = (self.reconciler.reconcile if full else self.reconciler.update)(result.state)
-        passed.writes.update(outcome.writes)
-        passed.errors[:0] = outcome.errors
+        done = self.pipeline.run(full)
         logger.info(
             "pass over %d VirtualServer(s), %d RealServer(s) (%s): %s",
             self.files.counts["VirtualServer"],
             self.files.counts["RealServer"],
-            "full" if full else f"{len(changes.put) + len(changes.removed)} changed object(s)",
-            passed,
+            "full" if full else f"{done.changed} changed object(s)",
+            done.outcome,
         )
-        return len(findings), passed
+        return self.source.findings, done.outcome
+
+    async def _run_pass(self, full: bool) -> None:
+        await asyncio.to_thread(self.run_pass, full)
+        if self._first:
+            # The loaded manifests are long-lived (10^6 Python objects at 11,000 objects): out of the cyclic
+            # collector's sight, its full collections do not walk them during an edit's pass.
+            gc.collect()
+            gc.freeze()
+            self._first = False
 
     def run(self, once: bool) -> int:
         if once:
@@ -149,54 +157,53 @@ class StandaloneAgent:
         except OSError as error:  # out of inotify instances: poll instead
             logger.warning("cannot watch manifests with inotify (%s); polling every %.1f s", error, POLL_INTERVAL)
         try:
-            self._loop()
+            asyncio.run(self._serve())
         finally:
             if self.watch is not None:
                 self.watch.close()
         logger.info("stopping; the kernel keeps its state (fail-static, no flush)")
+
+    async def _serve(self) -> None:
+        self._loop, self._stop_event = asyncio.get_running_loop(), asyncio.Event()
+        if self.stopping.is_set():
+            return
+        passes = asyncio.create_task(self.runner.run(), name="passes")
+        watching = threading.Thread(target=self._watch_files, name="manifest changes", daemon=True)
+        watching.start()
+        try:
+            await self._stop_event.wait()
+        finally:
+            self._loop = None
+            passes.cancel()
+            await asyncio.gather(passes, return_exceptions=True)
+            await asyncio.to_thread(watching.join)
 
     def stop(self) -> None:
         """End :meth:`serve` (from any thread or a signal handler); the kernel keeps its state."""
         self.stopping.set()
         if self.watch is not None:
             self.watch.wake()
+        loop, event = self._loop, self._stop_event
+        if loop is not None and event is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: it has stopped already
+                loop.call_soon_threadsafe(event.set)
 
-    def _loop(self) -> None:
-        full, first = True, True
-        deadline = time.monotonic()
-        while not self.stopping.is_set():
-            seen = self.files.stamps()
-            if full:
-                deadline = time.monotonic() + self.options.resync_period
-            try:
-                self.run_pass(full)
-            except Exception:  # keep the last programmed state and try again next period (fail-static)
-                logger.exception("pass failed; the kernel keeps its last state")
-            if first:
-                # The loaded manifests are long-lived (11,000 objects: ~10^6 Python objects): move them out of
-                # the cyclic collector's sight, so its full collections do not walk them during an edit's pass.
-                gc.collect()
-                gc.freeze()
-                first = False
-            full = self._wait(seen, deadline)
-
-    def _wait(self, seen: Stamps, deadline: float) -> bool:
-        """Until a manifest changes (False) or the resync is due (True)."""
+    def _watch_files(self) -> None:
+        """Wake the runner when a manifest changes (inotify, with the poll as a safety net)."""
+        seen: Stamps = self.files.stamps()
         interval = POLL_INTERVAL if self.watch is None else WATCHED_POLL_INTERVAL
         while not self.stopping.is_set():
-            timeout = min(interval, max(0.0, deadline - time.monotonic()))
             if self.watch is None:
-                self.stopping.wait(timeout)
+                self.stopping.wait(interval)
             else:
-                self.watch.wait(timeout)
+                self.watch.wait(interval)
             if self.stopping.is_set():
-                break
-            if time.monotonic() >= deadline:
-                return True
-            if self.files.stamps() != seen:
+                return
+            now = self.files.stamps()
+            if now != seen:
+                seen = now
                 logger.info("manifests changed; reconciling what changed")
-                return False
-        return False
+                self.runner.wake_threadsafe()
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         logger.info("received %s", signal.Signals(signum).name)

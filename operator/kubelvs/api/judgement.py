@@ -107,7 +107,7 @@ def placement_verdict(vs: VirtualServer, placement: Placement) -> Verdict | None
             allowed = ", ".join(str(pool) for pool in placement.pools)
             return Verdict(
                 Rejection.VIP_OUTSIDE_POOLS,
-                (Problem(path, f"{vip} is outside the VIP pools this operator may claim ({allowed})"),),
+                (Problem(path, f"{vip} is outside the VIP pools ({allowed}) kube-lvs may claim"),),
             )
         for node, addresses in sorted(placement.node_addresses.items()):
             if address.compressed in addresses:
@@ -138,9 +138,10 @@ class Changes:
 
     entered: tuple[Model, ...] = ()
     left: tuple[Key, ...] = ()
+    judged: tuple[tuple[Key, Verdict | None], ...] = ()  # every object judged again (None: gone)
 
     def __bool__(self) -> bool:
-        return bool(self.entered or self.left)
+        return bool(self.entered or self.left or self.judged)
 
 
 class Tribunal:
@@ -236,7 +237,8 @@ class Tribunal:
         self._dirty_parents.clear()
         entered: list[Model] = []
         left: list[Key] = []
-        for key in sorted(touched):
+        order = sorted(touched)
+        for key in order:
             obj = self._objects.get(key)
             verdict = self._verdicts.get(key)
             now = obj if obj is not None and verdict is not None and verdict.accepted else None
@@ -248,7 +250,8 @@ class Tribunal:
             elif before is not now:
                 self._in_force[key] = now
                 entered.append(now)
-        return Changes(tuple(entered), tuple(left))
+        judged = tuple((key, self._verdicts.get(key)) for key in order)
+        return Changes(tuple(entered), tuple(left), judged)
 
     def _judge_claimants(self, identity: str) -> list[Key]:
         """The VirtualServers claiming ``identity``: placed, vetoed, or one winner by age."""

@@ -1,10 +1,11 @@
 """CRs + node facts -> the desired state of one node. Pure: no I/O, no clock, no kernel.
 
-Roles fall out of the data. A node is a *director* of every VirtualServer whose
+Roles fall out of the data. A node is a *director* of every VirtualServer in force whose
 ``directors.nodeSelector`` matches its labels (all of them program the IPVS rules, as hot standbys; only
-the holder of the VirtualServer's director group binds the VIP), and a *backend* of every RealServer
-whose address is local to it. One bad object never drops another's rules: problems come back as
-:class:`Skip` reasons, never as exceptions.
+the holder of the VirtualServer's director group binds the VIP), and a *backend* of every RealServer in
+force whose address is local to it. Which objects are in force is the API's judgement
+(:mod:`kubelvs.api.judgement`), the operator's too. One bad object never drops another's rules: problems
+come back as :class:`Skip` reasons, never as exceptions.
 
 :func:`plan` plans everything afresh; the agents keep a :class:`Planner`, which re-plans only the
 VirtualServers whose objects changed (:mod:`kubelvs.planner.shares`).
@@ -15,15 +16,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable
 
-from kubelvs.api.models import RealServer, VirtualServer
+from kubelvs.api.enums import HealthCheckType
+from kubelvs.api.judgement import Placement, placement_verdict
+from kubelvs.api.models import HealthCheck, RealServer, VirtualServer
+from kubelvs.api.rules import effective_port
 from kubelvs.planner import director
 from kubelvs.planner.facts import NodeFacts, Skip, parse_pools
 from kubelvs.planner.ipvs import ipvs_rules
-from kubelvs.planner.shares import Plan, Planner, pool_problem
+from kubelvs.planner.shares import Plan, Planner, Share
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NodeFacts", "Plan", "Planner", "Skip", "candidacies", "ipvs_rules", "parse_pools", "plan"]
+__all__ = [
+    "NodeFacts",
+    "Plan",
+    "Planner",
+    "Share",
+    "Skip",
+    "candidacies",
+    "health_checks",
+    "ipvs_rules",
+    "parse_pools",
+    "plan",
+]
 
 
 def plan(
@@ -51,13 +66,34 @@ def candidacies(
     A node that is a real server of any VirtualServer of a group does not stand for that group.
     """
     backend_of = {rs.virtual_server_key for rs in real_servers if rs.spec.address in facts.local_addresses}
+    placement = Placement(facts.vip_pools)
     groups: dict[str, list[str]] = {}
     excluded: set[str] = set()
     for vs in sorted(virtual_servers, key=lambda v: v.key):
-        if not director.selects(vs, facts) or pool_problem(vs, facts):
+        if not director.selects(vs, facts) or placement_verdict(vs, placement) is not None:
             continue
         name = director.group(vs)
         if vs.key in backend_of:
             excluded.add(name)
         groups.setdefault(name, list(vs.spec.directors.preferred))
     return {name: preferred for name, preferred in groups.items() if name not in excluded}
+
+
+def health_checks(
+    virtual_servers: Iterable[VirtualServer], real_servers: Iterable[RealServer], facts: NodeFacts
+) -> dict[str, tuple[HealthCheck, str, int]]:
+    """RealServer key -> (its check, address, port), for every VirtualServer this node directs that checks
+    health: every director checks, so a standby has current health when it takes over."""
+    checked = {
+        vs.key: vs
+        for vs in virtual_servers
+        if vs.spec.health_check is not None
+        and vs.spec.health_check.type is not HealthCheckType.NONE
+        and director.selects(vs, facts)
+    }
+    found: dict[str, tuple[HealthCheck, str, int]] = {}
+    for rs in real_servers:
+        vs = checked.get(rs.virtual_server_key)
+        if vs is not None and vs.spec.health_check is not None:
+            found[rs.key] = (vs.spec.health_check, rs.spec.address, effective_port(vs.spec, rs.spec))
+    return found

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Collection, Sequence
 
-from kubelvs.api.enums import Forwarding, NatReturnPath
+from kubelvs.api.enums import Forwarding, HealthCheckType, NatReturnPath, OnFailure
 from kubelvs.api.groups import director_group
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.rules import effective_forwarding, effective_port
-from kubelvs.netstate import Family, FwmarkRule, SnatRule
+from kubelvs.netstate import DestKey, Family, FwmarkRule, SnatRule
 from kubelvs.planner import ipvs
 from kubelvs.planner.facts import NodeFacts, Skip
 from kubelvs.planner.parts import Parts
@@ -23,16 +24,29 @@ def selects(vs: VirtualServer, facts: NodeFacts) -> bool:
     return all(facts.labels.get(label) == value for label, value in vs.spec.directors.node_selector.items())
 
 
-def add(parts: Parts, vs: VirtualServer, real_servers: Sequence[RealServer], facts: NodeFacts, held: bool) -> None:
+def add(
+    parts: Parts, vs: VirtualServer, real_servers: Sequence[RealServer], down: Collection[str] = ()
+) -> dict[str, DestKey]:
+    """The IPVS rules every director of ``vs`` programs; returns each RealServer's destination key.
+
+    ``down``: keys of real servers failing their health checks, quiesced (weight 0) or left out as the
+    check's ``onFailure`` says.
+    """
     spec = vs.spec
     svc = ipvs.service(spec)
-    if svc.key in parts.services:  # the loader reports the conflict; the first VirtualServer keeps it
-        parts.skipped.append(Skip(f"VirtualServer {vs.key}", f"{svc.key} is already another VirtualServer's"))
-        return
     parts.services[svc.key] = svc
     family = ipvs.family(spec)
+    check = spec.health_check
+    failing = down if check is not None and check.type is not HealthCheckType.NONE else ()
+    destinations: dict[str, DestKey] = {}
     for rs in real_servers:
         dest = ipvs.destination(spec, rs.spec, svc.key)
+        destinations[rs.key] = dest.key
+        if rs.key in failing:
+            assert check is not None
+            if check.on_failure is OnFailure.REMOVE:
+                continue
+            dest = dataclasses.replace(dest, weight=0)
         parts.destinations[dest.key] = dest
         if effective_forwarding(spec, rs.spec) != Forwarding.NAT:
             continue
@@ -48,8 +62,7 @@ def add(parts: Parts, vs: VirtualServer, real_servers: Sequence[RealServer], fac
         parts.fwmark_rules[spec.fwmark] = FwmarkRule(
             spec.fwmark, family, match.destination, ipvs.protocol(spec), tuple(sorted(set(match.ports)))
         )
-    if held:
-        _bind(parts, vs, facts)
+    return destinations
 
 
 def _ports(vs: VirtualServer, port: int) -> tuple[int, ...]:
@@ -59,8 +72,8 @@ def _ports(vs: VirtualServer, port: int) -> tuple[int, ...]:
     return tuple(sorted(set(vs.spec.fwmark_match.ports)))
 
 
-def _bind(parts: Parts, vs: VirtualServer, facts: NodeFacts) -> None:
-    """The holder of the director group carries the VIP and the NAT gateway address."""
+def bind(parts: Parts, vs: VirtualServer, facts: NodeFacts) -> None:
+    """What only the holder of the director group carries: the VIP and the NAT gateway address."""
     spec = vs.spec
     address = ipvs.vip(spec)
     if address is not None:

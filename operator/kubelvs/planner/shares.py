@@ -1,125 +1,196 @@
-"""Planning one change at a time: each VirtualServer's share of the node state, kept until its inputs change.
+"""Planning one change at a time: the objects in force, and each VirtualServer's share of the node state.
 
-A *share* is what one VirtualServer (with its RealServers, this node's facts and whether the node holds its
-director group) contributes to the node state. :class:`Planner` keeps the objects it was given and a share
-per VirtualServer; a changed object marks only its VirtualServer's share stale, so re-planning after one
-RealServer edit computes one share and merges the rest as they were. The rules that span objects stay where
-they were: shares are merged in VirtualServer key order, so the first VirtualServer keeps a service key two
-of them claim, and a backend's VIP on lo/tunl0 still beats the same address bound elsewhere. Pure: no I/O.
+:class:`Planner` takes objects as they come (a watch event, an edited file), has the API's judgement
+(:class:`kubelvs.api.judgement.Tribunal`) decide which are in force, and keeps a *share* per VirtualServer in
+force: what it (with its RealServers, their health and this node's facts) contributes to the node state. A
+change marks only the shares it touches stale, so re-planning after one RealServer edit computes one share and
+merges the rest as they were. Which objects the planner skips and why is the judgement's word, never its own.
 
-Unchanged shares hand back the very same Destination/Service objects, so a consumer can find what changed
-between two plans by identity before equality (the reconciler's incremental path does).
+The :class:`Plan` keeps the shares: it says which object produced which kernel object, and what the holder of
+a director group binds, so the agents never plan again to find out. Unchanged shares hand back the very same
+Destination/Service objects, so a consumer can find what changed between two plans by identity before
+equality (the reconciler's incremental path does). Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from kubelvs.api.judgement import Changes, Key, Placement, Tribunal, Verdict
 from kubelvs.api.models import RealServer, VirtualServer
-from kubelvs.netstate import NodeState, ServiceKey
+from kubelvs.api.problems import Problem
+from kubelvs.api.rules import Rejection
+from kubelvs.netstate import AddressKey, DestKey, NodeState, ServiceKey
 from kubelvs.planner import backend, director
-from kubelvs.planner.facts import NodeFacts, Skip, in_pools
-from kubelvs.planner.ipvs import service_key, vip
+from kubelvs.planner.facts import NodeFacts, Skip
+from kubelvs.planner.ipvs import service_key
 from kubelvs.planner.parts import Parts
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Plan:
-    """The node's desired state, and why some objects (or roles of them) are not in it."""
-
-    state: NodeState
-    skipped: tuple[Skip, ...] = ()
-
-
-@dataclass(frozen=True)
 class Share:
     """One VirtualServer's contribution: skips first, then its director role, then its backend role."""
 
+    group: str  # the VirtualServer's director group
     skipped: tuple[Skip, ...] = ()
     director: Parts | None = None  # None: not a director of it on this node
-    service: ServiceKey | None = None  # the director role's service, claimed at merge time
+    holder: Parts | None = None  # what the holder of the group adds to the director role (VIP, gateway)
+    service: ServiceKey | None = None  # the director role's service
+    destinations: Mapping[str, DestKey] = field(default_factory=dict)  # RealServer key -> its destination
     backend: Parts = field(default_factory=Parts)
 
 
-@dataclass
-class _Entry:
-    group: str  # the VirtualServer's director group
-    held: bool  # whether the node held that group when the share was made
-    share: Share
+@dataclass(frozen=True)
+class Plan:
+    """The node's desired state, why some objects (or roles of them) are not in it, and who wants what."""
+
+    state: NodeState
+    skipped: tuple[Skip, ...] = ()
+    shares: Mapping[str, Share] = field(default_factory=dict)  # VirtualServer key -> its share
+
+    def service_of(self, virtual_server: str) -> ServiceKey | None:
+        """The IPVS service this node programs for a VirtualServer (None: not a director of it here)."""
+        share = self.shares.get(virtual_server)
+        return share.service if share is not None and share.director is not None else None
+
+    def destination_of(self, virtual_server: str, real_server: str) -> DestKey | None:
+        """The destination a RealServer of a VirtualServer this node directs is, programmed or not."""
+        share = self.shares.get(virtual_server)
+        return share.destinations.get(real_server) if share is not None and share.director is not None else None
+
+    def held_addresses(self, groups: Collection[str]) -> set[AddressKey]:
+        """What the holder of ``groups`` binds (VIPs, gateways), as a plan holding them would have it."""
+        backend_vips = {k.address for k in self.state.addresses if k.interface in backend.VIP_INTERFACES}
+        found: set[AddressKey] = set()
+        for share in self.shares.values():
+            if share.holder is not None and share.group in groups:
+                found.update(key for key in share.holder.addresses if key.address not in backend_vips)
+        return found
+
+    def led(self, groups: Collection[str]) -> Iterator[str]:
+        """Keys of the VirtualServers this node directs in ``groups``, in key order."""
+        for key in sorted(self.shares):
+            share = self.shares[key]
+            if share.director is not None and share.group in groups:
+                yield key
+
+    def owners(self) -> tuple[dict[ServiceKey, str], dict[DestKey, str]]:
+        """Service -> VirtualServer key and destination -> RealServer key of the director roles."""
+        services: dict[ServiceKey, str] = {}
+        destinations: dict[DestKey, str] = {}
+        for key, share in self.shares.items():
+            if share.director is not None and share.service is not None:
+                services[share.service] = key
+                destinations.update((dest, rs) for rs, dest in share.destinations.items())
+        return services, destinations
 
 
 class Planner:
-    """The objects of one node's world and a memo of each VirtualServer's share.
+    """The objects of one node's world, the judgement of them and a memo of each VirtualServer's share.
 
     Feed it with :meth:`replace_all` (a whole snapshot: unchanged objects are found by identity, then by
-    value) or with :meth:`put` / :meth:`remove` (one watch event, one edited file), then call :meth:`plan`.
+    value) or with :meth:`put` / :meth:`remove` (one watch event, one edited file); tell it the health of
+    real servers with :meth:`set_health`, then call :meth:`plan`.
     """
 
-    def __init__(self) -> None:
-        self._virtual_servers: dict[str, VirtualServer] = {}
-        self._real_servers: dict[str, RealServer] = {}
+    def __init__(self, node_addresses: Mapping[str, frozenset[str]] | None = None) -> None:
+        self._tribunal = Tribunal()
+        self._node_addresses: Mapping[str, frozenset[str]] = node_addresses or {}
+        self._virtual_servers: dict[str, VirtualServer] = {}  # in force
+        self._real_servers: dict[str, RealServer] = {}  # in force
         self._children: dict[str, dict[str, RealServer]] = {}  # VirtualServer key -> RealServer key -> it
-        self._entries: dict[str, _Entry] = {}
+        self._rejected: dict[Key, tuple[VirtualServer | RealServer | None, Verdict]] = {}
+        self._entries: dict[str, Share] = {}
         self._stale: set[str] = set()  # VirtualServer keys whose objects changed since their share was made
         self._order: list[str] | None = None  # VirtualServer keys, sorted; None: to be sorted again
         self._facts: NodeFacts | None = None
+        self._down: frozenset[str] = frozenset()  # RealServer keys failing their health checks
+        self._objects: dict[Key, tuple[VirtualServer | RealServer, Verdict | None]] = {}  # as given, with vetoes
 
     # --- inputs --------------------------------------------------------------------------------------
 
-    def put(self, obj: VirtualServer | RealServer) -> None:
-        """Add or replace one object (by namespace/name)."""
-        if isinstance(obj, VirtualServer):
-            old_vs = self._virtual_servers.get(obj.key)
-            if old_vs is None:
-                self._order = None
-            elif old_vs is obj or old_vs == obj:
-                return
-            self._virtual_servers[obj.key] = obj
-            self._stale.add(obj.key)
+    def put(self, obj: VirtualServer | RealServer, veto: Verdict | None = None) -> None:
+        """Add or replace one object (by namespace/name); a ``veto`` keeps it out of force whatever else."""
+        key = (obj.kind, obj.key)
+        old = self._objects.get(key)
+        if old is not None and old[1] == veto and (old[0] is obj or old[0] == obj):
             return
-        old = self._real_servers.get(obj.key)
-        if old is not None:
-            if old is obj or old == obj:
-                return
-            self._drop_child(old)
-        self._real_servers[obj.key] = obj
-        self._children.setdefault(obj.virtual_server_key, {})[obj.key] = obj
-        self._stale.add(obj.virtual_server_key)
+        self._objects[key] = (obj, veto)
+        self._tribunal.put(obj, veto)
+
+    def put_invalid(self, kind: str, key: str, problems: Iterable[Problem]) -> None:
+        """An object that failed its own checks: never in force, and its RealServers are told why."""
+        self._objects.pop((kind, key), None)
+        self._tribunal.put_invalid(kind, key, problems)
 
     def remove(self, kind: str, key: str) -> None:
         """Forget the VirtualServer or RealServer ``key`` (namespace/name); unknown keys are fine."""
-        if kind == "VirtualServer":
-            if self._virtual_servers.pop(key, None) is not None:
-                self._order = None
-                self._entries.pop(key, None)
-                self._stale.discard(key)
-            return
-        old = self._real_servers.pop(key, None)
-        if old is not None:
-            self._drop_child(old)
+        self._objects.pop((kind, key), None)
+        self._tribunal.remove(kind, key)
 
     def replace_all(self, virtual_servers: Iterable[VirtualServer], real_servers: Iterable[RealServer]) -> None:
-        """Make the world exactly these objects; shares of unchanged VirtualServers are kept.
+        """Make the world exactly these objects; shares of unchanged VirtualServers are kept."""
+        wanted: dict[Key, VirtualServer | RealServer] = {(o.kind, o.key): o for o in virtual_servers}
+        wanted.update(((o.kind, o.key), o) for o in real_servers)
+        for key in [k for k in self._objects if k not in wanted]:
+            self.remove(*key)
+        for obj in wanted.values():
+            self.put(obj)
 
-        Unchanged objects are found by identity, then by value, so a snapshot parsed afresh costs one
-        comparison per object, and re-planning only the VirtualServers whose objects really changed.
-        """
-        wanted_vs = {vs.key: vs for vs in virtual_servers}
-        wanted_rs = {rs.key: rs for rs in real_servers}
-        for key in [k for k in self._virtual_servers if k not in wanted_vs]:
-            self.remove("VirtualServer", key)
-        for key in [k for k in self._real_servers if k not in wanted_rs]:
-            self.remove("RealServer", key)
-        for key, vs in wanted_vs.items():
-            if self._virtual_servers.get(key) is not vs:
-                self.put(vs)
-        for key, rs in wanted_rs.items():
-            if self._real_servers.get(key) is not rs:
-                self.put(rs)
+    def set_node_addresses(self, node_addresses: Mapping[str, frozenset[str]]) -> None:
+        """Every node's own addresses: a VIP equal to one of them is never in force."""
+        self._node_addresses = node_addresses
+
+    def set_health(self, down: Collection[str]) -> None:
+        """Keys of the real servers failing their checks now; their VirtualServers' shares are made again."""
+        failing = frozenset(down)
+        for key in failing ^ self._down:
+            rs = self._real_servers.get(key)
+            if rs is not None:
+                self._stale.add(rs.virtual_server_key)
+        self._down = failing
+
+    # --- judging -------------------------------------------------------------------------------------
+
+    def _judge(self, facts: NodeFacts) -> None:
+        self._tribunal.set_placement(Placement(facts.vip_pools, self._node_addresses))
+        self._admit(self._tribunal.settle())
+
+    def _admit(self, changes: Changes) -> None:
+        """Take what entered and left force into the objects the shares are made from."""
+        for kind, key in changes.left:
+            if kind == "VirtualServer":
+                if self._virtual_servers.pop(key, None) is not None:
+                    self._order = None
+                    self._entries.pop(key, None)
+                    self._stale.discard(key)
+            else:
+                old = self._real_servers.pop(key, None)
+                if old is not None:
+                    self._drop_child(old)
+        for obj in changes.entered:
+            if isinstance(obj, VirtualServer):
+                if obj.key not in self._virtual_servers:
+                    self._order = None
+                self._virtual_servers[obj.key] = obj
+                self._stale.add(obj.key)
+                continue
+            old_rs = self._real_servers.get(obj.key)
+            if old_rs is not None:
+                self._drop_child(old_rs)
+            self._real_servers[obj.key] = obj
+            self._children.setdefault(obj.virtual_server_key, {})[obj.key] = obj
+            self._stale.add(obj.virtual_server_key)
+        for judged, verdict in changes.judged:
+            if verdict is None or verdict.accepted:
+                self._rejected.pop(judged, None)
+            else:
+                given = self._objects.get(judged)
+                self._rejected[judged] = (given[0] if given is not None else None, verdict)
 
     def _drop_child(self, rs: RealServer) -> None:
         self._stale.add(rs.virtual_server_key)
@@ -129,6 +200,30 @@ class Planner:
             if not siblings:
                 del self._children[rs.virtual_server_key]
 
+    def in_force(self, facts: NodeFacts) -> tuple[list[VirtualServer], list[RealServer]]:
+        """The objects in force for this node's facts (its VIP pools), in key order."""
+        self._judge(facts)
+        return (
+            [self._virtual_servers[k] for k in sorted(self._virtual_servers)],
+            [self._real_servers[k] for k in sorted(self._real_servers)],
+        )
+
+    def virtual_server(self, key: str) -> VirtualServer | None:
+        """The VirtualServer ``key`` if it is in force (as of the last plan)."""
+        return self._virtual_servers.get(key)
+
+    def real_server(self, key: str) -> RealServer | None:
+        """The RealServer ``key`` if it is in force (as of the last plan)."""
+        return self._real_servers.get(key)
+
+    def real_servers_of(self, virtual_server: str) -> list[RealServer]:
+        """The RealServers in force of one VirtualServer, in key order."""
+        return sorted(self._children.get(virtual_server, {}).values(), key=_rs_key)
+
+    def verdict(self, kind: str, key: str) -> Verdict | None:
+        """The judgement's word on one object as of the last plan (None: unknown)."""
+        return self._tribunal.verdict(kind, key)
+
     # --- planning ------------------------------------------------------------------------------------
 
     def plan(self, facts: NodeFacts, held_groups: Collection[str], sort: bool = False) -> Plan:
@@ -137,6 +232,7 @@ class Planner:
         ``sort`` orders the parts' maps by key, as :func:`kubelvs.planner.plan` always returns them; the
         agents skip it, their reconciler does not care about order.
         """
+        self._judge(facts)
         if facts != self._facts:
             self._entries.clear()
             self._facts = facts
@@ -145,40 +241,49 @@ class Planner:
         parts = Parts()
         stale, self._stale = self._stale, set()
         for key in self._order:
-            entry = self._entries.get(key)
-            if entry is None or key in stale or (entry.group in held_groups) != entry.held:
+            share = self._entries.get(key)
+            if share is None or key in stale:
                 vs = self._virtual_servers[key]
                 children = sorted(self._children.get(key, {}).values(), key=_rs_key)
-                group = director.group(vs)
-                held = group in held_groups
-                entry = _Entry(group, held, _share(vs, children, facts, held))
-                self._entries[key] = entry
-            _merge(parts, key, entry.share)
-        for key in sorted(set(self._children) - set(self._virtual_servers)):
-            for rs in sorted(self._children[key].values(), key=_rs_key):
-                if rs.spec.address in facts.local_addresses:
-                    parts.skipped.append(Skip(f"RealServer {rs.key}", f"VirtualServer {key} is not known"))
+                share = _share(vs, children, facts, self._down)
+                self._entries[key] = share
+            _merge(parts, share, share.group in held_groups)
+        parts.skipped.extend(self._rejections(facts))
         _backend_vips_win(parts, facts)
         backend.assign_tables(parts)
         if sort:
             parts.sort()
-        return Plan(parts.state(), tuple(parts.skipped))
+        return Plan(parts.state(), tuple(parts.skipped), dict(self._entries))
+
+    def _rejections(self, facts: NodeFacts) -> list[Skip]:
+        """The judgement's rejections this node should say something of: every VirtualServer's, and a
+        RealServer's where this node would serve it or its VirtualServer is in force."""
+        skips: list[Skip] = []
+        for (kind, key), (obj, verdict) in sorted(self._rejected.items()):
+            if kind == "VirtualServer":
+                skips.append(Skip(f"VirtualServer {key}", verdict.message))
+            elif verdict.rejection is Rejection.VIRTUAL_SERVER_MISSING:
+                if isinstance(obj, RealServer) and obj.spec.address in facts.local_addresses:
+                    skips.append(Skip(f"RealServer {key}", f"VirtualServer {obj.virtual_server_key} is not known"))
+            elif verdict.rejection is not Rejection.VIRTUAL_SERVER_NOT_ACCEPTED:
+                skips.append(Skip(f"RealServer {key}", verdict.message))
+        return skips
 
 
 def _rs_key(rs: RealServer) -> str:
     return rs.key
 
 
-def _share(vs: VirtualServer, children: list[RealServer], facts: NodeFacts, held: bool) -> Share:
+def _share(vs: VirtualServer, children: list[RealServer], facts: NodeFacts, down: Collection[str]) -> Share:
     obj = f"VirtualServer {vs.key}"
+    group = director.group(vs)
     try:
-        problem = pool_problem(vs, facts)
-        if problem:
-            return Share(skipped=(Skip(obj, problem),))
         skipped: list[Skip] = []
         local = [rs for rs in children if rs.spec.address in facts.local_addresses]
         director_parts: Parts | None = None
+        holder: Parts | None = None
         service: ServiceKey | None = None
+        destinations: dict[str, DestKey] = {}
         if director.selects(vs, facts):
             if local:
                 # A director that is also a real server of the same service would re-balance the packets
@@ -188,26 +293,24 @@ def _share(vs: VirtualServer, children: list[RealServer], facts: NodeFacts, held
                     Skip(obj, f"director role skipped on {facts.node}: it is the real server {names} of it")
                 )
             else:
-                director_parts = Parts()
-                director.add(director_parts, vs, children, facts, held)
+                director_parts, holder = Parts(), Parts()
+                destinations = director.add(director_parts, vs, children, down)
+                director.bind(holder, vs, facts)
                 service = service_key(vs.spec)
         backend_parts = Parts()
         for rs in local:
             backend.add(backend_parts, vs, rs)
-        return Share(tuple(skipped), director_parts, service, backend_parts)
+        return Share(group, tuple(skipped), director_parts, holder, service, destinations, backend_parts)
     except (ValueError, KeyError, AssertionError) as error:  # never let one object sink the rest
-        return Share(skipped=(Skip(obj, f"not planned: {error!r}"),))
+        return Share(group, skipped=(Skip(obj, f"not planned: {error!r}"),))
 
 
-def _merge(parts: Parts, key: str, share: Share) -> None:
+def _merge(parts: Parts, share: Share, held: bool) -> None:
     parts.skipped.extend(share.skipped)
-    if share.director is not None and share.service is not None:
-        if share.service in parts.services:  # the loader reports the conflict; the first VirtualServer keeps it
-            parts.skipped.append(
-                Skip(f"VirtualServer {key}", f"{share.service} is already another VirtualServer's")
-            )
-        else:
-            parts.merge(share.director)
+    if share.director is not None:
+        parts.merge(share.director)
+        if held and share.holder is not None:
+            parts.merge(share.holder)
     parts.merge(share.backend)
 
 
@@ -222,16 +325,3 @@ def _backend_vips_win(parts: Parts, facts: NodeFacts) -> None:
                 f"not bound on {key.interface}: {facts.node} is a real server behind this VIP",
             )
         )
-
-
-def pool_problem(vs: VirtualServer, facts: NodeFacts) -> str | None:
-    """Why ``vs``'s VIP may not be claimed on this node (outside the VIP pools), or None."""
-    if not facts.vip_pools:
-        return None
-    address = vip(vs.spec)
-    pools = ", ".join(str(p) for p in facts.vip_pools)
-    if address is None:
-        return f"fwmark {vs.spec.fwmark} has no fwmarkMatch, so no VIP to check against the VIP pools ({pools})"
-    if not in_pools(address, facts.vip_pools):
-        return f"VIP {address} is outside the VIP pools ({pools}); kube-lvs may not claim it on this node"
-    return None

@@ -1,0 +1,149 @@
+"""The flags of ``kubelvs agent`` in both modes, and the checked options made of them (names as the chart passes).
+
+Every flag is defined here once; a bad value is a ValueError naming the flag and the value, so the command
+can refuse to start with one clear line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubelvs.agent.election import ElectionSettings
+from kubelvs.agent.facts import parse_labels
+from kubelvs.agent.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
+from kubelvs.agent.ownership import DEFAULT_PATH
+from kubelvs.api.durations import parse_duration
+from kubelvs.planner.facts import Network, parse_pools
+
+
+@dataclass(frozen=True)
+class StandaloneOptions:
+    """``kubelvs agent --standalone``: manifests on disk, every director group held."""
+
+    manifests: tuple[str, ...]
+    node: str
+    labels: dict[str, str]
+    vip_pools: tuple[Network, ...]
+    state_file: Path | None
+    resync_period: float
+    drain_timeout: float
+    timeouts: tuple[int, int, int]  # tcp, tcpfin, udp; 0 leaves one unchanged
+    debounce: float = 0.0  # a file edit is one event: nothing to let settle
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """``kubelvs agent``: objects from the API server, director groups held by election."""
+
+    node: str
+    lease_namespace: str
+    vip_pools: tuple[Network, ...] = ()
+    state_file: Path | None = DEFAULT_PATH
+    resync_period: float = 30.0
+    drain_timeout: float = 300.0
+    timeouts: tuple[int, int, int] = (0, 0, 0)
+    election: ElectionSettings = field(default_factory=ElectionSettings)
+    sync_daemon: tuple[str, int] | None = None  # (interface, syncid) of IPVS connection sync, or off
+    metrics_port: int | None = None  # serve Prometheus metrics here; None: do not serve
+    metrics_address: str = "127.0.0.1"  # one explicit address: a hostNetwork pod must not serve on its VIPs
+    debounce: float = 0.05  # let a burst of watch events settle into one pass
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every flag of ``kubelvs agent``."""
+    parser.add_argument("--standalone", action="store_true", help="read manifests from files, no API server")
+    parser.add_argument("--manifests", nargs="+", metavar="PATH", default=[], help="files or directories")
+    parser.add_argument("--node", default=socket.gethostname(), help="this node's name (default: hostname)")
+    parser.add_argument("--node-labels", default="", metavar="K=V,...", help="labels directors are chosen by")
+    parser.add_argument("--vip-pools", default="", metavar="CIDR,...", help="addresses kube-lvs may claim")
+    parser.add_argument("--once", action="store_true", help="one pass, then exit (non-zero on any error)")
+    parser.add_argument("--state-file", default=str(DEFAULT_PATH), help="record of what the agent programmed")
+    parser.add_argument("--resync-period", default="30s", help="full reconcile at least this often")
+    parser.add_argument("--drain-timeout", default="5m", help="longest wait for a removed real server to drain")
+    parser.add_argument("--tcp-timeout", type=int, default=0, help="ipvsadm --set tcp (seconds; 0: unchanged)")
+    parser.add_argument("--tcpfin-timeout", type=int, default=0, help="ipvsadm --set tcpfin (0: unchanged)")
+    parser.add_argument("--udp-timeout", type=int, default=0, help="ipvsadm --set udp (0: unchanged)")
+    cluster = parser.add_argument_group("in-cluster mode")
+    add = cluster.add_argument
+    add("--namespace", default=os.environ.get("POD_NAMESPACE", "kube-lvs"), help="where the Leases live")
+    add("--lease-duration", default="1500ms", help="followers take over after this long unrenewed")
+    add("--renew-deadline", default="1s", help="the holder stops leading without renewal this long")
+    add("--renew-period", default="500ms", help="how often the holder renews")
+    add("--retry-period", default="250ms", help="how often followers read the Lease")
+    add("--no-fail-static", action="store_true", help="step down when the API server is unreachable")
+    add("--sync-interface", default="", help="IPVS connection sync daemon interface")
+    add("--sync-id", type=int, default=0, help="IPVS connection sync daemon syncid")
+    add("--no-sync-daemon", action="store_true", help="do not run the IPVS connection sync daemon")
+    add("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="Prometheus /metrics; 0: off")
+    add(
+        "--metrics-address",
+        default="127.0.0.1",
+        help="the one address /metrics listens on (the chart passes the node IP); never all of a host's",
+    )
+
+
+def _drain_timeout(text: str) -> float:
+    return 0.0 if text in ("0", "0s") else parse_duration(text)
+
+
+def standalone_options(args: argparse.Namespace) -> StandaloneOptions:
+    """Options of the standalone mode; ValueError names a bad value."""
+    if not args.manifests:
+        raise ValueError("--standalone needs --manifests PATH...")
+    return StandaloneOptions(
+        manifests=tuple(args.manifests),
+        node=args.node,
+        labels=parse_labels(args.node_labels),
+        vip_pools=parse_pools(args.vip_pools),
+        state_file=Path(args.state_file) if args.state_file else None,
+        resync_period=parse_duration(args.resync_period),
+        drain_timeout=_drain_timeout(args.drain_timeout),
+        timeouts=(args.tcp_timeout, args.tcpfin_timeout, args.udp_timeout),
+    )
+
+
+def cluster_options(args: argparse.Namespace) -> ClusterOptions:
+    """Options of the in-cluster mode; ValueError names a bad value."""
+    settings = ElectionSettings(
+        lease_duration=parse_duration(args.lease_duration),
+        renew_deadline=parse_duration(args.renew_deadline),
+        renew_period=parse_duration(args.renew_period),
+        retry_period=parse_duration(args.retry_period),
+        fail_static=not args.no_fail_static,
+    )
+    sync = None
+    if not args.no_sync_daemon:
+        if not args.sync_interface:
+            raise ValueError("--sync-interface is required for the IPVS sync daemon (or pass --no-sync-daemon)")
+        sync = (args.sync_interface, args.sync_id)
+    if not 0 <= args.metrics_port <= 65535:
+        raise ValueError(f"--metrics-port {args.metrics_port} is not a port (0..65535)")
+    return ClusterOptions(
+        node=args.node,
+        lease_namespace=args.namespace,
+        vip_pools=parse_pools(args.vip_pools),
+        state_file=Path(args.state_file) if args.state_file else None,
+        resync_period=parse_duration(args.resync_period),
+        drain_timeout=_drain_timeout(args.drain_timeout),
+        timeouts=(args.tcp_timeout, args.tcpfin_timeout, args.udp_timeout),
+        election=settings,
+        sync_daemon=sync,
+        metrics_port=args.metrics_port or None,
+        metrics_address=listen_address(args.metrics_address),
+    )
+
+
+def listen_address(text: str) -> str:
+    """One concrete address to listen on; ValueError for a name, an empty or an unspecified address."""
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        raise ValueError(f"--metrics-address {text!r} is not an IP address") from None
+    if address.is_unspecified:
+        raise ValueError(f"--metrics-address {text!r} would listen on every address, VIPs included; name one")
+    return address.compressed

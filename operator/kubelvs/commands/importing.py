@@ -31,11 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _read(name: str) -> str:
-    return sys.stdin.read() if name == "-" else Path(name).read_text()
+def _read(name: str) -> bytes:
+    """Bytes, so that a bad byte is the importer's finding (with its line), never a decode traceback."""
+    return sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
 
 
-def convert(fmt: str, text: str, source: str, namespace: str) -> tuple[list[Document], list[Note]]:
+def convert(fmt: str, text: str | bytes, source: str, namespace: str) -> tuple[list[Document], list[Note]]:
     """The objects and notes of one input text."""
     if fmt == "ipvsadm":
         table = ipvsadm.parse(text)

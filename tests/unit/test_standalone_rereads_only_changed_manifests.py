@@ -12,9 +12,10 @@ from reconciling import Node
 
 from kubelvs.agent.manifest_files import ManifestFiles
 from kubelvs.agent.options import StandaloneOptions as Options
-from kubelvs.agent.standalone import StandaloneAgent
+from kubelvs.agent.standalone import ManifestSource, StandaloneAgent
 from kubelvs.api import manifests
 from kubelvs.netstate import EditDestination
+from kubelvs.planner import NodeFacts, Planner
 
 API = "lvs.kubelvs.io/v1alpha1"
 
@@ -45,14 +46,27 @@ def write(path: Path, objects: list[dict[str, Any]]) -> None:
     os.utime(path, ns=(stamp, stamp))
 
 
-def same_as_load(files: ManifestFiles, paths: list[str]) -> None:
+class Kept:
+    """Kept manifests as the standalone agent keeps them: the files, fed change by change into a planner."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.files = ManifestFiles(paths)
+        self.source = ManifestSource(self.files, {})
+        self.planner = Planner()
+
+    def refresh(self) -> None:
+        self.source.feed(self.planner)
+
+
+def same_as_load(kept: Kept, paths: list[str]) -> None:
     loaded = manifests.load(paths)
-    assert sorted(v.key for v in files.virtual_servers) == sorted(v.key for v in loaded.virtual_servers)
-    assert sorted(r.model_dump_json() for r in files.real_servers) == sorted(
+    kept.refresh()
+    virtual_servers, real_servers = kept.planner.in_force(NodeFacts("n"))
+    assert sorted(v.key for v in virtual_servers) == sorted(v.key for v in loaded.virtual_servers)
+    assert sorted(r.model_dump_json() for r in real_servers) == sorted(
         r.model_dump_json() for r in loaded.real_servers
     )
-    _, findings = files.refresh()
-    assert sorted(map(str, findings)) == sorted(map(str, loaded.findings))
+    assert sorted(map(str, kept.source.findings(kept.planner))) == sorted(map(str, loaded.findings))
 
 
 BAD = [
@@ -83,12 +97,12 @@ def test_kept_manifests_agree_with_a_fresh_load(tmp_path: Path, edits: list[list
     (tmp_path / "other.yaml").write_text(
         yaml.safe_dump_all([obj("RealServer", "api-2", virtualServer="api", address="10.9.1.2", port=443)])
     )
-    files = ManifestFiles([str(tmp_path)])
-    files.refresh()
+    kept = Kept([str(tmp_path)])
+    kept.refresh()
     for objects in edits:
         write(path, objects)
-        files.refresh()
-    same_as_load(files, [str(tmp_path)])
+        kept.refresh()
+    same_as_load(kept, [str(tmp_path)])
 
 
 def dump(objects: list[dict[str, Any]]) -> str:
@@ -129,12 +143,12 @@ NOT_A_MARKER = "\n".join(  # a block scalar whose lines start with --- but are n
 )
 def test_kept_manifests_agree_with_a_fresh_load_after_text_edits(tmp_path: Path, texts: list[str]) -> None:
     path = tmp_path / "all.yaml"
-    files = ManifestFiles([str(tmp_path)])
+    kept = Kept([str(tmp_path)])
     for number, text in enumerate(texts):
         path.write_text(text)
         os.utime(path, ns=(number * 1_000_000_000, number * 1_000_000_000))  # a new stamp per edit
-        files.refresh()
-    same_as_load(files, [str(tmp_path)])
+        kept.refresh()
+    same_as_load(kept, [str(tmp_path)])
 
 
 def test_one_weight_edit_puts_only_that_real_server(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from kubelvs.agent.ownership import Store
 from kubelvs.agent.pipeline import Pipeline
 from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
 from kubelvs.agent.runner import Runner
+from kubelvs.api.manifests import Finding
 from kubelvs.planner import Planner
 
 logger = logging.getLogger(__name__)
@@ -64,26 +65,34 @@ def open_kernel() -> Kernel:
 
 
 class ManifestSource:
-    """Manifest files as the pipeline's source; findings (bad files, bad documents) go to stderr."""
+    """Manifest files as the pipeline's source."""
 
     def __init__(self, files: ManifestFiles, labels: Mapping[str, str]) -> None:
         self.files = files
         self._labels = dict(labels)
-        self.findings = 0  # of the last feed
+        self._read: list[Finding] = []  # the files' own findings at the last feed
 
     def labels(self) -> Mapping[str, str]:
         return self._labels
 
     def feed(self, planner: Planner) -> int:
-        changes, findings = self.files.refresh()
-        for finding in findings:
-            print(f"error: {finding}", file=sys.stderr)
-        self.findings = len(findings)
+        changes, self._read = self.files.refresh()
         for kind, key in changes.removed:
             planner.remove(kind, key)
         for obj in changes.put:
             planner.put(obj)
-        return len(changes.put) + len(changes.removed)
+        for key, problems in changes.invalid:
+            planner.put_invalid("VirtualServer", key, problems)
+        return len(changes.put) + len(changes.removed) + len(changes.invalid)
+
+    def findings(self, planner: Planner) -> list[Finding]:
+        """Every problem of the manifests: the files' own, then the judgement's, each with its file."""
+        judged = [
+            Finding(self.files.source_of(kind, key), f"{kind} {key}", problem)
+            for kind, key, verdict in planner.rejections()
+            for problem in verdict.problems
+        ]
+        return [*self._read, *judged]
 
 
 class StandaloneAgent:
@@ -122,6 +131,9 @@ class StandaloneAgent:
         changed in the files since the last pass reaches the kernel.
         """
         done = self.pipeline.run(full)
+        findings = self.source.findings(self.pipeline.planner)
+        for finding in findings:
+            print(f"error: {finding}", file=sys.stderr)
         logger.info(
             "pass over %d VirtualServer(s), %d RealServer(s) (%s): %s",
             self.files.counts["VirtualServer"],
@@ -129,7 +141,7 @@ class StandaloneAgent:
             "full" if full else f"{done.changed} changed object(s)",
             done.outcome,
         )
-        return self.source.findings, done.outcome
+        return len(findings), done.outcome
 
     async def _run_pass(self, full: bool) -> None:
         await asyncio.to_thread(self.run_pass, full)

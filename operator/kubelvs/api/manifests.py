@@ -10,10 +10,10 @@ from typing import Any
 
 import yaml
 
+from kubelvs.api.judgement import Key, Tribunal
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import describe, is_ours, parse_object
 from kubelvs.api.problems import Problem
-from kubelvs.api.rules import set_problems
 
 # libyaml's loader when PyYAML was built with it: 15x faster than the pure-Python one on large sets.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -69,10 +69,14 @@ def _documents(source: str, text: str) -> Iterator[tuple[str, Any]]:
 
 
 def load(paths: Iterable[str]) -> ManifestSet:
-    """Parse and check every lvs.kubelvs.io object under ``paths``; other kinds are ignored."""
+    """Parse and check every lvs.kubelvs.io object under ``paths``; other kinds are ignored.
+
+    An object defined twice is the last definition, as ``kubectl apply -f`` leaves it; which objects are in
+    force is the one judgement (:func:`kubelvs.api.judgement.judge`) the operator and the agents apply too.
+    """
     result = ManifestSet()
-    sources: dict[str, str] = {}
-    invalid: set[str] = set()
+    sources: dict[Key, str] = {}
+    defined: dict[Key, VirtualServer | RealServer | list[Problem]] = {}
     for source, text in _read_all(paths, result):
         for where, doc in _documents(source, text):
             if isinstance(doc, yaml.YAMLError):
@@ -84,22 +88,35 @@ def load(paths: Iterable[str]) -> ManifestSet:
             if not is_ours(doc):
                 continue
             parsed = parse_object(doc)
+            kind, _, key = describe(doc).partition(" ")
             if isinstance(parsed, list):
                 result.findings.extend(Finding(source, describe(doc), p) for p in parsed)
-                invalid.add(describe(doc).removeprefix("VirtualServer "))
-            elif isinstance(parsed, VirtualServer):
-                result.virtual_servers.append(parsed)
-                sources[f"VirtualServer {parsed.key}"] = source
-            else:
-                result.real_servers.append(parsed)
-                sources[f"RealServer {parsed.key}"] = source
-    rejected: set[str] = set()
-    for obj, problem in set_problems(result.virtual_servers, result.real_servers, frozenset(invalid)):
-        result.findings.append(Finding(sources.get(obj, "-"), obj, problem))
-        rejected.add(obj)
-    result.virtual_servers = [v for v in result.virtual_servers if f"VirtualServer {v.key}" not in rejected]
-    result.real_servers = [r for r in result.real_servers if f"RealServer {r.key}" not in rejected]
+            defined[(kind, key)] = parsed
+            sources[(kind, key)] = source
+    tribunal = Tribunal()
+    for (kind, key), parsed in defined.items():
+        if isinstance(parsed, list):
+            tribunal.put_invalid(kind, key, parsed)
+        else:
+            tribunal.put(parsed)
+    tribunal.settle()
+    for (kind, key), parsed in sorted(defined.items(), key=_claims_first):
+        verdict = tribunal.verdict(kind, key)
+        if isinstance(parsed, list) or verdict is None or verdict.accepted:
+            continue
+        result.findings.extend(Finding(sources[(kind, key)], f"{kind} {key}", p) for p in verdict.problems)
+    for obj in tribunal.in_force():
+        if isinstance(obj, VirtualServer):
+            result.virtual_servers.append(obj)
+        else:
+            result.real_servers.append(obj)
     return result
+
+
+def _claims_first(item: tuple[Key, object]) -> tuple[bool, str]:
+    """VirtualServers' findings before RealServers', each in key order."""
+    (kind, key), _ = item
+    return (kind != "VirtualServer", key)
 
 
 def _read_all(paths: Iterable[str], result: ManifestSet) -> Iterator[tuple[str, str]]:

@@ -220,6 +220,12 @@ class Planner:
         """The RealServers in force of one VirtualServer, in key order."""
         return sorted(self._children.get(virtual_server, {}).values(), key=_rs_key)
 
+    def rejections(self) -> list[tuple[str, str, Verdict]]:
+        """(kind, key, verdict) of every object given that the judgement keeps out of force, VirtualServers
+        first, each kind in key order (an object that failed its own checks is its loader's to report)."""
+        found = [(kind, key, verdict) for (kind, key), (obj, verdict) in self._rejected.items() if obj is not None]
+        return sorted(found, key=lambda item: (item[0] != "VirtualServer", item[1]))
+
     def verdict(self, kind: str, key: str) -> Verdict | None:
         """The judgement's word on one object as of the last plan (None: unknown)."""
         return self._tribunal.verdict(kind, key)

@@ -481,7 +481,7 @@ CASES = [
         "real-server-of-invalid-virtual-server",
         OPERATOR,
         "spec.virtualServer",
-        ("'web'", "is invalid"),
+        ("'web'", "is not accepted (InvalidSpec: spec.port"),
         vs(port=70000),
         rs(),
     ),
@@ -600,8 +600,8 @@ def test_cli_prints_one_line_per_problem_as_file_kind_name_path_reason(
     lines = capsys.readouterr().err.splitlines()
     assert lines == [
         f"{path}: VirtualServer default/web: spec.port: Input should be less than or equal to 65535 (got 70000)",
-        f"{path}: RealServer default/orphan: spec.virtualServer: VirtualServer 'web' is invalid"
-        " (see its own errors)",
+        f"{path}: RealServer default/orphan: spec.virtualServer: VirtualServer 'web' is not accepted"
+        " (InvalidSpec: spec.port: Input should be less than or equal to 65535 (got 70000))",
     ]
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from kubelvs.address_text import service_text, with_port
+
 
 class Family(enum.IntEnum):
     """Address families, numbered as the kernel numbers them."""
@@ -63,10 +65,7 @@ class ServiceKey:
     fwmark: int = 0
 
     def __str__(self) -> str:
-        if self.fwmark:
-            return f"FWM {self.fwmark}{' IPv6' if self.family == Family.INET6 else ''}"
-        host = f"[{self.address}]" if self.family == Family.INET6 else self.address
-        return f"{self.protocol.name} {host}:{self.port}"
+        return service_text(self.protocol.name, self.address, self.port, self.fwmark, self.family == Family.INET6)
 
 
 @dataclass(frozen=True)
@@ -89,8 +88,7 @@ class DestKey:
     port: int
 
     def __str__(self) -> str:
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{self.service} -> {host}:{self.port}"
+        return f"{self.service} -> {with_port(self.address, self.port)}"
 
 
 @dataclass(frozen=True)
@@ -247,3 +245,15 @@ class DeleteDestination:
 
 
 IpvsOp = AddService | EditService | DeleteService | AddDestination | EditDestination | DeleteDestination
+
+
+def op_key(op: IpvsOp) -> ServiceKey | DestKey:
+    """The key of the service or destination an op writes."""
+    match op:
+        case AddService(service=s) | EditService(service=s):
+            return s.key
+        case AddDestination(destination=d) | EditDestination(destination=d):
+            return d.key
+        case DeleteService(key=k) | DeleteDestination(key=k):
+            return k
+    raise TypeError(op)

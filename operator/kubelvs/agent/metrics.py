@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from kubelvs.address_text import with_port
 from kubelvs.agent.health.engine import Health
 from kubelvs.agent.reconciler import Outcome
 from kubelvs.kernel.interfaces import IpvsTable
@@ -45,8 +46,7 @@ LeaseHolders = Callable[[], Mapping[str, str | None]]
 
 
 def destination_label(key: DestKey) -> str:
-    host = f"[{key.address}]" if ":" in key.address else key.address
-    return f"{host}:{key.port}"
+    return with_port(key.address, key.port)
 
 
 def add_stats(left: DestStats, right: DestStats) -> DestStats:

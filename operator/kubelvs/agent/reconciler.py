@@ -50,6 +50,7 @@ from kubelvs.netstate import (
     Service,
     ServiceKey,
     SvcFlag,
+    op_key,
 )
 from kubelvs.planner.facts import Network, in_pools
 
@@ -134,29 +135,14 @@ def destination_op(desired: Destination, current: Destination | None) -> IpvsOp 
 
 
 def describe(op: IpvsOp) -> str:
-    match op:
-        case AddService(service=s) | EditService(service=s):
-            return f"service {s.key}"
-        case DeleteService(key=k):
-            return f"service {k}"
-        case AddDestination(destination=d) | EditDestination(destination=d):
-            return f"destination {d.key}"
-        case DeleteDestination(key=dk):
-            return f"destination {dk}"
-    raise TypeError(op)
+    """The object an op writes, as errors name it: ``service TCP 192.0.2.1:80``, ``destination ...``."""
+    key = op_key(op)
+    return f"{'service' if isinstance(key, ServiceKey) else 'destination'} {key}"
 
 
 def _service_of(op: IpvsOp) -> ServiceKey:
-    match op:
-        case AddService(service=s) | EditService(service=s):
-            return s.key
-        case DeleteService(key=k):
-            return k
-        case AddDestination(destination=d) | EditDestination(destination=d):
-            return d.key.service
-        case DeleteDestination(key=dk):
-            return dk.service
-    raise TypeError(op)
+    key = op_key(op)
+    return key if isinstance(key, ServiceKey) else key.service
 
 
 def _changes(old: Mapping[K, V], new: Mapping[K, V]) -> tuple[list[V], set[K]]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubelvs.address_text import service_text
 from kubelvs.api.enums import (
     AddressFamily,
     Forwarding,
@@ -32,10 +33,10 @@ def service_family(spec: VirtualServerSpec) -> AddressFamily:
 
 def service_identity(spec: VirtualServerSpec) -> str:
     """What the kernel keys a service by: ``TCP 192.0.2.1:80`` or ``FWM 7 IPv4``."""
+    ipv6 = service_family(spec) == AddressFamily.IPV6
     if spec.fwmark is not None:
-        return f"FWM {spec.fwmark} {service_family(spec)}"
-    address = f"[{spec.address}]" if spec.address and ":" in spec.address else spec.address
-    return f"{spec.protocol or Protocol.TCP} {address}:{spec.port}"
+        return service_text("", "", 0, spec.fwmark, ipv6)
+    return service_text(str(spec.protocol or Protocol.TCP), spec.address or "", spec.port or 0)
 
 
 def virtual_server_problems(spec: VirtualServerSpec) -> Iterator[Problem]:

@@ -25,6 +25,7 @@ import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from kubelvs.address_text import with_port
 from kubelvs.formats import reading
 from kubelvs.formats.notes import Level, Note
 from kubelvs.formats.reading import shown
@@ -591,16 +592,12 @@ def _tunnel_options(given: dict[str, str | None], forwarding: Fwd, line: int, ta
 # --------------------------------------------------------------------------------------------- printing
 
 
-def _host(address: str) -> str:
-    return f"[{address}]" if ":" in address else address
-
-
 def service_switch(key: ServiceKey) -> str:
     """``-t 192.0.2.1:80``, ``-u [2001:db8::1]:53``, ``--sctp-service ...``, ``-f 7``, ``-f 8 -6``."""
     if key.fwmark:
         return f"-f {key.fwmark}" + (" -6" if key.family == Family.INET6 else "")
     option = {Proto.TCP: "-t", Proto.UDP: "-u", Proto.SCTP: "--sctp-service"}[key.protocol]
-    return f"{option} {_host(key.address)}:{key.port}"
+    return f"{option} {with_port(key.address, key.port)}"
 
 
 def _flag_names(service: Service) -> list[str]:
@@ -632,7 +629,7 @@ def render_service(service: Service) -> str:
 def render_destination(dest: Destination, thresholds: bool = False) -> str:
     """The ``-a`` line ipvsadm -Sn prints for a destination (with -x/-y if asked: -S omits them)."""
     line = (
-        f"-a {service_switch(dest.key.service)} -r {_host(dest.key.address)}:{dest.key.port} "
+        f"-a {service_switch(dest.key.service)} -r {with_port(dest.key.address, dest.key.port)} "
         f"{_FWD_SWITCH[dest.forwarding]} -w {dest.weight}"
     )
     if dest.forwarding == Fwd.TUNNEL:

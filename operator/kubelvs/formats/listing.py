@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
+from kubelvs.address_text import with_port
 from kubelvs.formats.ipvsadm import dest_order, service_order
 from kubelvs.netstate import Destination, DestKey, DestStats, Family, Proto, Service, ServiceKey
 
@@ -37,13 +38,12 @@ def service_label(key: ServiceKey) -> str:
     """``TCP  192.0.2.1:80``, ``SCTP 192.0.2.9:3868``, ``FWM  7``, ``FWM  8 IPv6`` as ipvsadm -L shows them."""
     if key.fwmark:
         return f"FWM  {key.fwmark}" + (" IPv6" if key.family == Family.INET6 else "")
-    host = f"[{key.address}]" if key.family == Family.INET6 else key.address
-    return f"{key.protocol.name:<4} {host}:{key.port}" if key.protocol != Proto.NONE else f"{host}:{key.port}"
+    target = with_port(key.address, key.port)
+    return f"{key.protocol.name:<4} {target}" if key.protocol != Proto.NONE else target
 
 
 def _dest_label(key: DestKey) -> str:
-    host = f"[{key.address}]" if ":" in key.address else key.address
-    return f"  -> {host}:{key.port}"
+    return f"  -> {with_port(key.address, key.port)}"
 
 
 def _numbers(stats: DestStats) -> list[int]:

@@ -10,9 +10,10 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from kubelvs.api.judgement import Network, parse_pools
 from kubelvs.netstate import Family
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+__all__ = ["Network", "NodeFacts", "Skip", "in_pools", "parse_pools"]
 
 
 @dataclass(frozen=True)
@@ -42,19 +43,6 @@ class Skip:
 
     def __str__(self) -> str:
         return f"{self.obj}: {self.reason}"
-
-
-def parse_pools(text: str) -> tuple[Network, ...]:
-    """``"192.0.2.0/24,2001:db8::/64"`` -> networks; a clear ValueError names a bad entry."""
-    pools = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        try:
-            pools.append(ipaddress.ip_network(item, strict=True))
-        except ValueError as error:
-            raise ValueError(f"VIP pool {item!r} is not a network in CIDR form: {error}") from None
-    return tuple(pools)
 
 
 def in_pools(address: str, pools: tuple[Network, ...]) -> bool:

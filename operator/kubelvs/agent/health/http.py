@@ -12,6 +12,7 @@ import logging
 import aiohttp
 import yarl
 
+from kubelvs.address_text import bracketed
 from kubelvs.agent.health.engine import CheckSpec, Result
 from kubelvs.api.enums import HealthCheckType
 
@@ -33,7 +34,7 @@ class HttpChecker:
 
     async def check(self, target: CheckSpec, timeout: float) -> Result:
         scheme = "https" if target.type is HealthCheckType.HTTPS else "http"
-        host = f"[{target.address}]" if ":" in target.address else target.address
+        host = bracketed(target.address)
         url = yarl.URL(f"{scheme}://{host}:{target.port}{target.path}", encoded=False)
         headers = {"Host": target.host} if target.host else None
         try:

@@ -4,7 +4,9 @@ Objects created through the API make DR and NAT traffic flow and the status name
 holder runs the IPVS sync daemon as master; a crashed holder (agent SIGKILLed, links down) loses the VIP to the
 other director and traffic resumes (the gap is printed), an established DR connection survives it; a graceful
 stop (SIGTERM) hands over faster; never do two directors hold the VIP at once; a backend whose server dies is
-quiesced (weight 0) and comes back. One stack for the module: the boot and the imports are the slow part.
+quiesced (weight 0) and comes back. Every process runs the command line the Helm chart renders (helm is required:
+without it the stack fails to start), and each agent's metrics answer on its node address, never on a VIP.
+One stack for the module: the boot and the imports are the slow part.
 """
 
 from __future__ import annotations
@@ -134,8 +136,34 @@ def test_the_holder_runs_the_sync_master_and_the_standby_a_backup(stack: st.Stac
     st.wait_until(lambda: "master" in st.ipvsadm(holder, "-L", "--daemon"), timeout=30)
     on_holder, on_standby = st.ipvsadm(holder, "-L", "--daemon"), st.ipvsadm(standby, "-L", "--daemon")
     print(f"{holder}: {on_holder.strip()}\n{standby}: {on_standby.strip()}")
-    assert "master" in on_holder and "eth1" in on_holder
+    assert "master" in on_holder and st.SYNC_INTERFACE in on_holder
     assert "backup" in on_standby and "master" not in on_standby
+
+
+def test_metrics_are_served_on_each_node_address_and_scraped_there(stack: st.Stack, say: Any) -> None:
+    holder, standby = holder_and_standby()
+    for node in (*st.DIRECTORS, *st.BACKENDS):
+        address, port = stack.agent_metrics(node)
+        assert f"--metrics-address={address}" in stack.agent(node).argv, "the chart passes the node address"
+        text = st.scrape(node, address, port)  # from the node itself: nothing else routes to every node
+        assert st.series(text, "kubelvs_ipvs_scrape_success") == {"": 1.0}, f"{node} {address}:{port}\n{text}"
+        say(f"{node}: {len(text.splitlines())} lines of metrics at {address}:{port}")
+    held = st.series(st.scrape(holder, *stack.agent_metrics(holder)), "kubelvs_director_group_held")
+    assert held and all(labels.endswith(f'node="{holder}"}}') for labels in held), held
+    assert 1.0 in held.values(), f"{holder} holds the VIPs, yet its metrics say {held}"
+    standing_by = st.series(st.scrape(standby, *stack.agent_metrics(standby)), "kubelvs_director_group_held")
+    assert standing_by and set(standing_by.values()) == {0.0}, standing_by
+    page = st.scrape(holder, *stack.agent_metrics(holder))
+    scheduled = st.series(page, "kubelvs_real_server_connections_scheduled_total")
+    assert any('real_server="default/web-dr-1"' in labels and value > 0 for labels, value in scheduled.items()), (
+        "the first test's requests are counted per real server: " + str(scheduled)
+    )
+    _, port = stack.agent_metrics(holder)
+    with pytest.raises(OSError):  # the VIP is an address of the holder's host, yet metrics never answer there
+        st.scrape(holder, VIP_DR, port, timeout=3)
+    operator = st.scrape(None, *stack.operator_metrics())  # the test runs in the operator's (root) namespace
+    assert st.series(operator, "kubelvs_operator_reconciles_total"), operator
+    assert sum(st.series(operator, "kubelvs_operator_objects").values()) == len(objects()), operator
 
 
 def addresses_on(netns: str, device: str) -> str:

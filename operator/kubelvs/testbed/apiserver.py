@@ -119,6 +119,12 @@ def register_kubelvs(server: kmock.KubernetesEmulator) -> None:
     register(server, "coordination.k8s.io", "v1", "leases", "Lease")
 
 
+def register_kopf_peering(server: kmock.KubernetesEmulator) -> None:
+    """kopf's peering resources, as the chart's CRD installs them (``--peering NAME`` needs them)."""
+    register(server, "kopf.dev", "v1", "clusterkopfpeerings", "ClusterKopfPeering", namespaced=False)
+    register(server, "kopf.dev", "v1", "kopfpeerings", "KopfPeering")
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -475,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--node", action="append", default=[], metavar="NAME[:K=V,...][@ADDR,...]", help="a Node to create"
     )
+    parser.add_argument(
+        "--kopf-peering", action="store_true", help="serve kopf's peering resources (the chart's CRD)"
+    )
     return parser
 
 
@@ -497,7 +506,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with serve(host=host, port=port or None, keep_history=False) as served:  # runs for as long as the stack
+
+    def configure(emulator: Emulator) -> None:
+        register_kubelvs(emulator)
+        if args.kopf_peering:
+            register_kopf_peering(emulator)
+
+    with serve(configure, host=host, port=port or None, keep_history=False) as served:  # as long as the stack
         seed(Client(served.url), nodes)
         write_kubeconfig(served.url, args.kubeconfig_out)
         print(f"serving {served.url}; kubeconfig {args.kubeconfig_out}", flush=True)

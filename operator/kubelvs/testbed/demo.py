@@ -6,7 +6,7 @@ the stack's addresses (VIPs 192.168.13.X -> 192.0.2.X, the real servers of each 
 gateway -> 10.9.0.100 on the directors' real-server side ``eth1``, every service directed by the two director
 nodes as one director group: the same node selector and the same ``preferred`` order, dir-a first, so one Lease
 decides every VIP), shows the active director's ``ipvsadm -Ln``, sends requests to every service and counts the
-answers per real server, crashes the holding director (agent SIGKILLed, links down) while clients keep asking,
+answers per real server, scrapes every agent's metrics on its node address and the operator's, crashes the holding director (agent SIGKILLed, links down) while clients keep asking,
 and prints the measured gap per service and a summary. Exit status 0 only if every step worked.
 """
 
@@ -208,6 +208,32 @@ def send_requests(services: list[Service]) -> None:
             raise DemoFailed(f"{service.name}: {len(failed)} of {REQUESTS} requests failed: {failed[0]}")
 
 
+def show_metrics(stack: st.Stack, active: str) -> None:
+    """Scrape every agent on its node address (the chart's ``--metrics-address=$(HOST_IP)``) from inside that
+    node, and the operator on its pod address; say what each one reports."""
+    for node in (*st.DIRECTORS, *st.BACKENDS):
+        address, port = stack.agent_metrics(node)
+        try:
+            text = st.scrape(node, address, port)
+        except OSError as error:
+            raise DemoFailed(f"{node}'s agent metrics at {address}:{port}: {error}") from None
+        if st.series(text, "kubelvs_ipvs_scrape_success").get("") != 1.0:
+            raise DemoFailed(f"{node}'s agent at {address}:{port} could not read IPVS: {text[:500]}")
+        held = sum(v for v in st.series(text, "kubelvs_director_group_held").values())
+        scheduled = sum(st.series(text, "kubelvs_virtual_server_connections_scheduled_total").values())
+        role = f"holds {held:.0f} director group(s)" if node in st.DIRECTORS else "a backend"
+        say(f"  {node:6} {address}:{port}/metrics: {role}, {scheduled:.0f} connections scheduled by its IPVS")
+        if (node == active) != (held > 0):
+            raise DemoFailed(f"{node}'s metrics say it holds {held:.0f} groups; the active director is {active}")
+    address, port = stack.operator_metrics()
+    try:
+        text = st.scrape(None, address, port)
+    except OSError as error:
+        raise DemoFailed(f"the operator's metrics at {address}:{port}: {error}") from None
+    objects = sum(st.series(text, "kubelvs_operator_objects").values())
+    say(f"  operator {address}:{port}/metrics: judges {objects:.0f} objects")
+
+
 def fail_over(stack: st.Stack, services: list[Service]) -> tuple[str, str, float]:
     """Crash the holder while a client loop per service keeps asking; record each service's gap.
 
@@ -321,6 +347,8 @@ def run(examples: Path, workdir: Path) -> int:
             say(f"  {service.name} answers the client (+{took:.1f} s)")
         say(f"{REQUESTS} requests per service from the client, each on a new connection:")
         send_requests(services)
+        say("metrics, each agent scraped on its node's address (never on a VIP), the operator on its pod's:")
+        show_metrics(stack, active)
         crash = fail_over(stack, services)
         old, new, _ = crash
         say(f"after the failover ({old} -> {new}), requests again:")

@@ -11,11 +11,15 @@
 
 Every kube-lvs process is forked from one :mod:`kubelvs.testbed.launcher` (imports once, then forks), in its
 namespace, with its log in ``workdir``. Nodes carry labels (``kubelvs.io/director=true`` on dir-a and dir-b).
-Only inside the VM; TEST-NET and private ranges only.
+The operator and the agents run the command lines ``charts/kubelvs`` renders (:mod:`kubelvs.testbed.chart`:
+default values, plus the test bed's VIP pools, Lease timings and sync interface), with the env a kubelet gives
+their pods: an agent's node address is its ``status.hostIP``, and its metrics listen there. Only inside the VM;
+TEST-NET and private ranges only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import itertools
 import json
@@ -28,12 +32,13 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubelvs.testbed import apiclient
+from kubelvs.testbed import apiclient, chart
 from kubelvs.testbed.namespaces import Builder, inside, run
 
 logger = logging.getLogger(__name__)
@@ -45,6 +50,16 @@ ROUTER = 254
 DIRECTORS = {"dir-a": 1, "dir-b": 2}
 BACKENDS = {"rs1": 11, "rs2": 12}
 MGMT_HOSTS = {"dir-a": 11, "dir-b": 12, "rs1": 21, "rs2": 22}
+# each Node's InternalIP (the emulator's Nodes report them): an agent's status.hostIP, where its metrics listen
+NODE_ADDRESSES = {
+    **{name: f"{FRONT}.{host}" for name, host in DIRECTORS.items()},
+    **{name: f"{BACK}.{host}" for name, host in BACKENDS.items()},
+}
+OPERATOR_POD_IP = API_ADDRESS  # the operator runs in the root namespace, whose one address is on kmgmt
+# The chart passes one sync interface to every node, so it must be a name every node has: eth0 (the directors'
+# front side, where the master's multicast reaches the other director; a backend's eth0 is on kback, where its
+# backup daemon hears nothing).
+SYNC_INTERFACE = "eth0"
 DIRECTOR_LABELS = {"kubelvs.io/director": "true"}
 VIP_POOLS = f"{FRONT}.0/24,{BACK}.100/32"
 SERVER_PORTS = (80, 8080)
@@ -228,6 +243,8 @@ class Stack:
     net: Builder | None = None
     launcher: Launcher | None = None
     children: dict[str, Child] = field(default_factory=dict)
+    rendering: chart.Rendering | None = None
+    """The chart's objects (``helm template``), rendered once by ``start()``."""
 
     @property
     def kubeconfig(self) -> Path:
@@ -242,26 +259,71 @@ class Stack:
     def api(self) -> apiclient.Client:
         return apiclient.Client(f"http://{API_ADDRESS}:{API_PORT}")
 
+    def chart_values(self) -> dict[str, str]:
+        """The ``--set`` values the test bed needs; everything else is the chart's default."""
+        t = self.timings
+        values = {
+            "config.vipPools": "{" + VIP_POOLS + "}",
+            "ipvs.syncDaemon.enabled": "true",
+            "ipvs.syncDaemon.interface": SYNC_INTERFACE,
+            "leaderElection.leaseDuration": t.lease_duration,
+            "leaderElection.renewDeadline": t.renew_deadline,
+            "leaderElection.renewPeriod": t.renew_period,
+            "leaderElection.retryPeriod": t.retry_period,
+        }
+        if os.environ.get("KUBELVS_STACK_DEBUG") == "1":
+            values["logLevel"] = "debug"
+        return values
+
+    def render(self) -> chart.Rendering:
+        """The chart as this stack runs it (helm once; HelmMissing without a helm)."""
+        if self.rendering is None:
+            self.rendering = chart.render(self.chart_values())
+        return self.rendering
+
+    def agent_command(self, node: str) -> chart.Command:
+        """The agent DaemonSet's container as the kubelet of ``node`` would run it."""
+        pod = chart.Pod(f"{chart.RELEASE}-agent-{node}", node, NODE_ADDRESSES[node], NODE_ADDRESSES[node])
+        return self.render().agent.command(pod, node_root=self.workdir / "nodes" / node)
+
+    def operator_command(self) -> chart.Command:
+        """The operator Deployment's container, its pod in the root namespace."""
+        pod = chart.Pod(f"{chart.RELEASE}-operator-0", "vm", OPERATOR_POD_IP, OPERATOR_POD_IP)
+        return self.render().operator.command(pod)
+
+    def agent_metrics(self, node: str) -> tuple[str, int]:
+        """Where ``node``'s agent serves /metrics: its node address and the chart's port."""
+        return NODE_ADDRESSES[node], self.render().agent.ports["metrics"]
+
+    def operator_metrics(self) -> tuple[str, int]:
+        return OPERATOR_POD_IP, self.render().operator.ports["metrics"]
+
     def start(self, progress: Any = logger.info) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        chart.find_helm()  # first: without helm nothing else is worth starting
         self.launcher = Launcher(self.workdir / "launcher.log", self.environment)
+        # while the launcher imports: helm took 40 s on a TCG guest sharing its host's CPUs with two others
+        progress("rendering charts/kubelvs (helm template): the operator's and the agents' command lines")
+        self.render()
         progress("building the network namespaces (client, router, dir-a, dir-b, rs1, rs2)")
         self.net = build_topology()
         progress("importing kube-lvs once in the launcher (the slow part under emulation)")
         self.launcher.wait_ready()
         progress(f"starting the API server emulator on {API_ADDRESS}:{API_PORT}")
-        nodes = [f"{name}:{_labels(DIRECTOR_LABELS)}@{FRONT}.{host}" for name, host in DIRECTORS.items()]
-        nodes += [f"{name}@{BACK}.{host}" for name, host in BACKENDS.items()]
+        nodes = [f"{name}:{_labels(DIRECTOR_LABELS)}@{NODE_ADDRESSES[name]}" for name in DIRECTORS]
+        nodes += [f"{name}@{NODE_ADDRESSES[name]}" for name in BACKENDS]
         self.spawn(
             "apiserver",
             ("apiserver", "--listen", f"{API_ADDRESS}:{API_PORT}", "--kubeconfig-out", str(self.kubeconfig),
-             *(f"--node={node}" for node in nodes)),
+             "--kopf-peering", *(f"--node={node}" for node in nodes)),
         )  # fmt: skip
         apiclient.wait_for(lambda: self.kubeconfig.exists() and self.api.list("v1", "nodes"), timeout=120)
         progress("starting the operator and the agents (dir-a, dir-b, rs1, rs2) and the real servers")
         if self.operator:
-            self.spawn("operator", ("kubelvs", "operator", "-A", "--standalone", "--vip-pools", VIP_POOLS,
-                                    "--metrics-port", "0"))  # fmt: skip
+            for peering in self.render().of_kind("ClusterKopfPeering"):  # the chart's post-install hook
+                self.api.create("clusterkopfpeerings", peering)
+            command = self.operator_command()
+            self.spawn("operator", command.argv, env=command.env)
         for name in DIRECTORS:
             self.start_agent(name)
         for name in BACKENDS:
@@ -269,12 +331,16 @@ class Stack:
             for port in SERVER_PORTS:
                 self.start_server(name, port)
 
-    def spawn(self, name: str, argv: Sequence[str], netns: str | None = None) -> Child:
+    def spawn(
+        self, name: str, argv: Sequence[str], netns: str | None = None, env: Mapping[str, str] | None = None
+    ) -> Child:
+        """Fork ``argv`` from the launcher in ``netns``; ``env`` is what its pod's container gets besides."""
         assert self.launcher is not None
         log = self.workdir / f"{name}.log"
+        environment = {**self.environment, **(env or {})}
         if argv[0] == "kubelvs" and "agent" in argv[:3] and os.environ.get("KUBELVS_STACK_EXEC") == "1":
-            return self._exec(name, argv, netns, log)
-        request: dict[str, Any] = {"start": list(argv), "netns": netns, "log": str(log), "env": self.environment}
+            return self._exec(name, argv, netns, log, environment)
+        request: dict[str, Any] = {"start": list(argv), "netns": netns, "log": str(log), "env": environment}
         # under a saturated emulated CPU an API answer can take longer than the agents' 1 s request timeout:
         # the API server and the directors go first, so elections work on a loaded machine too
         request["nice"] = NICENESS.get(name, 0)
@@ -283,7 +349,9 @@ class Stack:
         self.children[name] = child
         return child
 
-    def _exec(self, name: str, argv: Sequence[str], netns: str | None, log: Path) -> Child:
+    def _exec(
+        self, name: str, argv: Sequence[str], netns: str | None, log: Path, environment: Mapping[str, str]
+    ) -> Child:
         """A separate python (slow to start under TCG, but nothing shared with the launcher)."""
         assert self.launcher is not None
         command = [sys.executable, "-m", "kubelvs.cli", *argv[1:]]
@@ -293,7 +361,7 @@ class Stack:
                 stdin=subprocess.DEVNULL,
                 stdout=handle,
                 stderr=handle,
-                env={**os.environ, **self.environment},
+                env={**os.environ, **environment},
                 start_new_session=True,
             )
         child = Child(name, tuple(argv), netns, log, process.pid, self.launcher, process)
@@ -301,18 +369,12 @@ class Stack:
         return child
 
     def agent_argv(self, node: str) -> tuple[str, ...]:
-        t = self.timings
-        sync = ("--sync-interface", "eth1") if node in DIRECTORS else ("--no-sync-daemon",)
-        verbose = ("-v",) if os.environ.get("KUBELVS_STACK_DEBUG") == "1" else ()
-        return (
-            "kubelvs", *verbose, "agent", "--node", node, "--vip-pools", VIP_POOLS,
-            "--state-file", str(self.workdir / f"{node}.state.json"), "--metrics-port", "0",
-            "--lease-duration", t.lease_duration, "--renew-deadline", t.renew_deadline,
-            "--renew-period", t.renew_period, "--retry-period", t.retry_period, *sync,
-        )  # fmt: skip
+        """The chart's agent command line on ``node``, exactly as it runs."""
+        return self.agent_command(node).argv
 
     def start_agent(self, node: str) -> Child:
-        return self.spawn(f"agent-{node}", self.agent_argv(node), netns=node)
+        command = self.agent_command(node)
+        return self.spawn(f"agent-{node}", command.argv, netns=node, env=command.env)
 
     def start_server(self, node: str, port: int) -> Child:
         return self.spawn(f"http-{node}-{port}", ("http-server", node, str(port)), netns=node)
@@ -386,6 +448,25 @@ def vip_holders(vip: str, directors: Sequence[str] = tuple(DIRECTORS)) -> frozen
         if f" {vip}/" in out:
             held.add(name)
     return frozenset(held)
+
+
+def scrape(netns: str | None, address: str, port: int, timeout: float = 10.0) -> str:
+    """GET ``/metrics`` from ``netns`` (None: the calling thread's), as a Prometheus there would; OSError if
+    nothing answers."""
+    url = f"http://{address}:{port}/metrics"
+    with inside(netns) if netns else contextlib.nullcontext(), urllib.request.urlopen(url, timeout=timeout) as got:
+        text: str = got.read().decode()
+    return text
+
+
+def series(text: str, name: str) -> dict[str, float]:
+    """The samples of metric ``name`` in a Prometheus text page: ``{labels}`` -> value."""
+    found = {}
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " "):
+            labels, _, value = line[len(name) :].rpartition(" ")
+            found[labels] = float(value)
+    return found
 
 
 def ipvsadm(netns: str, *args: str) -> str:

@@ -6,8 +6,10 @@ the stack's addresses (VIPs 192.168.13.X -> 192.0.2.X, the real servers of each 
 gateway -> 10.9.0.100 on the directors' real-server side ``eth1``, every service directed by the two director
 nodes as one director group: the same node selector and the same ``preferred`` order, dir-a first, so one Lease
 decides every VIP), shows the active director's ``ipvsadm -Ln``, sends requests to every service and counts the
-answers per real server, scrapes every agent's metrics on its node address and the operator's, crashes the holding director (agent SIGKILLed, links down) while clients keep asking,
-and prints the measured gap per service and a summary. Exit status 0 only if every step worked.
+answers per real server, scrapes every agent's metrics on its node address and the operator's on its pod
+address, crashes the holding director (agent SIGKILLed, links down) while clients keep asking, and prints the
+measured gap per service and a summary. The processes run the Helm chart's command lines (:mod:`stack`). Exit
+status 0 only if every step worked.
 """
 
 from __future__ import annotations

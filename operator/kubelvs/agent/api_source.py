@@ -21,6 +21,7 @@ from kubernetes import client as k8s
 
 from kubelvs import GROUP, VERSION
 from kubelvs.agent.watching import Mirror, object_without_status
+from kubelvs.api import status_fields as sf
 from kubelvs.api.judgement import node_addresses, operator_veto
 from kubelvs.api.objects import parse_object
 from kubelvs.planner import Planner
@@ -35,7 +36,7 @@ def judged_object(raw: dict[str, Any]) -> tuple[Any, ...]:
     status = raw.get("status") if isinstance(raw.get("status"), dict) else {}
     assert isinstance(status, dict)
     accepted = [
-        (item.get("status"), item.get("reason"), item.get("observedGeneration"))
+        (item.get("status"), item.get("reason"), item.get(sf.OBSERVED_GENERATION))
         for item in status.get("conditions") or []
         if isinstance(item, dict) and item.get("type") == "Accepted"
     ]

@@ -22,6 +22,7 @@ from kubernetes import client as k8s
 from kubelvs import GROUP, VERSION
 from kubelvs.agent.health import Health, Transition
 from kubelvs.agent.pipeline import Pass
+from kubelvs.api import status_fields as sf
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.planner import Planner
 
@@ -129,9 +130,9 @@ class PassReports:
             if vs is None or service is None:
                 continue
             led.add(key)
-            fields: dict[str, Any] = {"activeDirector": self._node}
+            fields: dict[str, Any] = {sf.ACTIVE_DIRECTOR: self._node}
             if done.outcome.programmed(service) and vs.metadata.generation is not None:
-                fields["programmedGeneration"] = vs.metadata.generation
+                fields[sf.PROGRAMMED_GENERATION] = vs.metadata.generation
             await self._reporter.status(vs, fields, current("VirtualServer", key))
             if done.plan.shares[key].group not in self._announced:
                 vip = vs.spec.address or f"fwmark {vs.spec.fwmark}"
@@ -139,9 +140,9 @@ class PassReports:
             for rs in planner.real_servers_of(key):
                 dest_key = done.plan.destination_of(key, rs.key)
                 destination = done.plan.state.destinations.get(dest_key) if dest_key is not None else None
-                rs_fields: dict[str, Any] = {"effectiveWeight": destination.weight if destination else 0}
+                rs_fields: dict[str, Any] = {sf.EFFECTIVE_WEIGHT: destination.weight if destination else 0}
                 if rs.key in health:
-                    rs_fields["health"] = health[rs.key].value
+                    rs_fields[sf.HEALTH] = health[rs.key].value
                 await self._reporter.status(rs, rs_fields, current("RealServer", rs.key))
         self._announced = held
         for transition in transitions:

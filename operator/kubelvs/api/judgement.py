@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubelvs.api import status_fields as sf
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.problems import Problem
 from kubelvs.api.rules import Ordering, Rejection, service_identity, set_judgement
@@ -101,7 +102,7 @@ def operator_veto(raw: Mapping[str, Any]) -> Verdict | None:
     for item in status.get("conditions") or []:
         if not isinstance(item, Mapping) or item.get("type") != "Accepted":
             continue
-        if item.get("status") != "False" or generation is None or item.get("observedGeneration") != generation:
+        if item.get("status") != "False" or generation is None or item.get(sf.OBSERVED_GENERATION) != generation:
             return None
         reason = str(item.get("reason") or "")
         rejection = Rejection(reason) if reason in Rejection.__members__.values() else Rejection.INVALID_SPEC

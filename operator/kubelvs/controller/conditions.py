@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from kubelvs.api import status_fields as sf
 from kubelvs.api.enums import HealthCheckType
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.controller.judging import Verdict
@@ -55,8 +56,14 @@ class Type(enum.StrEnum):
 OWNED_TYPES = frozenset(Type)
 
 # Top-level status fields the operator owns (besides conditions); everything else belongs to the agent.
-VIRTUAL_SERVER_FIELDS = ("observedGeneration", "conditions", "readyRealServers", "totalRealServers", "ready")
-REAL_SERVER_FIELDS = ("observedGeneration", "conditions")
+VIRTUAL_SERVER_FIELDS = (
+    sf.OBSERVED_GENERATION,
+    sf.CONDITIONS,
+    sf.READY_REAL_SERVERS,
+    sf.TOTAL_REAL_SERVERS,
+    sf.READY,
+)
+REAL_SERVER_FIELDS = (sf.OBSERVED_GENERATION, sf.CONDITIONS)
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,7 @@ def _conditions(
     for kind, status, reason, message in new:
         previous = before.get(kind)
         unchanged = previous is not None and previous.get("status") == status
-        since = str(previous.get("lastTransitionTime")) if unchanged and previous is not None else now
+        since = str(previous.get(sf.LAST_TRANSITION_TIME)) if unchanged and previous is not None else now
         # kubelvs.api.models.Condition's metav1 shape, built directly: this runs per object per pass.
         result.append(
             {
@@ -98,8 +105,8 @@ def _conditions(
                 "status": status,
                 "reason": reason,
                 "message": message,
-                "observedGeneration": generation,
-                "lastTransitionTime": since,
+                sf.OBSERVED_GENERATION: generation,
+                sf.LAST_TRANSITION_TIME: since,
             }
         )
     # Conditions someone else added (not ours) stay as they are.
@@ -112,9 +119,9 @@ def is_programmed(raw: Mapping[str, Any]) -> bool:
     status = _status(raw)
     generation = _generation(raw)
     return (
-        bool(status.get("activeDirector"))
+        bool(status.get(sf.ACTIVE_DIRECTOR))
         and generation is not None
-        and (status.get("programmedGeneration") == generation)
+        and (status.get(sf.PROGRAMMED_GENERATION) == generation)
     )
 
 
@@ -127,7 +134,7 @@ def is_healthy(raw: Mapping[str, Any], facts: RealServerFacts) -> bool:
     """A real server counts as ready: accepted, its service programmed, and passing (or not needing) checks."""
     if not facts.verdict.accepted or not facts.parent_programmed:
         return False
-    health = _status(raw).get("health")
+    health = _status(raw).get(sf.HEALTH)
     return health == "Healthy" or (health is None and not facts.parent_checks_health)
 
 
@@ -137,8 +144,8 @@ def virtual_server_status(
     """The operator's fields of a VirtualServer's status."""
     status = _status(raw)
     generation = _generation(raw)
-    director = status.get("activeDirector")
-    programmed_generation = status.get("programmedGeneration")
+    director = status.get(sf.ACTIVE_DIRECTOR)
+    programmed_generation = status.get(sf.PROGRAMMED_GENERATION)
     new: list[tuple[Type, Status, str, str]] = []
     if not verdict.accepted:
         new += [
@@ -171,11 +178,11 @@ def virtual_server_status(
                 (Type.RECONCILING, "True", reason, message),
             ]
     return {
-        "observedGeneration": generation,
-        "conditions": _conditions(status.get("conditions") or [], new, generation, now),
-        "readyRealServers": ready,
-        "totalRealServers": total,
-        "ready": f"{ready}/{total}",
+        sf.OBSERVED_GENERATION: generation,
+        sf.CONDITIONS: _conditions(status.get(sf.CONDITIONS) or [], new, generation, now),
+        sf.READY_REAL_SERVERS: ready,
+        sf.TOTAL_REAL_SERVERS: total,
+        sf.READY: f"{ready}/{total}",
     }
 
 
@@ -193,8 +200,8 @@ def real_server_status(raw: Mapping[str, Any], facts: RealServerFacts, now: str)
         ]
     else:
         new.append((Type.ACCEPTED, "True", "Accepted", "the real server fits its virtual server"))
-        health = status.get("health")
-        weight = status.get("effectiveWeight")
+        health = status.get(sf.HEALTH)
+        weight = status.get(sf.EFFECTIVE_WEIGHT)
         if not facts.parent_programmed:
             message = "its virtual server is not programmed yet"
             new += [
@@ -210,8 +217,8 @@ def real_server_status(raw: Mapping[str, Any], facts: RealServerFacts, now: str)
         else:
             new.append((Type.READY, "Unknown", "HealthUnknown", "no health check result yet"))
     return {
-        "observedGeneration": generation,
-        "conditions": _conditions(status.get("conditions") or [], new, generation, now),
+        sf.OBSERVED_GENERATION: generation,
+        sf.CONDITIONS: _conditions(status.get(sf.CONDITIONS) or [], new, generation, now),
     }
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kubelvs.api import status_fields as sf
 from kubelvs.controller import metrics
 from kubelvs.controller.conditions import (
     REAL_SERVER_FIELDS,
@@ -134,7 +135,7 @@ class Reconciler:
         outcomes = await asyncio.gather(*(write(plan) for plan in plans))
         for plan, outcome in zip(plans, outcomes, strict=True):
             if plan.kind == "VirtualServer" and outcome is not WriteOutcome.FAILED:
-                self._directors[plan.key] = (plan.raw.get("status") or {}).get("activeDirector")
+                self._directors[plan.key] = (plan.raw.get("status") or {}).get(sf.ACTIVE_DIRECTOR)
         self._forget(world)
         return Outcome.RETRY if WriteOutcome.FAILED in outcomes else Outcome.CLEAN
 
@@ -173,7 +174,7 @@ class Reconciler:
             new = virtual_server_status(raw, verdict, ready[key], total[key], now)
             notices = acceptance(old, new)
             if key in self._directors:
-                notices += failover(self._directors[key], (raw.get("status") or {}).get("activeDirector"))
+                notices += failover(self._directors[key], (raw.get("status") or {}).get(sf.ACTIVE_DIRECTOR))
             plans.append(Plan("VirtualServer", key, raw, old, new, notices))
 
         for kind, verdicts in (

@@ -201,12 +201,9 @@ class Planner:
                 del self._children[rs.virtual_server_key]
 
     def in_force(self, facts: NodeFacts) -> tuple[list[VirtualServer], list[RealServer]]:
-        """The objects in force for this node's facts (its VIP pools), in key order."""
+        """The objects in force for this node's facts (its VIP pools), in no particular order."""
         self._judge(facts)
-        return (
-            [self._virtual_servers[k] for k in sorted(self._virtual_servers)],
-            [self._real_servers[k] for k in sorted(self._real_servers)],
-        )
+        return list(self._virtual_servers.values()), list(self._real_servers.values())
 
     def virtual_server(self, key: str) -> VirtualServer | None:
         """The VirtualServer ``key`` if it is in force (as of the last plan)."""

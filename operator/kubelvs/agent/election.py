@@ -28,10 +28,9 @@ How it is decided (one asyncio task per group, all API calls through :class:`~ku
 - **Graceful release**: on shutdown (or when the node stops being a candidate) the holder first tells the
   agent it no longer leads -- and waits for the callback, so the VIP is unbound -- and then writes the
   Lease with no holder, signed ``released-by`` with its name. The watch brings the release to the
-  standbys as it is written, and a standby outranked only by the node that signed it takes it at once:
-  on the API emulator (``tests/election/``, two directors, ``preferred: [a, b]``, default timings) the
-  standby holds 3-8 ms after the holder began to stop, where it took 0.27-0.55 s before (a poll up to
-  0.25 s late, then a 0.25 s head start left to the very node that had just gone).
+  standbys as it is written, and a standby outranked only by the node that signed it takes it at once,
+  neither waiting for its next poll nor leaving a head start to the very node that has just gone
+  (figures in ``benchmarks/README.md``).
 - **Preemption** (``directors.preferred``, VRRP priority with preempt): a candidate that ranks higher than
   the holder writes its name into the Lease's ``preempted-by`` annotation -- a conditional write on the
   very object the holder renews. The holder's next renewal therefore fails with 409, it re-reads, sees a
@@ -48,10 +47,8 @@ How it is decided (one asyncio task per group, all API calls through :class:`~ku
 - **Failover after a crash** takes the lease duration + the watch's latency: the follower's expiry clock
   starts when the watch delivers the holder's last renewal (with polling alone, up to one retry period
   later). It wakes the moment the Lease expires and writes it at once, without reading it again -- the
-  write carries the resourceVersion it saw unchanged, so it fails if the holder renewed after all. On the
-  API emulator, from the last renewal's ``renewTime`` to the new holder's ``acquireTime`` (one host
-  clock): 1.503-1.509 s with the default 1.5 s Lease (1.52-1.61 s by polling alone), and 4.00 s with a
-  4 s Lease and a 2 s retry period (6.0 s by polling alone). A lost node's VIP is silent from the loss,
+  write carries the resourceVersion it saw unchanged, so it fails if the holder renewed after all (the
+  measured takeover times are in ``benchmarks/README.md``). A lost node's VIP is silent from the loss,
   which comes up to a renew period after its last renewal, until the new holder has bound it.
 
 **When the API server is unreachable** (``fail_static``, default on) the holder keeps leading, as keepalived

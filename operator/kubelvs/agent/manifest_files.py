@@ -1,6 +1,6 @@
 """The standalone agent's manifests, kept loaded: re-read only changed files, parse only changed documents.
 
-:func:`kubelvs.api.manifests.load` reads everything each time; for 11,000 objects that is seconds per file
+:func:`kubelvs.api.manifests.load` reads everything each time, which a large set cannot afford per file
 edit. :class:`ManifestFiles` reads the same objects (the last definition of an object wins, as with
 ``kubectl apply -f``) and keeps them between passes: a file whose (mtime, size) is unchanged is not read, a
 changed file is split at its ``---`` document markers (a marker at column 0 always ends a YAML document, so
@@ -237,7 +237,7 @@ def split_documents(text: str) -> list[str]:
     chunk but the first followed one: :func:`_parse` puts it back). A line like ``----`` or ``---x`` is not a
     marker and stays where it is.
 
-    ``str.split`` and one regex search, both in C: a Python loop over 11,000 pieces was most of an edit's cost.
+    ``str.split`` and one regex search, both in C: a Python loop over the pieces dominated an edit's cost.
     """
     pieces = text.split("\n---")
     if _NOT_A_MARKER.search(text) is None:
@@ -253,8 +253,8 @@ def split_documents(text: str) -> list[str]:
 
 def changed_range(old: list[str], new: list[str]) -> tuple[list[str], list[str]]:
     """The chunks of ``old`` and of ``new`` between their common head and their common tail: what an edit
-    replaced. Compared pairwise in C (``map(operator.ne, ...)``), so an edit of one document of 11,000 costs
-    two list scans that stop at the first difference -- no hashing of the whole file's text.
+    replaced. Compared pairwise in C (``map(operator.ne, ...)``), so an edit of one document costs two list
+    scans that stop at the first difference -- no hashing of the whole file's text.
     """
     head = next(itertools.compress(itertools.count(), map(operator.ne, old, new)), min(len(old), len(new)))
     room = min(len(old), len(new)) - head  # the tail may not reach back into the head

@@ -149,8 +149,8 @@ def _changes(old: Mapping[K, V], new: Mapping[K, V]) -> tuple[list[V], set[K]]:
     """Values of ``new`` that ``old`` lacks or holds otherwise, and the keys only ``old`` has.
 
     The planner hands back the same key and value objects for what did not change, in the same order, so the
-    usual case (one edit) is settled by identity walking both maps side by side: no key is hashed, which on
-    10,000 destinations (dataclass keys hash in Python) was most of an update's time.
+    usual case (one edit) is settled by identity walking both maps side by side: no key is hashed (dataclass
+    keys hash in Python, which dominated an update of a large table).
     """
     if len(old) == len(new):
         changed: list[V] = []
@@ -320,8 +320,8 @@ class Reconciler:
             outcome.errors.append(("ipvs", f"read: {error}"))
             outcome.ipvs_unread = True
             return
-        # One look-up per key (keys hash and compare in Python: at 10,000 destinations that is most of a
-        # no-op resync), and the leftovers scan only when some present destination was not wanted.
+        # One look-up per key (keys hash and compare in Python, the bulk of a no-op resync), and the
+        # leftovers scan only when some present destination was not wanted.
         ops: list[IpvsOp] = []
         for key, svc in state.services.items():
             if op := service_op(svc, current.get(key)):
@@ -393,7 +393,7 @@ class Reconciler:
         debug = logger.isEnabledFor(logging.DEBUG)
         if results.count(None) == len(ops):
             # every op written: tallied by type in C (one by one, with describe() built for DEBUG lines nobody
-            # logs, 11,000 ops cost about a second of a full sync under emulation)
+            # logs, the tally was a large part of a full sync)
             for kind, count in Counter(map(type, ops)).items():
                 outcome.writes[OP_NAMES[kind]] += count
             if debug:
@@ -403,7 +403,7 @@ class Reconciler:
         for op, result in zip(ops, results, strict=True):
             if result is None:
                 outcome.writes[OP_NAMES[type(op)]] += 1
-                if debug:  # at INFO, a full sync of 11,000 ops spent most of its time logging
+                if debug:  # at INFO, a full sync spent most of its time logging
                     logger.debug("%s %s", OP_NAMES[type(op)].removeprefix("ipvs."), describe(op))
             else:
                 outcome.errors.append((describe(op), f"{OP_NAMES[type(op)]}: {result}"))

@@ -146,8 +146,8 @@ class StandaloneAgent:
     async def _run_pass(self, full: bool) -> None:
         await asyncio.to_thread(self.run_pass, full)
         if self._first:
-            # The loaded manifests are long-lived (10^6 Python objects at 11,000 objects): out of the cyclic
-            # collector's sight, its full collections do not walk them during an edit's pass.
+            # The loaded manifests are long-lived and many: out of the cyclic collector's sight, its full
+            # collections do not walk them during an edit's pass.
             gc.collect()
             gc.freeze()
             self._first = False

@@ -154,7 +154,7 @@ def invalid() -> list[Bad]:
         lambda i: _bad_rs(i, "spec.address", "required", address=None),
         lambda i: _bad_rs(i, "spec.port", ("8080", "dr"), port=8080),
         lambda i: _bad_rs(i, "spec.virtualServer", ("'nowhere'", "does not exist"), service="nowhere"),
-        lambda i: _bad_rs(i, "spec.virtualServer", ("'bad-09'", "is invalid"), service="bad-09"),
+        lambda i: _bad_rs(i, "spec.virtualServer", ("'bad-09'", "is not accepted (InvalidSpec"), service="bad-09"),
         # unknown fields, kinds, metadata
         lambda i: _bad_vs(i, "spec.vip", "unknown field", vip="192.0.2.10"),
         lambda i: _bad_vs(i, "spec.schedular", "unknown field", schedular="rr"),

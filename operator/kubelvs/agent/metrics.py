@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import socket
+import socketserver
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
@@ -182,6 +187,32 @@ class StateCollector(Collector):
         yield held
 
 
+class _MetricsServer(ThreadingWSGIServer):
+    """prometheus-client's threading WSGI server without HTTPServer's reverse lookup of its own address at
+    bind: the name is never used, and a hostNetwork agent's resolver may be unreachable (minutes of timeouts)."""
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+        self.setup_environ()
+
+
+class _Ipv4Server(_MetricsServer):
+    address_family = socket.AF_INET
+
+
+class _Ipv6Server(_MetricsServer):
+    address_family = socket.AF_INET6
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Scrapes are not logged (one line per scrape and target would drown the agent's log)."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
 class AgentMetrics:
     """Every metric of one agent, in its own registry (tests make as many as they like)."""
 
@@ -229,9 +260,11 @@ class AgentMetrics:
         self.observe(time.monotonic() - start, outcome)
         return outcome
 
-    def serve(self, port: int = DEFAULT_PORT, address: str = "") -> int:
+    def serve(self, port: int = DEFAULT_PORT, address: str = "127.0.0.1") -> int:
         """Serve /metrics on ``address:port`` in a daemon thread; return the bound port (0 picks one)."""
-        server, _thread = start_http_server(port, addr=address, registry=self.registry)
+        server_class = _Ipv6Server if ":" in address else _Ipv4Server
+        server = make_server(address, port, make_wsgi_app(self.registry), server_class, _QuietHandler)
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
         self._servers.append(server)
         bound: int = server.server_port
         logger.info("serving metrics on %s:%d", address or "*", bound)

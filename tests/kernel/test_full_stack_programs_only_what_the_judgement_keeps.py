@@ -19,7 +19,7 @@ import pytest
 
 from kubelvs.testbed import stack as st
 
-pytestmark = [pytest.mark.fullstack, pytest.mark.wip]  # wip until seen passing in the VM
+pytestmark = pytest.mark.fullstack
 
 SHARED_VIP = "192.0.2.120"
 DIRECTOR_ADDRESS = st.NODE_ADDRESSES["dir-b"]  # inside the VIP pools, and a node's own address

@@ -7,6 +7,7 @@ relate two fields or two objects live in :mod:`kubelvs.api.rules`, so each can n
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -235,7 +236,9 @@ class VirtualServer(BaseModel):
     spec: VirtualServerSpec
     status: dict[str, Any] | None = None
 
-    @property
+    # Cached: judging and planning ask for keys by the hundred thousand. Build changed objects by validation,
+    # never model_copy(update=...), which would carry the old key along.
+    @functools.cached_property
     def key(self) -> str:
         return f"{self.metadata.namespace}/{self.metadata.name}"
 
@@ -250,10 +253,10 @@ class RealServer(BaseModel):
     spec: RealServerSpec
     status: dict[str, Any] | None = None
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         return f"{self.metadata.namespace}/{self.metadata.name}"
 
-    @property
+    @functools.cached_property
     def virtual_server_key(self) -> str:
         return f"{self.metadata.namespace}/{self.spec.virtual_server}"

@@ -6,6 +6,8 @@ state's keys, listings and metrics labels name a service the same way.
 
 from __future__ import annotations
 
+import ipaddress
+
 
 def bracketed(address: str) -> str:
     """An IPv6 address in brackets (only IPv6 text has a colon), an IPv4 address as it is."""
@@ -22,3 +24,15 @@ def service_text(protocol: str, address: str, port: int, fwmark: int = 0, ipv6: 
     if fwmark:
         return f"FWM {fwmark}{' IPv6' if ipv6 else ''}"
     return f"{protocol} {with_port(address, port)}"
+
+
+def listen_address(text: str, flag: str = "--metrics-address") -> str:
+    """One concrete IP address to listen on; ValueError for a name, an empty or an unspecified address
+    (prometheus-client's "" fails on glibc, and 0.0.0.0 is every address a host-network pod has, VIPs too)."""
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        raise ValueError(f"{flag} {text!r} is not an IP address") from None
+    if address.is_unspecified:
+        raise ValueError(f"{flag} {text!r} would listen on every address, VIPs included; name one")
+    return address.compressed

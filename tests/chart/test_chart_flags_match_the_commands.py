@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from kubelvs.address_text import listen_address
 from kubelvs.api.durations import parse_duration
 from kubelvs.cli import build_parser
-from kubelvs.commands.operator import listen_address
 from kubelvs.planner.facts import parse_pools
 from kubelvs.testbed import chart
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from kubelvs.address_text import listen_address
 from kubelvs.cli import build_parser
-from kubelvs.commands.operator import listen_address
 from kubelvs.planner.facts import parse_pools
 from kubelvs.testbed import chart
 from kubelvs.testbed import stack as st

@@ -7,12 +7,12 @@ can refuse to start with one clear line.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubelvs.address_text import listen_address
 from kubelvs.agent.election import ElectionSettings
 from kubelvs.agent.facts import parse_labels
 from kubelvs.agent.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
@@ -136,14 +136,3 @@ def cluster_options(args: argparse.Namespace) -> ClusterOptions:
         metrics_port=args.metrics_port or None,
         metrics_address=listen_address(args.metrics_address),
     )
-
-
-def listen_address(text: str) -> str:
-    """One concrete address to listen on; ValueError for a name, an empty or an unspecified address."""
-    try:
-        address = ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        raise ValueError(f"--metrics-address {text!r} is not an IP address") from None
-    if address.is_unspecified:
-        raise ValueError(f"--metrics-address {text!r} would listen on every address, VIPs included; name one")
-    return address.compressed

@@ -22,13 +22,13 @@ served on ``--metrics-address`` (one concrete address; the chart passes the pod 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 import sys
 
 from prometheus_client import start_http_server
 
+from kubelvs.address_text import listen_address
 from kubelvs.controller.config import OperatorConfig, parse_pools
 from kubelvs.controller.running import Scope, serve
 
@@ -100,15 +100,3 @@ def run(args: argparse.Namespace) -> int:
     )
     serve(OperatorConfig(vip_pools=pools), scope)
     return 0
-
-
-def listen_address(text: str) -> str:
-    """One concrete IP address to listen on; ValueError for a name, an empty or an unspecified address
-    (prometheus-client's "" fails on glibc, and 0.0.0.0 is every address the pod has)."""
-    try:
-        address = ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        raise ValueError(f"--metrics-address {text!r} is not an IP address") from None
-    if address.is_unspecified:
-        raise ValueError(f"--metrics-address {text!r} would listen on every address; name one")
-    return address.compressed

@@ -24,6 +24,7 @@ from kubelvs.agent.watching import Mirror, object_without_status
 from kubelvs.api import status_fields as sf
 from kubelvs.api.judgement import node_addresses, operator_veto
 from kubelvs.api.objects import parse_object
+from kubelvs.api.problems import Problem
 from kubelvs.planner import Planner
 
 logger = logging.getLogger(__name__)
@@ -110,8 +111,8 @@ class ApiSource:
                 if isinstance(parsed, list):
                     logger.debug("invalid object %s %s: %s", kind, key, "; ".join(str(p) for p in parsed))
                     planner.put_invalid(kind, key, parsed)
-                elif parsed.kind != kind:
-                    planner.put_invalid(kind, key, [])  # a body of another kind at this resource: nothing to judge
+                elif parsed.kind != kind:  # a body of another kind at this resource
+                    planner.put_invalid(kind, key, [Problem("kind", f"{parsed.kind!r} stored as a {kind}")])
                 else:
                     planner.put(parsed, operator_veto(raw))
         nodes = self.nodes.take_changes()

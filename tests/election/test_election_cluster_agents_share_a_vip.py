@@ -8,6 +8,7 @@ kernel; the real IPVS is tested in the VM (tests/kernel/).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from kubernetes import client as k8s
 from prometheus_client import generate_latest
 
 from kubelvs.agent.cluster import ClusterAgent
+from kubelvs.agent.health import CheckSpec, TcpChecker
 from kubelvs.agent.options import ClusterOptions as Options
+from kubelvs.api.enums import HealthCheckType
 from kubelvs.netstate import AddressKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
@@ -25,17 +28,19 @@ from reconciling import Node as FakeNode
 
 GROUP, VERSION = "lvs.kubelvs.io", "v1alpha1"
 VIP = "192.0.2.100"
+REAL_SERVER = "192.0.2.43"  # what the RealServer says; a loopback real server is refused (api/address_classes.py)
+LISTENER = "127.0.0.2"  # where the test's backend listens: loopback, and not an address of the fake nodes
 LABELS = {"kubelvs.io/director": "true"}
 
 
 @pytest.fixture()
 async def backend():
-    """The real server: a TCP listener on 127.0.0.2 (loopback, and not an address of the fake nodes)."""
+    """The real server: a TCP listener on LISTENER, which the health checks probe in REAL_SERVER's place."""
 
     async def hang_up(reader, writer):
         writer.close()
 
-    server = await asyncio.start_server(hang_up, "127.0.0.2", 0)
+    server = await asyncio.start_server(hang_up, LISTENER, 0)
     yield server
     server.close()
 
@@ -103,9 +108,21 @@ async def populate(emulator, backend):
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "RealServer",
             "metadata": {"name": "web-1", "namespace": "default"},
-            "spec": {"virtualServer": "web", "address": "127.0.0.2", "port": port},
+            "spec": {"virtualServer": "web", "address": REAL_SERVER, "port": port},
         },
     )
+
+
+class ProbeTheListener(TcpChecker):
+    """TCP_CHECK of REAL_SERVER, sent to the test's listener: the host has no such address."""
+
+    async def check(self, target: CheckSpec, timeout: float):
+        assert target.address == REAL_SERVER, target
+        return await super().check(dataclasses.replace(target, address=LISTENER), timeout)
+
+
+def checkers():
+    return {HealthCheckType.TCP: ProbeTheListener()}
 
 
 async def test_two_agents_share_one_vip_and_hand_it_over(emulator, backend):
@@ -119,7 +136,10 @@ async def test_two_agents_share_one_vip_and_hand_it_over(emulator, backend):
         api.user_agent = name
         clients.append(api)
         agent = ClusterAgent(
-            Options(node=name, lease_namespace="kube-lvs", state_file=None, resync_period=2), kernel.kernel(), api
+            Options(node=name, lease_namespace="kube-lvs", state_file=None, resync_period=2),
+            kernel.kernel(),
+            api,
+            checkers=checkers(),
         )
         agents[name] = agent
         runs[name] = asyncio.create_task(agent.run(stops[name]))
@@ -180,6 +200,7 @@ async def test_an_agent_cut_off_from_the_api_keeps_its_vip_and_rules(emulator, b
         Options(node="node-a", lease_namespace="kube-lvs", state_file=None, resync_period=0.3),
         kernel.kernel(),
         api,
+        checkers=checkers(),
     )
     run = asyncio.create_task(agent.run(stop))
     try:

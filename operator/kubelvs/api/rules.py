@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubelvs.address_text import service_text
+from kubelvs.api.address_classes import Role, address_problems
 from kubelvs.api.enums import (
     AddressFamily,
     Forwarding,
@@ -41,6 +42,11 @@ def service_identity(spec: VirtualServerSpec) -> str:
 
 def virtual_server_problems(spec: VirtualServerSpec) -> Iterator[Problem]:
     """Cross-field rules of one VirtualServer spec."""
+    yield from address_problems("spec.address", spec.address, Role.VIP)
+    if spec.fwmark_match is not None:
+        yield from address_problems("spec.fwmarkMatch.destination", spec.fwmark_match.destination, Role.VIP)
+    if spec.directors.gateway is not None:
+        yield from address_problems("spec.directors.gateway.address", spec.directors.gateway.address, Role.VIP)
     if spec.fwmark is not None:
         for name, value in (("address", spec.address), ("port", spec.port), ("protocol", spec.protocol)):
             if value is not None:
@@ -123,6 +129,7 @@ def virtual_server_problems(spec: VirtualServerSpec) -> Iterator[Problem]:
 
 def real_server_problems(spec: RealServerSpec) -> Iterator[Problem]:
     """Cross-field rules of one RealServer spec."""
+    yield from address_problems("spec.address", spec.address, Role.REAL_SERVER)
     if spec.upper_threshold and spec.lower_threshold > spec.upper_threshold:
         yield Problem(
             "spec.lowerThreshold",

@@ -69,7 +69,7 @@ def test_health_check_defaults() -> None:
     [
         pytest.param("2001:db8::10", "2001:db8::10", "TCP [2001:db8::10]:80", id="compressed"),
         pytest.param("2001:DB8:0:0::10", "2001:db8::10", "TCP [2001:db8::10]:80", id="upper-case-long-form"),
-        pytest.param("::ffff:192.0.2.10", "::ffff:c000:20a", "TCP [::ffff:c000:20a]:80", id="v4-mapped"),
+        pytest.param("2001:db8::192.0.2.10", "2001:db8::c000:20a", "TCP [2001:db8::c000:20a]:80", id="dotted"),
     ],
 )
 def test_ipv6_services_are_accepted_and_normalised(raw: str, address: str, identity: str) -> None:

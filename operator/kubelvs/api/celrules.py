@@ -173,3 +173,27 @@ BY_MODEL: dict[str, tuple[CelRule, ...]] = {
     "HttpCheck": HTTP_CHECK,
     "RealServerSpec": REAL_SERVER_SPEC,
 }
+
+# Address classes (kubelvs.api.address_classes): of those, CEL without its IP library can tell only a zone id
+# ('%' in the text). The classes need the Kubernetes CEL IP library (ip(), isLoopback(), isLinkLocalUnicast(),
+# ...), which CRD rules may use only from Kubernetes 1.31, and the chart supports 1.28: the operator and
+# the agents refuse them (status.conditions), the API server does not.
+
+
+def _no_zone_id(field: str, optional: bool = False) -> CelRule:
+    rule = f"!self.{field}.contains('%')"
+    return CelRule(
+        f"!has(self.{field}) || {rule}" if optional else rule,
+        f"{field} must not carry a zone id (%interface): it names an interface of one host",
+        f".{field}",
+    )
+
+
+ADDRESS_ZONE_IDS: dict[str, tuple[CelRule, ...]] = {
+    "VirtualServerSpec": (_no_zone_id("address", optional=True),),
+    "Gateway": (_no_zone_id("address"),),
+    "FwmarkMatch": (_no_zone_id("destination"),),
+    "RealServerSpec": (_no_zone_id("address"),),
+}
+for _model, _rules in ADDRESS_ZONE_IDS.items():
+    BY_MODEL[_model] = BY_MODEL.get(_model, ()) + _rules

@@ -110,6 +110,23 @@ CASES = [
         "'nope'",
         vs(**FWM, fwmarkMatch={"destination": "nope", "ports": [80]}),
     ),
+    # a zone id: the only address class CEL can tell without the IP library (the rest: api/address_classes.py)
+    case("vip-zone-id", CEL, "spec.address", ("fe80::1%eth0", "zone id"), vs(address="fe80::1%eth0")),
+    case("real-server-zone-id", CEL, "spec.address", "zone id", vs(**V6), rs(address="2001:db8::21%eth0")),
+    case(
+        "gateway-zone-id",
+        CEL,
+        "spec.directors.gateway.address",
+        "zone id",
+        vs(**V6, forwarding="nat", directors={"gateway": {"address": "fd00::1%eth1"}}),
+    ),
+    case(
+        "fwmark-match-destination-zone-id",
+        CEL,
+        "spec.fwmarkMatch.destination",
+        "zone id",
+        vs(**FWM, fwmarkMatch={"destination": "2001:db8::10%eth0", "ports": [80]}),
+    ),
     # --- ports
     case("port-over-65535", SCHEMA, "spec.port", "65535", vs(port=70000)),
     case("port-negative", SCHEMA, "spec.port", "greater than or equal to 0", vs(port=-1)),

@@ -5,10 +5,10 @@ a node's own address), it won every claim it makes against the others (:func:`ku
 the older object first, so creating a duplicate never disturbs a working service; names break ties), and no
 one with the last word has rejected it (the operator, for the in-cluster agent: a *veto*).
 
-Claims only meet within small groups: VirtualServers with one service identity, RealServers of one
-VirtualServer. :class:`Tribunal` keeps the objects by group and judges again only the groups a change
-touched, so an agent pays for one edit what the edit touches; :func:`judge` is the same judgement of a
-whole set at once. Pure: objects in, verdicts out.
+Claims only meet within small groups: VirtualServers linked by a claim (a service, marked traffic, a VIP:
+:mod:`kubelvs.api.claims`), RealServers of one VirtualServer. :class:`Tribunal` keeps the objects by group and
+judges again only the groups a change touched, so an agent pays for one edit what the edit touches;
+:func:`judge` is the same judgement of a whole set at once. Pure: objects in, verdicts out.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubelvs.api import status_fields as sf
+from kubelvs.api.claims import claims
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.problems import Problem
-from kubelvs.api.rules import Ordering, Rejection, service_identity, set_judgement
+from kubelvs.api.rules import Ordering, Rejection, set_judgement
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Model = VirtualServer | RealServer
@@ -165,13 +166,13 @@ class Tribunal:
         self._placement = placement or Placement()
         self._objects: dict[Key, Model] = {}
         self._vetoes: dict[Key, Verdict] = {}  # objects that take no part: invalid, or vetoed
-        self._identity: dict[str, str] = {}  # VirtualServer key -> the service identity it claims
-        self._claimants: dict[str, set[str]] = {}  # service identity -> VirtualServer keys
+        self._claims: dict[str, tuple[str, ...]] = {}  # VirtualServer key -> the claim keys it makes
+        self._claimants: dict[str, set[str]] = {}  # claim key -> VirtualServer keys
         self._parent: dict[str, str] = {}  # RealServer key -> its VirtualServer's key
         self._children: dict[str, set[str]] = {}  # VirtualServer key -> RealServer keys
         self._verdicts: dict[Key, Verdict] = {}
         self._in_force: dict[Key, Model] = {}
-        self._dirty_identities: set[str] = set()
+        self._dirty_claims: set[str] = set()
         self._dirty_parents: set[str] = set()
         self._gone: set[Key] = set()  # removed since the last settle, to leave force there
 
@@ -185,10 +186,11 @@ class Tribunal:
         if veto is not None:
             self._vetoes[key] = veto
         if isinstance(obj, VirtualServer):
-            identity = service_identity(obj.spec)
-            self._identity[obj.key] = identity
-            self._claimants.setdefault(identity, set()).add(obj.key)
-            self._dirty_identities.add(identity)
+            keys = tuple(claim.key for claim in claims(obj))
+            self._claims[obj.key] = keys
+            for claim_key in keys:
+                self._claimants.setdefault(claim_key, set()).add(obj.key)
+            self._dirty_claims.update(keys)
             self._dirty_parents.add(obj.key)
         else:
             self._parent[obj.key] = obj.virtual_server_key
@@ -213,18 +215,17 @@ class Tribunal:
         """New pools or node addresses: every VirtualServer is placed again."""
         if placement != self._placement:
             self._placement = placement
-            self._dirty_identities.update(self._claimants)
+            self._dirty_claims.update(self._claimants)
 
     def _forget_groups(self, key: Key) -> None:
         kind, name = key
         self._vetoes.pop(key, None)
         if kind == "VirtualServer":
-            identity = self._identity.pop(name, None)
-            if identity is not None:
-                self._claimants[identity].discard(name)
-                if not self._claimants[identity]:
-                    del self._claimants[identity]
-                self._dirty_identities.add(identity)
+            for claim_key in self._claims.pop(name, ()):
+                self._claimants[claim_key].discard(name)
+                if not self._claimants[claim_key]:
+                    del self._claimants[claim_key]
+                self._dirty_claims.add(claim_key)
             self._dirty_parents.add(name)
         else:
             parent = self._parent.pop(name, None)
@@ -239,9 +240,8 @@ class Tribunal:
     def settle(self) -> Changes:
         """Judge the touched groups again; what entered and left force since the last call."""
         touched, self._gone = self._gone, set()
-        for identity in self._dirty_identities:
-            touched.update(self._judge_claimants(identity))
-        self._dirty_identities.clear()
+        while self._dirty_claims:
+            touched.update(self._judge_claimants(self._linked(self._dirty_claims.pop())))
         for kind, name in touched:
             if kind == "VirtualServer":
                 self._dirty_parents.add(name)
@@ -267,9 +267,23 @@ class Tribunal:
         judged = tuple((key, self._verdicts.get(key)) for key in order)
         return Changes(tuple(entered), tuple(left), judged)
 
-    def _judge_claimants(self, identity: str) -> list[Key]:
-        """The VirtualServers claiming ``identity``: placed, vetoed, or one winner by age."""
-        keys = [("VirtualServer", name) for name in sorted(self._claimants.get(identity, ()))]
+    def _linked(self, claim_key: str) -> set[str]:
+        """The VirtualServers a claim links, with all they link in turn (one VIP's services, usually); their
+        claim keys are judged with them, so are clean."""
+        names: set[str] = set()
+        pending = [claim_key]
+        while pending:
+            key = pending.pop()
+            self._dirty_claims.discard(key)
+            for name in self._claimants.get(key, ()):
+                if name not in names:
+                    names.add(name)
+                    pending.extend(self._claims[name])
+        return names
+
+    def _judge_claimants(self, names: set[str]) -> list[Key]:
+        """VirtualServers linked by their claims: placed, vetoed, and the claims contested by age."""
+        keys = [("VirtualServer", name) for name in sorted(names)]
         placed: list[VirtualServer] = []
         for key in keys:
             vs = self._objects[key]

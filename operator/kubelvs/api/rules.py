@@ -171,7 +171,7 @@ def pair_problems(vs: VirtualServerSpec, rs: RealServerSpec) -> Iterator[Problem
 class Rejection(enum.StrEnum):
     """Why an object is not accepted; the value is the Accepted condition's reason.
 
-    :func:`set_judgement` gives the last five; the operator adds the first three (a spec that fails its own
+    :func:`set_judgement` gives the last six; the operator adds the first three (a spec that fails its own
     rules, a VIP outside the VIP pools or on a node).
     """
 
@@ -183,6 +183,7 @@ class Rejection(enum.StrEnum):
     VIRTUAL_SERVER_NOT_ACCEPTED = "VirtualServerNotAccepted"
     INCOMPATIBLE = "IncompatibleWithVirtualServer"
     DUPLICATE_DESTINATION = "DuplicateDestination"
+    VIP_SHARING_REFUSED = "VIPSharingRefused"
 
 
 @dataclass(frozen=True)
@@ -216,9 +217,10 @@ def set_judgement(
     unusable: Mapping[str, str] | None = None,
     drop_rejected: bool = False,
 ) -> Iterator[SetProblem]:
-    """Rules across a set of objects that each passed their own checks: the first claimant of a service
-    identity keeps it, a RealServer must name a usable VirtualServer and fit it, and the first claimant of a
-    destination of one service keeps it. "First" is by ``order``.
+    """Rules across a set of objects that each passed their own checks: the first claimant of a service, of
+    marked traffic or of a VIP keeps it (:mod:`kubelvs.api.claims`), a RealServer must name a usable
+    VirtualServer and fit it, and the first claimant of a destination of one service keeps it. "First" is by
+    ``order``.
 
     ``unusable`` maps keys of VirtualServers that exist but were rejected before (by their own checks, or by
     the caller's) to what a RealServer of theirs is told, e.g. ``"is invalid (see its own errors)"``.
@@ -227,23 +229,17 @@ def set_judgement(
     Without it, every object meets every rule and a rejected one still counts, so one run lists every
     problem at once (``kubelvs validate``).
     """
+    from kubelvs.api.claims import contest  # claims builds on this module's names
+
     lost = dict(unusable or {})
-    claimed: dict[str, str] = {}
-    parents: dict[str, VirtualServer] = {}
-    for vs in sorted(virtual_servers, key=order.key):
-        identity = service_identity(vs.spec)
-        if identity in claimed:
-            problem = Problem(
-                "spec.fwmark" if vs.spec.fwmark is not None else "spec.address",
-                f"{identity} is already the service of {order.first}VirtualServer {claimed[identity]}",
-            )
-            yield SetProblem("VirtualServer", vs.key, Rejection.SERVICE_CONFLICT, problem)
-            if drop_rejected:
-                lost[vs.key] = f"is not accepted ({Rejection.SERVICE_CONFLICT}: {problem})"
-                continue
-        else:
-            claimed[identity] = vs.key
-        parents[vs.key] = vs
+    candidates = list(virtual_servers)
+    losers: set[str] = set()
+    for found in contest(candidates, order):
+        yield found
+        if drop_rejected:
+            losers.add(found.key)
+            lost[found.key] = f"is not accepted ({found.reason}: {found.problem})"
+    parents = {vs.key: vs for vs in candidates if vs.key not in losers}
     destinations: dict[tuple[str, str, int], str] = {}
     for rs in sorted(real_servers, key=order.key):
         parent = parents.get(rs.virtual_server_key)

@@ -1,4 +1,5 @@
-"""The Tribunal judges one change by re-judging only the groups it touches; after any sequence of puts,
+"""The Tribunal judges one change by re-judging only the groups it touches (objects linked by a service, marked
+traffic or a VIP); after any sequence of puts,
 removals, vetoes and placement changes its verdicts equal a fresh judgement of the whole set, and that
 equals the API's set rules applied to the whole set at once (the reference the operator used before)."""
 
@@ -26,14 +27,30 @@ def created(second: int) -> str:
     return f"2026-01-01T00:00:0{second}Z"
 
 
-def make_vs(namespace: str, name: str, vip: str, port: int, second: int) -> VirtualServer:
-    return VirtualServer.model_validate(
-        {
-            "apiVersion": "lvs.kubelvs.io/v1alpha1",
-            "kind": "VirtualServer",
-            "metadata": {"name": name, "namespace": namespace, "creationTimestamp": created(second)},
-            "spec": {"address": vip, "port": port, "forwarding": "nat"},
+def make_vs(
+    namespace: str,
+    name: str,
+    vip: str,
+    port: int,
+    second: int,
+    mark: int | None = None,
+    sharing: str | None = None,
+) -> VirtualServer:
+    """An address service, or (``mark``) a fwmark service marking ``vip`` on 80 and ``port``; claims meet on
+    the service, the marked traffic and the VIP (shared across namespaces under one ``sharing`` key)."""
+    spec: dict[str, object] = {"address": vip, "port": port, "forwarding": "nat", "natReturnPath": "snat"}
+    if mark is not None:
+        spec = {
+            "fwmark": mark,
+            "fwmarkMatch": {"destination": vip, "ports": sorted({80, port})},
+            "forwarding": "nat",
         }
+        spec["natReturnPath"] = "snat"
+    metadata: dict[str, object] = {"name": name, "namespace": namespace, "creationTimestamp": created(second)}
+    if sharing is not None:
+        metadata["annotations"] = {"lvs.kubelvs.io/sharing-key": sharing}
+    return VirtualServer.model_validate(
+        {"apiVersion": "lvs.kubelvs.io/v1alpha1", "kind": "VirtualServer", "metadata": metadata, "spec": spec}
     )
 
 
@@ -55,6 +72,8 @@ virtual_servers = st.builds(
     st.sampled_from(VIPS),
     st.sampled_from([80, 443]),
     st.integers(0, 3),
+    st.one_of(st.none(), st.sampled_from([7, 8])),
+    st.one_of(st.none(), st.just("web")),
 )
 real_servers = st.builds(
     make_rs,

@@ -61,7 +61,8 @@ class Kept:
 def same_as_load(kept: Kept, paths: list[str]) -> None:
     loaded = manifests.load(paths)
     kept.refresh()
-    virtual_servers, real_servers = kept.planner.in_force(NodeFacts("n"))
+    kept.planner.plan(NodeFacts("n"), ())
+    virtual_servers, real_servers = kept.planner.in_force()
     assert sorted(v.key for v in virtual_servers) == sorted(v.key for v in loaded.virtual_servers)
     assert sorted(r.model_dump_json() for r in real_servers) == sorted(
         r.model_dump_json() for r in loaded.real_servers

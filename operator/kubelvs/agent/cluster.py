@@ -149,7 +149,7 @@ class ClusterAgent:
         down = [key for key, state in health.items() if not state.serving]
         done = await asyncio.to_thread(self.pipeline.run, full, down)
         planner = self.pipeline.planner
-        in_force = planner.in_force(done.facts)
+        in_force = planner.in_force()
         checks = health_checks(*in_force, done.facts)
         self.health.set_targets({key: CheckSpec.from_model(*check) for key, check in checks.items()})
         await self.holding.stand(candidacies(in_force[0], done.facts, in_force[1]))

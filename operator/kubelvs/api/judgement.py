@@ -71,6 +71,14 @@ def parse_pools(text: str, flag: str = "--vip-pools") -> tuple[Network, ...]:
     return tuple(pools)
 
 
+def in_pools(address: str, pools: tuple[Network, ...]) -> bool:
+    """True if no pools are configured, or ``address`` lies inside one of them."""
+    if not pools:
+        return True
+    ip = ipaddress.ip_address(address)
+    return any(ip.version == pool.version and ip in pool for pool in pools)
+
+
 def age(obj: Model) -> tuple[str, str]:
     """Sort key: older first (``creationTimestamp``); ``namespace/name`` breaks ties and orders objects
     that have no age (manifest files), so every judge ranks two claimants alike."""
@@ -117,15 +125,14 @@ def operator_veto(raw: Mapping[str, Any]) -> Verdict | None:
 def placement_verdict(vs: VirtualServer, placement: Placement) -> Verdict | None:
     """Why ``vs``'s VIP may not be claimed here (outside the pools, a node's address), or None."""
     for path, vip in _vips(vs):
-        address = ipaddress.ip_address(vip)
-        if placement.pools and not any(address in pool for pool in placement.pools):
+        if not in_pools(vip, placement.pools):
             allowed = ", ".join(str(pool) for pool in placement.pools)
             return Verdict(
                 Rejection.VIP_OUTSIDE_POOLS,
                 (Problem(path, f"{vip} is outside the VIP pools ({allowed}) kube-lvs may claim"),),
             )
         for node, addresses in sorted(placement.node_addresses.items()):
-            if address.compressed in addresses:
+            if vip in addresses:  # both normalised
                 problem = Problem(
                     path, f"{vip} is an address of node {node}; a VIP must not be a node's own address"
                 )

@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from kubelvs.api.judgement import Network, parse_pools
+from kubelvs.api.judgement import Network, in_pools, parse_pools
 from kubelvs.netstate import Family
 
 __all__ = ["Network", "NodeFacts", "Skip", "in_pools", "parse_pools"]
@@ -43,11 +43,3 @@ class Skip:
 
     def __str__(self) -> str:
         return f"{self.obj}: {self.reason}"
-
-
-def in_pools(address: str, pools: tuple[Network, ...]) -> bool:
-    """True if no pools are configured, or ``address`` lies inside one of them."""
-    if not pools:
-        return True
-    ip = ipaddress.ip_address(address)
-    return any(ip.version == pool.version and ip in pool for pool in pools)

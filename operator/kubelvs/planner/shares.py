@@ -200,9 +200,9 @@ class Planner:
             if not siblings:
                 del self._children[rs.virtual_server_key]
 
-    def in_force(self, facts: NodeFacts) -> tuple[list[VirtualServer], list[RealServer]]:
-        """The objects in force for this node's facts (its VIP pools), in no particular order."""
-        self._judge(facts)
+    def in_force(self) -> tuple[list[VirtualServer], list[RealServer]]:
+        """The objects in force as of the last plan, in no particular order: what that plan programmed, not
+        what was fed since (the next plan judges that)."""
         return list(self._virtual_servers.values()), list(self._real_servers.values())
 
     def virtual_server(self, key: str) -> VirtualServer | None:

@@ -44,6 +44,7 @@ from kubelvs.agent.runner import Runner
 from kubelvs.api.enums import HealthCheckType
 from kubelvs.netstate import DestKey, ServiceKey
 from kubelvs.planner import Plan, Planner, candidacies, health_checks
+from kubelvs.planner.facts import warn_without_pools
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ class ClusterAgent:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Run until ``stopping`` is set, then hand the Leases over and leave the kernel as it is."""
+        warn_without_pools(self.options.vip_pools, logger)
         if self.options.metrics_port is not None:
             self.metrics.serve(self.options.metrics_port, self.options.metrics_address)
         self.source.start()

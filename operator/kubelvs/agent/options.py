@@ -60,7 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifests", nargs="+", metavar="PATH", default=[], help="files or directories")
     parser.add_argument("--node", default=socket.gethostname(), help="this node's name (default: hostname)")
     parser.add_argument("--node-labels", default="", metavar="K=V,...", help="labels directors are chosen by")
-    parser.add_argument("--vip-pools", default="", metavar="CIDR,...", help="addresses kube-lvs may claim")
+    parser.add_argument(
+        "--vip-pools",
+        default="",
+        metavar="CIDR,...",
+        help="networks kube-lvs may claim VIPs in; empty allows any address (warned at start)",
+    )
     parser.add_argument("--once", action="store_true", help="one pass, then exit (non-zero on any error)")
     parser.add_argument("--state-file", default=str(DEFAULT_PATH), help="record of what the agent programmed")
     parser.add_argument("--resync-period", default="30s", help="full reconcile at least this often")

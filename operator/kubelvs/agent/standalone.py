@@ -36,6 +36,7 @@ from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
 from kubelvs.agent.runner import Runner
 from kubelvs.api.manifests import Finding
 from kubelvs.planner import Planner
+from kubelvs.planner.facts import warn_without_pools
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ class StandaloneAgent:
             self._first = False
 
     def run(self, once: bool) -> int:
+        warn_without_pools(self.options.vip_pools, logger)
         if once:
             findings, outcome = self.run_pass()
             print(f"kubelvs agent: {outcome}", file=sys.stderr)

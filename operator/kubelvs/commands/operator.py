@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--vip-pools",
         default=os.environ.get("KUBELVS_VIP_POOLS", ""),
         metavar="CIDR,...",
-        help="networks VIPs must lie in (env KUBELVS_VIP_POOLS); empty allows any address",
+        help="networks VIPs must lie in (env KUBELVS_VIP_POOLS); empty allows any address (warned at start)",
     )
     parser.add_argument(
         "--metrics-port",
@@ -87,8 +87,6 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"kubelvs operator: {error}", file=sys.stderr)
         return 2
-    if not pools:
-        logger.warning("no --vip-pools: any address may become a VIP")
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=address)
         logger.info("serving metrics on %s:%d", address, args.metrics_port)

@@ -6,10 +6,13 @@ import logging
 from dataclasses import dataclass
 
 from kubelvs.api.judgement import Network, parse_pools
+from kubelvs.planner.facts import warn_without_pools
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Network", "OperatorConfig", "parse_pools"]
+__all__ = ["Network", "OperatorConfig", "parse_pools", "warn_at_start"]
+
+POOLS_FLAG = "--vip-pools CIDR,... (or env KUBELVS_VIP_POOLS)"
 
 
 @dataclass(frozen=True)
@@ -18,3 +21,8 @@ class OperatorConfig:
 
     vip_pools: tuple[Network, ...] = ()
     """Networks VIPs must lie in; empty means any address may be claimed."""
+
+
+def warn_at_start(config: OperatorConfig, log: logging.Logger) -> None:
+    """What the operator says once when it starts about its settings (no VIP pools: a warning)."""
+    warn_without_pools(config.vip_pools, log, POOLS_FLAG)

@@ -11,7 +11,7 @@ import kopf
 
 from kubelvs import GROUP
 from kubelvs.controller import handlers
-from kubelvs.controller.config import OperatorConfig
+from kubelvs.controller.config import OperatorConfig, warn_at_start
 from kubelvs.controller.reconciling import Reconciler
 from kubelvs.controller.writing import StatusWriter
 
@@ -47,6 +47,7 @@ def settings() -> kopf.OperatorSettings:
 
 def serve(config: OperatorConfig, scope: Scope, writer: StatusWriter | None = None) -> None:
     """Run the operator until it is stopped (a signal, or ``stop_flag`` in ``scope.extra``)."""
+    warn_at_start(config, logger)
     reconciler = Reconciler(config, writer or StatusWriter.from_environment(), handlers.announce)
     namespaces: Sequence[str] = scope.namespaces
     kopf.run(

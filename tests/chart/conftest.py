@@ -22,6 +22,21 @@ CHART = REPO / "charts" / "kubelvs"
 RELEASE = "lvs"
 NAMESPACE = "kube-lvs"
 
+# What a user must set: the chart refuses an empty config.vipPools unless config.allowAnyVIP is true. Every
+# helm run of these tests starts from it (a value set's own config.vipPools wins), so "defaults" means the
+# defaults plus the one required value; test_chart_requires_vip_pools renders without it.
+REQUIRED_VALUES: dict[str, Any] = {"config": {"vipPools": ["198.51.100.0/24"]}}
+
+
+def merged(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` over ``base`` as helm merges values files: maps key by key, anything else replaced."""
+    result = dict(base)
+    for key, value in values.items():
+        below = result.get(key)
+        result[key] = merged(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+    return result
+
+
 # Value sets every rendering test runs with: the defaults and the non-default shapes the chart branches on.
 VALUE_SETS = [
     pytest.param({}, id="defaults"),
@@ -78,9 +93,16 @@ def helm() -> str:
     return found
 
 
-def run_helm(helm: str, *args: str, values: dict[str, Any] | None = None, tmp: Path | None = None) -> str:
-    """Run helm; return stdout, or raise AssertionError with helm's own message."""
+def run_helm(
+    helm: str,
+    *args: str,
+    values: dict[str, Any] | None = None,
+    tmp: Path | None = None,
+    base: dict[str, Any] = REQUIRED_VALUES,
+) -> str:
+    """Run helm with ``values`` over ``base``; return stdout, or raise AssertionError with helm's own message."""
     command = [helm, *args]
+    values = merged(base, values or {})
     if values:
         assert tmp is not None
         values_file = tmp / "values.yaml"
@@ -133,9 +155,22 @@ def render(helm: str, tmp_path: Path) -> Callable[..., Rendering]:
     def render(values: dict[str, Any] | None = None) -> Rendering:
         args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--include-crds"]
         out = run_helm(helm, *args, values=values, tmp=tmp_path)
-        return Rendering(values or {}, [doc for doc in yaml.safe_load_all(out) if doc])
+        return Rendering(merged(REQUIRED_VALUES, values or {}), [doc for doc in yaml.safe_load_all(out) if doc])
 
     return render
+
+
+@pytest.fixture
+def render_exactly(helm: str, tmp_path: Path) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    """``render_exactly(values)`` -> the objects of ``helm template`` with only ``values`` over the chart's
+    defaults (not REQUIRED_VALUES); raises HelmError with helm's message."""
+
+    def render_exactly(values: dict[str, Any]) -> list[dict[str, Any]]:
+        args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE]
+        out = run_helm(helm, *args, values=values, tmp=tmp_path, base={})
+        return [doc for doc in yaml.safe_load_all(out) if doc]
+
+    return render_exactly
 
 
 @pytest.fixture(params=VALUE_SETS)

@@ -60,15 +60,23 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* `--vip-pools`, the same for both processes. Empty pools let any address become a VIP, so they need the
+explicit opt-out `config.allowAnyVIP: true`; without it rendering fails and says which value to set. */}}
+{{- define "kubelvs.vipPoolsArg" -}}
+{{- if .Values.config.vipPools }}
+- --vip-pools={{ join "," .Values.config.vipPools }}
+{{- else if not .Values.config.allowAnyVIP }}
+{{- fail "config.vipPools is empty: any address could then be claimed as a VIP, including addresses other tenants or the nodes' own network use. Set the CIDRs kube-lvs may claim (e.g. --set 'config.vipPools={192.0.2.0/24}'), or set config.allowAnyVIP=true to allow any address on purpose" }}
+{{- end }}
+{{- end }}
+
 {{/* `kubelvs agent` in-cluster (no --standalone). The flag names follow kubelvs/commands/agent.py. */}}
 {{- define "kubelvs.agent.args" -}}
 {{ include "kubelvs.globalArgs" . }}
 - agent
 - --node=$(NODE_NAME)
 - --namespace=$(POD_NAMESPACE)
-{{- if .Values.config.vipPools }}
-- --vip-pools={{ join "," .Values.config.vipPools }}
-{{- end }}
+{{- include "kubelvs.vipPoolsArg" . }}
 - --resync-period={{ .Values.config.resyncPeriod }}
 - --tcp-timeout={{ .Values.ipvs.timeouts.tcp }}
 - --tcpfin-timeout={{ .Values.ipvs.timeouts.tcpFin }}
@@ -100,9 +108,7 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{ include "kubelvs.globalArgs" . }}
 - operator
 - --all-namespaces
-{{- if .Values.config.vipPools }}
-- --vip-pools={{ join "," .Values.config.vipPools }}
-{{- end }}
+{{- include "kubelvs.vipPoolsArg" . }}
 - --metrics-port={{ .Values.operator.metricsPort }}
 - --metrics-address=$(POD_IP)
 {{- if .Values.operator.peering.enabled }}

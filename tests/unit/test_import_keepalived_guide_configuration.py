@@ -43,7 +43,7 @@ def test_one_virtual_server_with_the_guide_settings(loaded: api_manifests.Manife
     assert (check.type, check.interval, check.connect_timeout, check.retries, check.delay_before_retry) == (
         HealthCheckType.TCP,
         6.0,
-        10.0,
+        6.0,  # the guide's connect_timeout 10 outlasts delay_loop 6: cut to the interval, with a warning
         3,
         3.0,
     )
@@ -78,3 +78,17 @@ def test_command_prints_yaml_and_exits_0(capsys: pytest.CaptureFixture[str]) -> 
     assert out.out.startswith("---\n# ")
     assert "kind: VirtualServer" in out.out and out.out.count("kind: RealServer") == 2
     assert "keepalived-guide.conf:12: warning: advert_int:" in out.err
+
+
+def test_a_connect_timeout_over_the_interval_is_cut_to_it_with_a_warning() -> None:
+    notes = keepalived.convert(GUIDE, "keepalived.conf", "default").notes
+    [cut] = [n for n in notes if n.keyword == "connect_timeout"]
+    assert (cut.line, cut.level) == (46, Level.WARNING)
+    assert "10s is longer than the check interval 6s (delay_loop)" in cut.message
+    assert "connectTimeout set to 6s" in cut.message
+
+
+def test_durations_are_written_as_the_api_spells_them() -> None:
+    rendered = manifests.render(keepalived.convert(GUIDE, "keepalived.conf", "default").documents)
+    assert "connectTimeout: 6s\n" in rendered and "delayBeforeRetry: 3s\n" in rendered
+    assert ".0\n" not in rendered  # strings, as the CRD's durations are: never 6.0

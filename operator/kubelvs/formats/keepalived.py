@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from kubelvs import API_VERSION
+from kubelvs.api.durations import format_duration
 from kubelvs.api.enums import Scheduler
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import parse_object
@@ -46,6 +47,7 @@ _UNSUPPORTED_CHECKERS |= {"FILE_CHECK"}
 _SCHED_FLAG_WORDS = {"sh-port", "sh-fallback", "mh-port", "mh-fallback", "flag-1", "flag-2"}
 HTTP_STATUS = range(100, 600)  # what an HTTP status code can be, so a status_code range is bounded
 MAX_FWMARK = 2**32 - 1
+_DURATIONS = frozenset({"interval", "connectTimeout", "delayBeforeRetry"})  # healthCheck fields, in seconds
 
 
 @dataclass
@@ -691,7 +693,24 @@ def _checker(checker: Statement, defaults: dict[str, Any], out: Converted) -> di
     _CHECK.read(checker.inner(), scope)
     if scope.speaks_http:
         check["http"] = scope.http
-    return {k: v for k, v in check.items() if v is not None}
+    _timeout_within_interval(checker, check, out)
+    # Durations as the API has them, strings ("6s", "1m"): a number of seconds is no duration to the CRD.
+    return {k: format_duration(v) if k in _DURATIONS else v for k, v in check.items() if v is not None}
+
+
+def _timeout_within_interval(checker: Statement, check: dict[str, Any], out: Converted) -> None:
+    """keepalived lets connect_timeout outlast delay_loop (the next check waits); kube-lvs checks on the
+    interval, so a longer timeout would pile checks up and the API refuses it: cut to the interval, said."""
+    timeout, interval = check.get("connectTimeout"), check.get("interval")
+    if timeout is not None and interval is not None and timeout > interval:
+        check["connectTimeout"] = interval
+        out.note(
+            checker.line,
+            "connect_timeout",
+            f"{format_duration(timeout)} is longer than the check interval {format_duration(interval)} "
+            f"(delay_loop); kube-lvs ends a check before the next starts: connectTimeout set to "
+            f"{format_duration(interval)}",
+        )
 
 
 @_CHECK.install("connect_port")

@@ -68,7 +68,7 @@ def may_share(a: VirtualServer, b: VirtualServer) -> bool:
 
 def contest(virtual_servers: Iterable[VirtualServer], order: Ordering) -> Iterator[SetProblem]:
     """The VirtualServers that lose a claim (each once, for its first lost claim), first claimant by ``order``."""
-    holders: dict[str, list[VirtualServer]] = {}
+    holders: dict[str, list[tuple[VirtualServer, Claim]]] = {}
     for vs in sorted(virtual_servers, key=order.key):
         mine = claims(vs)
         problem = next((p for p in (_conflict(vs, claim, holders, order) for claim in mine) if p), None)
@@ -76,19 +76,19 @@ def contest(virtual_servers: Iterable[VirtualServer], order: Ordering) -> Iterat
             yield problem
             continue
         for claim in mine:
-            holders.setdefault(claim.key, []).append(vs)
+            holders.setdefault(claim.key, []).append((vs, claim))
 
 
 def _conflict(
-    vs: VirtualServer, claim: Claim, holders: dict[str, list[VirtualServer]], order: Ordering
+    vs: VirtualServer, claim: Claim, holders: dict[str, list[tuple[VirtualServer, Claim]]], order: Ordering
 ) -> SetProblem | None:
     kept = holders.get(claim.key, ())
     if not claim.shared:
         if not kept:
             return None
-        other = kept[0]
+        other, held = kept[0]
         what = claim.key
-        marked_by_other = other.spec.fwmark is not None and claim.key != service_identity(other.spec)
+        marked_by_other = held.path.startswith("spec.fwmarkMatch")
         if marked_by_other and vs.spec.fwmark is None:
             why = f"{what} is already marked by the fwmarkMatch of {order.first}VirtualServer {other.key} "
             why += "(IPVS looks fwmark services up first, so this service would never see it)"
@@ -100,7 +100,7 @@ def _conflict(
         else:
             why = f"{what} is already the service of {order.first}VirtualServer {other.key}"
         return SetProblem("VirtualServer", vs.key, Rejection.SERVICE_CONFLICT, Problem(claim.path, why))
-    refusing = next((holder for holder in kept if not may_share(vs, holder)), None)
+    refusing = next((holder for holder, _ in kept if not may_share(vs, holder)), None)
     if refusing is None:
         return None
     address = claim.key.removeprefix(_ADDRESS)

@@ -97,7 +97,7 @@ async def populate(emulator, backend):
                 "address": VIP,
                 "port": port,
                 "directors": {"nodeSelector": LABELS, "preferred": ["node-a"]},
-                "healthCheck": {"type": "tcp", "interval": "200ms", "connectTimeout": "500ms", "retries": 1},
+                "healthCheck": {"type": "tcp", "interval": "200ms", "connectTimeout": "200ms", "retries": 1},
             },
         },
     )

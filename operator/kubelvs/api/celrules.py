@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kubelvs.api import durations
+from kubelvs.api.durations import format_duration
+
 
 @dataclass(frozen=True)
 class CelRule:
@@ -129,6 +132,24 @@ VIRTUAL_SERVER_SPEC = (
     ),
 )
 
+
+def _duration_bounds(field: str, minimum: float, why: str) -> tuple[CelRule, CelRule]:
+    """A health-check duration between its minimum and a day, compared as CEL durations."""
+    low, high = format_duration(minimum), format_duration(durations.MAX_SECONDS)
+    return (
+        CelRule(
+            f"!has(self.{field}) || duration(self.{field}) >= duration('{low}')",
+            f"{field} must be at least {low}: {why}",
+            f".{field}",
+        ),
+        CelRule(
+            f"!has(self.{field}) || duration(self.{field}) <= duration('{high}')",
+            f"{field} must be at most {high}: {durations.MAX_WHY}",
+            f".{field}",
+        ),
+    )
+
+
 HEALTH_CHECK = (
     CelRule(
         "!has(self.http) || (has(self.type) && self.type in ['http', 'https'])",
@@ -136,10 +157,14 @@ HEALTH_CHECK = (
         ".http",
         _FORBIDDEN,
     ),
+    *_duration_bounds("interval", durations.MIN_INTERVAL, durations.MIN_INTERVAL_WHY),
+    *_duration_bounds("connectTimeout", durations.MIN_CONNECT_TIMEOUT, durations.MIN_CONNECT_TIMEOUT_WHY),
+    *_duration_bounds("delayBeforeRetry", durations.MIN_RETRY_DELAY, durations.MIN_RETRY_DELAY_WHY),
     CelRule(
-        "duration(has(self.connectTimeout) ? self.connectTimeout : '5s').getMilliseconds() < "
-        "duration(has(self.interval) ? self.interval : '6s').getMilliseconds() * 10",
-        "connectTimeout must be shorter than ten check intervals, or checks pile up",
+        # connectTimeout has no schema default: unset, it is 5s cut to the interval (HealthCheck)
+        "!has(self.connectTimeout) || duration(self.connectTimeout) <= "
+        "duration(has(self.interval) ? self.interval : '6s')",
+        f"connectTimeout must not be longer than interval: {durations.TIMEOUT_OVER_INTERVAL_WHY}",
         ".connectTimeout",
     ),
 )

@@ -1,4 +1,9 @@
-"""Field types shared by the models: addresses, ports, netmasks and interface names, each with its rule."""
+"""Field types shared by the models: addresses, ports, netmasks and interface names, each with its rule.
+
+Numbers are strict, as the CRD's ``type: integer`` is: ``"80"``, ``80.0`` and ``true`` are not ports
+(pydantic's lax mode would take all three). Every text field must be a string before anything looks at
+it, so no value is ``str()``-ed or ``repr()``-ed unbounded (:func:`kubelvs.api.problems.shown`).
+"""
 
 from __future__ import annotations
 
@@ -6,32 +11,46 @@ import ipaddress
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic import BeforeValidator, Field, Strict, WithJsonSchema
+
+from kubelvs.api.problems import shown
+
+ADDRESS_LIMIT = 64  # an IPv6 address with a zone fits; bounds the CRD's CEL rules that inspect addresses
+
+
+def text(value: object, what: str, limit: int) -> str:
+    """``value`` if it is a string of at most ``limit`` characters; else a ValueError naming ``what``."""
+    if not isinstance(value, str):
+        raise ValueError(f"{shown(value)} is not {what}: it must be a string")
+    if len(value) > limit:
+        raise ValueError(f"{shown(value)} is not {what}: longer than {limit} characters")
+    return value
 
 
 def _ip(value: object) -> str:
+    address = text(value, "an IPv4 or IPv6 address", ADDRESS_LIMIT)
     try:
-        return ipaddress.ip_address(str(value).strip()).compressed
+        return ipaddress.ip_address(address.strip()).compressed
     except ValueError:
-        raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
+        raise ValueError(f"{shown(value)} is not an IPv4 or IPv6 address") from None
 
 
 def _netmask(value: object) -> str:
     """A dotted IPv4 netmask with contiguous ones, or an IPv6 prefix length written "/N" or N."""
-    text = str(value).strip()
-    if re.fullmatch(r"/?\d{1,3}", text):
-        bits = int(text.lstrip("/"))
+    mask_text = text(value, "a netmask or prefix length", 15)
+    if re.fullmatch(r"/?[0-9]{1,3}", mask_text):
+        bits = int(mask_text.lstrip("/"))
         if bits > 128:
-            raise ValueError(f"{value!r} is not a prefix length: must be 0..128")
+            raise ValueError(f"{shown(value)} is not a prefix length: must be 0..128")
         return f"/{bits}"
     try:
-        mask = int(ipaddress.IPv4Address(text))
+        mask = int(ipaddress.IPv4Address(mask_text))
     except ValueError:
-        raise ValueError(f"{value!r} is neither a dotted IPv4 netmask nor an IPv6 prefix length") from None
+        raise ValueError(f"{shown(value)} is neither a dotted IPv4 netmask nor an IPv6 prefix length") from None
     inverted = ~mask & 0xFFFFFFFF
     if inverted & (inverted + 1):
-        raise ValueError(f"{value!r} is not a contiguous netmask (its one-bits must come first)")
-    return text
+        raise ValueError(f"{shown(value)} is not a contiguous netmask (its one-bits must come first)")
+    return mask_text
 
 
 def netmask_prefix(netmask: str) -> int:
@@ -41,19 +60,44 @@ def netmask_prefix(netmask: str) -> int:
     return bin(int(ipaddress.IPv4Address(netmask))).count("1")
 
 
-def _ifname(value: str) -> str:
-    if not re.fullmatch(r"[^\s/:]{1,15}", value):
-        raise ValueError(f"{value!r} is not a Linux interface name (1-15 characters, no '/', ':' or spaces)")
-    return value
+IFNAMSIZ = 16
+# The bytes the kernel's isspace() is true of (lib/ctype.c): the ASCII ones and 0xA0, Latin-1's no-break
+# space -- which is also a continuation byte of UTF-8 ('à' is C3 A0), so the kernel refuses those too.
+_KERNEL_SPACE = frozenset(b" \t\n\v\f\r\xa0")
+_REFUSED_BYTES = _KERNEL_SPACE | frozenset(b"/:\0")
 
+
+def _ifname(value: object) -> str:
+    """An interface name as the kernel's ``dev_valid_name`` takes it, counted in UTF-8 bytes."""
+    name = text(value, "a Linux interface name", IFNAMSIZ - 1)  # characters; the bytes are counted below
+    try:
+        raw = name.encode()
+    except UnicodeEncodeError:
+        raise ValueError(f"{shown(value)} is not a Linux interface name: not encodable as UTF-8") from None
+    if not 1 <= len(raw) <= IFNAMSIZ - 1:
+        raise ValueError(f"{shown(value)} is not a Linux interface name: it must be 1..15 bytes (IFNAMSIZ - 1)")
+    if name in (".", ".."):
+        raise ValueError(f"{shown(value)} is not a Linux interface name: '.' and '..' are refused")
+    if _REFUSED_BYTES.intersection(raw):
+        raise ValueError(
+            f"{shown(value)} is not a Linux interface name: no '/', ':', NUL or whitespace "
+            "(the kernel's isspace, which includes byte 0xA0)"
+        )
+    return name
+
+
+# The CRD's share of the kernel's rule, in characters (JSON schema cannot count UTF-8 bytes): no "." or
+# "..", no '/', ':', NUL, ASCII whitespace or U+00A0; a longer UTF-8 name is the operator's to refuse.
+_IFCHAR = r"[^\t\n\v\f\r /:\x00\xa0]"
+_IFCHAR_NOT_DOT = r"[^\t\n\v\f\r /:.\x00\xa0]"
+IFNAME_PATTERN = f"^({_IFCHAR_NOT_DOT}|{_IFCHAR_NOT_DOT}{_IFCHAR}|{_IFCHAR}{_IFCHAR_NOT_DOT}|{_IFCHAR}{{3,15}})$"
 
 IPAddress = Annotated[
     str,
     BeforeValidator(_ip),
-    # maxLength bounds the cost of the CRD's CEL rules that inspect addresses (IPv6 with a zone fits).
-    WithJsonSchema({"type": "string", "maxLength": 64, "description": "An IPv4 or IPv6 address."}),
+    WithJsonSchema({"type": "string", "maxLength": ADDRESS_LIMIT, "description": "An IPv4 or IPv6 address."}),
 ]
-Port = Annotated[int, Field(ge=0, le=65535)]
+Port = Annotated[int, Strict(), Field(ge=0, le=65535)]
 Netmask = Annotated[
     str,
     BeforeValidator(_netmask),
@@ -68,9 +112,11 @@ Netmask = Annotated[
 ]
 InterfaceName = Annotated[
     str,
-    AfterValidator(_ifname),
-    WithJsonSchema({"type": "string", "pattern": r"^[^\s/:]{1,15}$"}),
+    BeforeValidator(_ifname),
+    WithJsonSchema({"type": "string", "maxLength": IFNAMSIZ - 1, "pattern": IFNAME_PATTERN}),
 ]
-Weight = Annotated[int, Field(ge=0, le=65535)]
-Threshold = Annotated[int, Field(ge=0, le=4294967295)]
-Fwmark = Annotated[int, Field(ge=1, le=4294967295)]
+Weight = Annotated[int, Strict(), Field(ge=0, le=65535)]
+Threshold = Annotated[int, Strict(), Field(ge=0, le=4294967295)]
+Fwmark = Annotated[int, Strict(), Field(ge=1, le=4294967295)]
+StrictText = Annotated[str, Strict()]
+"""A string field: ``7`` or a YAML ``!!binary`` value (bytes) is not text, as the CRD's ``type: string`` says."""

@@ -8,12 +8,24 @@ relate two fields or two objects live in :mod:`kubelvs.api.rules`, so each can n
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
-from kubelvs.api.durations import Duration
+from kubelvs.api import durations
+from kubelvs.api.durations import Duration, at_least, format_duration
 from kubelvs.api.enums import (
     AddressFamily,
     Forwarding,
@@ -24,11 +36,17 @@ from kubelvs.api.enums import (
     Scheduler,
     SchedulerFlag,
 )
-from kubelvs.api.fields import Fwmark, InterfaceName, IPAddress, Netmask, Port, Threshold, Weight
+from kubelvs.api.fields import Fwmark, InterfaceName, IPAddress, Netmask, Port, StrictText, Threshold, Weight
+from kubelvs.api.problems import shown
 
 
 class Model(BaseModel):
-    """camelCase on the wire, snake_case in Python; unknown fields are errors, not silent no-ops."""
+    """camelCase on the wire, snake_case in Python; unknown fields are errors, not silent no-ops.
+
+    Types are the API server's: numbers, booleans and strings are strict per field (fields.py), so what
+    the CRD's schema refuses (``port: "80"``, ``onePacket: "true"``) is refused here too; enums still take
+    their string values (a model-wide strict mode would want enum members from Python).
+    """
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -42,7 +60,7 @@ class Model(BaseModel):
 class Persistence(Model):
     """Persistent connections (``ipvsadm -p [timeout] -M netmask``): a client sticks to one real server."""
 
-    timeout: int = Field(300, ge=1, le=2147483647)
+    timeout: StrictInt = Field(300, ge=1, le=2147483647)
     """Seconds a client stays with its real server after its last connection (ipvsadm -p; default 300)."""
     netmask: Netmask | None = None
     """Clients inside one netmask share a real server (ipvsadm -M): dotted for IPv4, /N for IPv6.
@@ -61,11 +79,11 @@ class Gateway(Model):
 class Directors(Model):
     """Which nodes may hold the VIP: stands in for keepalived's VRRP group."""
 
-    node_selector: dict[str, str] = Field(default_factory=dict)
+    node_selector: dict[StrictText, StrictText] = Field(default_factory=dict)
     """Node labels a director must carry; empty selects every node the agent runs on."""
     interface: InterfaceName | None = None
     """Interface the active director binds the VIP to; default: the default-route interface."""
-    preferred: list[str] = Field(default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"})
+    preferred: list[StrictText] = Field(default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"})
     """Node names in priority order (VRRP priority): the VIP moves back to the first healthy one."""
     gateway: Gateway | None = None
     """Floating real-server-side address for NAT's return path (natReturnPath: route)."""
@@ -82,15 +100,39 @@ class FwmarkMatch(Model):
     """Destination ports marked into the one service (e.g. 80 and 443 for sticky HTTP/HTTPS)."""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NO_CONTROL: dict[str, JsonValue] = {"pattern": r"^[^\x00-\x1f\x7f-\x9f]*$"}  # the CRD's form of _no_control
+
+
+def _no_control(value: str) -> str:
+    """No CR, LF or other control character: a request line or header cannot carry one (header injection)."""
+    found = _CONTROL.search(value)
+    if found is not None:
+        raise ValueError(
+            f"{shown(value)} holds control character U+{ord(found.group()):04X} at position {found.start()}: "
+            "an HTTP request line or header cannot carry it (it would inject a header)"
+        )
+    return value
+
+
+HeaderText = Annotated[StrictText, AfterValidator(_no_control)]
+CheckInterval = Annotated[Duration, at_least(durations.MIN_INTERVAL, durations.MIN_INTERVAL_WHY)]
+ConnectTimeout = Annotated[Duration, at_least(durations.MIN_CONNECT_TIMEOUT, durations.MIN_CONNECT_TIMEOUT_WHY)]
+RetryDelay = Annotated[Duration, at_least(durations.MIN_RETRY_DELAY, durations.MIN_RETRY_DELAY_WHY)]
+
+
 class HttpCheck(Model):
     """keepalived HTTP_GET / SSL_GET ``url`` block."""
 
-    path: str = "/"
+    path: HeaderText = Field("/", max_length=2048, json_schema_extra=_NO_CONTROL)
     """Request path; must start with '/'."""
-    expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1, max_length=16)
+    expect_status: list[StrictInt] = Field(default_factory=lambda: [200], min_length=1, max_length=16)
     """Status codes that count as healthy (keepalived status_code)."""
-    host: str | None = None
+    host: HeaderText | None = Field(None, max_length=253, json_schema_extra=_NO_CONTROL)
     """Host header (keepalived virtualhost); default: the real server's address."""
+
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
 
 
 class HealthCheck(Model):
@@ -98,20 +140,39 @@ class HealthCheck(Model):
 
     type: HealthCheckType = HealthCheckType.TCP
     """tcp (TCP_CHECK), http (HTTP_GET), https (SSL_GET) or none."""
-    interval: Duration = 6.0
-    """Time between checks (keepalived delay_loop)."""
-    connect_timeout: Duration = 5.0
-    """Time a connect or request may take (connect_timeout)."""
-    retries: int = Field(1, ge=1, le=100)
+    interval: CheckInterval = 6.0
+    """Time between checks (keepalived delay_loop); at least 100ms."""
+    connect_timeout: ConnectTimeout | None = None
+    """Time a connect or request may take (connect_timeout); at least 10ms and at most interval.
+    Default: 5s, or interval when that is shorter."""
+    retries: StrictInt = Field(1, ge=1, le=100)
     """Consecutive failures before the real server is declared down (nb_get_retry / retry)."""
-    delay_before_retry: Duration = 1.0
-    """Pause between the attempts of one failing check (delay_before_retry)."""
+    delay_before_retry: RetryDelay = 1.0
+    """Pause between the attempts of one failing check (delay_before_retry); at least 10ms."""
     port: Port | None = None
     """Port to check (connect_port); default: the real server's port."""
     http: HttpCheck | None = None
     """What an http/https check requests and expects."""
     on_failure: OnFailure = OnFailure.QUIESCE
     """quiesce: weight 0, so persistent clients drain (inhibit_on_failure); remove: delete the destination."""
+
+    @field_validator("connect_timeout")
+    @classmethod
+    def _within_interval(cls, seconds: float | None, info: ValidationInfo) -> float | None:
+        interval = info.data.get("interval")  # validated first (fields validate in order); absent if invalid
+        if seconds is not None and interval is not None and seconds > interval:
+            raise ValueError(
+                f"{format_duration(seconds)} is longer than interval {format_duration(interval)}: "
+                f"{durations.TIMEOUT_OVER_INTERVAL_WHY}"
+            )
+        return seconds
+
+    @property
+    def effective_connect_timeout(self) -> float:
+        """connectTimeout as given, else its default cut to the interval (a 1s interval needs no timeout)."""
+        if self.connect_timeout is not None:
+            return self.connect_timeout
+        return min(DEFAULT_CONNECT_TIMEOUT, self.interval)
 
 
 class VirtualServerSpec(Model):
@@ -135,7 +196,7 @@ class VirtualServerSpec(Model):
         default_factory=list, max_length=4, json_schema_extra={"x-kubernetes-list-type": "set"}
     )
     """Scheduler flags (ipvsadm -b): sh-fallback, sh-port for sh; mh-fallback, mh-port for mh."""
-    one_packet: bool = False
+    one_packet: StrictBool = False
     """One-packet scheduling for UDP (ipvsadm -o / --ops)."""
     forwarding: Forwarding = Forwarding.DR
     """dr (-g, the default), nat (-m) or tun (-i); a RealServer may override it."""
@@ -148,11 +209,19 @@ class VirtualServerSpec(Model):
     health_check: HealthCheck | None = None
     """Real-server health checking; omit for none."""
 
+    @field_validator("scheduler_flags")
+    @classmethod
+    def _a_set(cls, flags: list[SchedulerFlag]) -> list[SchedulerFlag]:
+        twice = [flag.value for index, flag in enumerate(flags) if flag in flags[:index]]
+        if twice:
+            raise ValueError(f"lists {twice[0]!r} more than once (a set, as the CRD's list-type says)")
+        return flags
+
 
 class RealServerSpec(Model):
     """One IPVS destination: ``ipvsadm -a -t VIP:port -r RIP:port -w weight``."""
 
-    virtual_server: str = Field(min_length=1, max_length=253)
+    virtual_server: StrictText = Field(min_length=1, max_length=253)
     """Name of the VirtualServer in the same namespace."""
     address: IPAddress
     """Real server address (RIP)."""
@@ -220,10 +289,14 @@ class ObjectMeta(BaseModel):
     """The part of metadata kube-lvs reads; everything else passes through."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    name: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-    namespace: str = "default"
+    name: StrictText = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    """A DNS subdomain (RFC 1123), as the API server wants of a custom resource's name."""
+    namespace: StrictText = Field(
+        "default", min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+    )
+    """A DNS label (RFC 1123): at most 63 characters, no dots."""
     generation: int | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[StrictText, StrictText] = Field(default_factory=dict)
 
 
 class VirtualServer(BaseModel):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+
+QUOTE_LIMIT = 60  # what a message quotes of one value
 
 
 @dataclass(frozen=True)
@@ -29,9 +32,28 @@ def _path(loc: tuple[int | str, ...], prefix: str) -> str:
     return ".".join(parts)
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+class _Bounded(reprlib.Repr):
+    """reprlib, which looks at no more of a value than it shows -- but an int's repr is built whole
+    first (and past 4,300 digits Python refuses to build it), so a long one is told by its size."""
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 192:
+            return f"<an integer of {x.bit_length()} bits>"
+        return super().repr_int(x, level)
+
+
+_REPR = _Bounded()
+_REPR.maxstring = QUOTE_LIMIT
+_REPR.maxother = QUOTE_LIMIT
+_REPR.maxlevel = 2
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 4
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` for a message, bounded whatever the value is: a long string, a deep or huge
+    collection or a huge integer costs what the message shows, never the size of the input."""
+    text = _REPR.repr(value)
+    return text if len(text) <= QUOTE_LIMIT + 10 else text[: QUOTE_LIMIT + 7] + "..."
 
 
 def from_validation_error(error: ValidationError, prefix: str = "") -> list[Problem]:
@@ -44,6 +66,6 @@ def from_validation_error(error: ValidationError, prefix: str = "") -> list[Prob
         elif item["type"] == "missing":
             message = "required field is missing"
         elif item["type"] in {"enum", "literal_error"} or "Input should" in message:
-            message = f"{message} (got {_short(item['input'])})"
+            message = f"{message} (got {shown(item['input'])})"
         problems.append(Problem(_path(tuple(item["loc"]), prefix), message))
     return problems

@@ -121,10 +121,6 @@ def virtual_server_problems(spec: VirtualServerSpec) -> Iterator[Problem]:
                         f"spec.healthCheck.http.expectStatus[{index}]",
                         f"{code} is not an HTTP status code (100..599)",
                     )
-        if check.connect_timeout >= check.interval * 10:
-            yield Problem(
-                "spec.healthCheck.connectTimeout", "must be shorter than ten check intervals, or checks pile up"
-            )
 
 
 def real_server_problems(spec: RealServerSpec) -> Iterator[Problem]:

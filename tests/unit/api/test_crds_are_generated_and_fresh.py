@@ -256,7 +256,7 @@ VALID = [
             "healthCheck": {
                 "type": "https",
                 "interval": "500ms",
-                "connectTimeout": "4s",
+                "connectTimeout": "400ms",
                 "http": {"path": "/healthz", "expectStatus": [200, 204]},
             },
         },

@@ -59,9 +59,16 @@ def test_port_zero_is_accepted_with_persistence() -> None:
 def test_health_check_defaults() -> None:
     check = HealthCheck()
     assert check.type == HealthCheckType.TCP
-    assert (check.interval, check.connect_timeout, check.delay_before_retry) == (6.0, 5.0, 1.0)
+    assert (check.interval, check.effective_connect_timeout, check.delay_before_retry) == (6.0, 5.0, 1.0)
     assert check.retries == 1
     assert check.on_failure == OnFailure.QUIESCE
+
+
+def test_an_unset_connect_timeout_is_cut_to_a_short_interval() -> None:
+    check = HealthCheck.model_validate({"interval": "1s"})
+    assert (check.connect_timeout, check.effective_connect_timeout) == (None, 1.0)
+    given = HealthCheck.model_validate({"interval": "1s", "connectTimeout": "300ms"})
+    assert given.effective_connect_timeout == 0.3
 
 
 @pytest.mark.parametrize(
@@ -83,7 +90,7 @@ def test_ipv6_services_are_accepted_and_normalised(raw: str, address: str, ident
 
 def test_ipv6_prefix_length_may_be_written_without_slash() -> None:
     spec = VirtualServerSpec.model_validate(
-        {"address": "2001:db8::10", "port": 80, "persistence": {"netmask": 64}}
+        {"address": "2001:db8::10", "port": 80, "persistence": {"netmask": "64"}}
     )
     assert spec.persistence is not None and spec.persistence.netmask == "/64"
 

@@ -73,7 +73,7 @@ class CheckSpec:
             address=address,
             port=check.port if check.port is not None else port,
             interval=check.interval,
-            connect_timeout=check.connect_timeout,
+            connect_timeout=check.effective_connect_timeout,
             retries=check.retries,
             delay_before_retry=check.delay_before_retry,
             path=http.path if http else "/",

@@ -36,6 +36,7 @@ def open_kernel() -> Kernel:
     except ImportError:
         from kubelvs.kernel import ipvs
         from kubelvs.kernel.addresses import NetlinkAddresses
+        from kubelvs.kernel.arp import RawAnnouncements
         from kubelvs.kernel.nft import NftPacketRules
         from kubelvs.kernel.routes import NetlinkPolicyRoutes
         from kubelvs.kernel.sysctl import ProcSysctls
@@ -52,6 +53,7 @@ def open_kernel() -> Kernel:
             tunnel=NetlinkTunnel(),
             routes=NetlinkPolicyRoutes(),
             rules=NftPacketRules(),
+            announcements=RawAnnouncements(),
         )
 
 

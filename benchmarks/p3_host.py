@@ -143,6 +143,7 @@ def measure() -> dict[str, Any]:
         fakes.FakeTunnel(),
         fakes.FakePolicyRoutes(),
         fakes.FakePacketRules(),
+        fakes.FakeAnnouncements(),
     )
     with tempfile.TemporaryDirectory(prefix="kubelvs-p3-host-") as workdir, api_server(Path(workdir)) as url:
         api = Client(url)

@@ -142,6 +142,7 @@ def host_child(manifest: Path) -> None:
         fakes.FakeTunnel(),
         fakes.FakePolicyRoutes(),
         fakes.FakePacketRules(),
+        fakes.FakeAnnouncements(),
     )
     loaded = manifests.load([str(manifest)])
     state = plan(loaded.virtual_servers, loaded.real_servers, workload.facts(), set()).state

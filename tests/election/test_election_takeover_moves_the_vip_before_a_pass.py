@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client as k8s
 
+from kubelvs.agent.announcer import GARP_COUNT
 from kubelvs.agent.cluster import ClusterAgent
 from kubelvs.agent.options import ClusterOptions as Options
 from kubelvs.agent.pipeline import Pass
@@ -71,8 +72,9 @@ def test_a_gain_binds_and_announces_and_a_step_down_removes_without_a_pass(agent
     agent.election._held = frozenset({group})  # the election won the Lease
     assert agent.holding.move_addresses() == frozenset()
     assert {vip, gateway} <= node.addresses.present
-    assert node.addresses.announced == [("eth0", VIP), ("eth1", GATEWAY)]  # each once, as it is added
-    assert node.addresses.repeated == [("eth0", VIP), ("eth1", GATEWAY)] * 2  # then the repeats, together
+    assert node.announcements.sent[:2] == [("eth0", VIP), ("eth1", GATEWAY)]  # each once, as it is added
+    assert agent.reconciler.announcer.wait(timeout=5)
+    assert node.announcements.sent == [("eth0", VIP), ("eth1", GATEWAY)] * GARP_COUNT  # the repeats, together
     assert {vip, gateway} <= agent.reconciler.record.addresses  # owned: the next pass keeps them
 
     assert agent.holding.move_addresses() == frozenset()  # nothing changed since: nothing written
@@ -96,4 +98,4 @@ def test_before_the_first_pass_a_change_waits_for_one(agent_and_node):
     agent, node = agent_and_node
     agent.election._held = frozenset({"kubelvs-directors-x"})
     assert agent.holding.move_addresses() is None  # nothing to plan from: the pass binds
-    assert node.addresses.announced == []
+    assert node.announcements.sent == []

@@ -9,7 +9,9 @@ import pytest
 from _inside import inside
 from netns import LvsTopology, Namespace, Netns
 
+from kubelvs.agent.announcer import Announcer
 from kubelvs.kernel.addresses import InterfaceNotFound, NetlinkAddresses
+from kubelvs.kernel.arp import RawAnnouncements
 from kubelvs.netstate import AddressKey
 
 
@@ -135,15 +137,17 @@ def test_failover_announcement_moves_the_clients_neighbour_entry(lvs_factory, ip
     assert neighbour(lvs.client, vip) == mac(first, "eth0")
 
     with inside(second.name):
-        with addresses.batch() as batch:
-            assert batch.announce(key)  # the first announcement, as a pass sends it
-        assert addresses.repeat_announcements([key], rounds=2) == {}  # and its repeats
+        announcer = Announcer(RawAnnouncements())
+        assert announcer.announce(key)  # the first announcement, as a pass sends it
+        assert announcer.wait(timeout=30)  # and its repeats
     assert wait_for(lambda: neighbour(lvs.client, vip) == mac(second, "eth0"))
 
 
 def test_announcing_skips_lo_and_names_a_missing_interface(netns: Netns) -> None:
     netns.namespace("node")
-    with inside("node"), NetlinkAddresses().batch() as batch:
-        assert not batch.announce(AddressKey("lo", "192.0.2.100", 32))  # lo has no Ethernet address
+    announcer = Announcer(RawAnnouncements())
+    with inside("node"):
+        assert not announcer.announce(AddressKey("lo", "192.0.2.100", 32))  # lo has no Ethernet address
         with pytest.raises(LookupError, match="'nope'"):
-            batch.announce(AddressKey("nope", "192.0.2.100", 32))
+            announcer.announce(AddressKey("nope", "192.0.2.100", 32))
+    assert announcer.wait(timeout=0)  # nothing was scheduled

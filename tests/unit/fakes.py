@@ -8,11 +8,13 @@ The module-level assignments at the bottom make mypy check that each fake satisf
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+from kubelvs.agent.announcer import Timers
 from kubelvs.kernel import interfaces
 from kubelvs.netstate import (
     KERNEL_OWNED_FLAGS,
@@ -118,9 +120,6 @@ class FakeAddresses:
         self.present: set[AddressKey] = {AddressKey("lo", "127.0.0.1", 8)}
         self.defaults = {2: "eth0"}
         self.writes: Counter[str] = Counter()
-        self.announced: list[tuple[str, str]] = []  # first announcements
-        self.repeated: list[tuple[str, str]] = []  # their repeats
-        self.down: set[str] = set()  # interfaces that take addresses but send no announcement (ENETDOWN)
         self.batches = 0
 
     def list(self, interfaces: Sequence[str]) -> set[AddressKey]:
@@ -144,17 +143,6 @@ class FakeAddresses:
         self.batches += 1
         yield FakeAddressBatch(self)
 
-    def repeat_announcements(
-        self, keys: Sequence[AddressKey], rounds: int, keep: Callable[[AddressKey], bool] | None = None
-    ) -> dict[AddressKey, str]:
-        """Like the kernel's: every kept key once per round; a key on a ``down`` interface fails."""
-        errors = {key: f"network is down: {key.interface}" for key in keys if key.interface in self.down}
-        for _ in range(rounds):
-            self.repeated.extend(
-                (key.interface, key.address) for key in keys if key not in errors and (keep is None or keep(key))
-            )
-        return errors
-
 
 class FakeAddressBatch:
     def __init__(self, addresses: FakeAddresses) -> None:
@@ -176,11 +164,67 @@ class FakeAddressBatch:
         self.addresses.present.discard(key)
         return True
 
-    def announce(self, key: AddressKey) -> bool:
-        if key.interface in self.addresses.down:
-            raise OSError(f"network is down: {key.interface}")
-        self.addresses.announced.append((key.interface, key.address))
+
+class FakeAnnouncements:
+    """Every frame as ``(interface, address)`` in the order sent; an interface in ``down`` refuses frames
+    (ENETDOWN) and one in ``silent`` has no Ethernet address (lo, tunl0)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.down: set[str] = set()
+        self.silent: set[str] = {"lo", "tunl0"}
+        self.open = False  # sockets held since the last close
+        self.closes = 0
+
+    def send(self, interface: str, address: str) -> bool:
+        self.open = True
+        if interface in self.down:
+            raise OSError(f"network is down: {interface}")
+        if interface in self.silent:
+            return False
+        self.sent.append((interface, address))
         return True
+
+    def close(self) -> None:
+        self.open = False
+        self.closes += 1
+
+
+class ManualTimers:
+    """The announcer's clock and timers by hand: time stands still until :meth:`fire` moves it to the
+    earliest timer and runs that timer's action in the calling thread."""
+
+    def __init__(self) -> None:
+        self.time = 0.0
+        self._queue: list[tuple[float, int, Callable[[], None]]] = []
+        self._armed = 0
+
+    def now(self) -> float:
+        return self.time
+
+    def later(self, delay: float, action: Callable[[], None]) -> None:
+        self._armed += 1
+        heapq.heappush(self._queue, (self.time + max(delay, 0.0), self._armed, action))
+
+    @property
+    def armed(self) -> int:
+        return len(self._queue)
+
+    def fire(self) -> bool:
+        """Run the earliest timer; False if none is armed."""
+        if not self._queue:
+            return False
+        at, _, action = heapq.heappop(self._queue)
+        self.time = max(self.time, at)
+        action()
+        return True
+
+    def run(self) -> int:
+        """Fire timers until none is armed; how many fired."""
+        fired = 0
+        while self.fire():
+            fired += 1
+        return fired
 
 
 class FakeSysctls:
@@ -249,3 +293,5 @@ _sysctls: interfaces.Sysctls = FakeSysctls()
 _tunnel: interfaces.Tunnel = FakeTunnel()
 _routes: interfaces.PolicyRoutes = FakePolicyRoutes()
 _rules: interfaces.PacketRules = FakePacketRules()
+_announcements: interfaces.Announcements = FakeAnnouncements()
+_timers: Timers = ManualTimers()

@@ -5,8 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fakes import FakeAddresses, FakeIpvs, FakePacketRules, FakePolicyRoutes, FakeSysctls, FakeTunnel
+from fakes import (
+    FakeAddresses,
+    FakeAnnouncements,
+    FakeIpvs,
+    FakePacketRules,
+    FakePolicyRoutes,
+    FakeSysctls,
+    FakeTunnel,
+)
 
+from kubelvs.agent.announcer import Announcer
 from kubelvs.agent.draining import Drainer
 from kubelvs.agent.ownership import Store
 from kubelvs.agent.reconciler import Kernel, Reconciler
@@ -31,6 +40,7 @@ class Node:
     tunnel: FakeTunnel
     routes: FakePolicyRoutes
     rules: FakePacketRules
+    announcements: FakeAnnouncements
 
     @classmethod
     def new(cls) -> Node:
@@ -41,15 +51,19 @@ class Node:
             FakeTunnel(),
             FakePolicyRoutes(),
             FakePacketRules(),
+            FakeAnnouncements(),
         )
 
     def kernel(self) -> Kernel:
-        return Kernel(self.ipvs, self.addresses, self.sysctls, self.tunnel, self.routes, self.rules)
+        return Kernel(
+            self.ipvs, self.addresses, self.sysctls, self.tunnel, self.routes, self.rules, self.announcements
+        )
 
     def reconciler(
         self,
         state_file: Path | None = None,
         pools: tuple[Network, ...] = (),
         drainer: Drainer | None = None,
+        announcer: Announcer | None = None,
     ) -> Reconciler:
-        return Reconciler(self.kernel(), Store(state_file), drainer or Drainer(300.0), pools)
+        return Reconciler(self.kernel(), Store(state_file), drainer or Drainer(300.0), pools, announcer)

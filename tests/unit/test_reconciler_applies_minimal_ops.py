@@ -152,7 +152,7 @@ def test_every_facility_converges_and_empties_again():
     reconciler = node.reconciler()
     reconciler.reconcile(FULL)
     assert AddressKey("eth0", "192.0.2.100", 32) in node.addresses.present
-    assert node.addresses.announced == [("eth0", "192.0.2.100")]
+    assert node.announcements.sent[:1] == [("eth0", "192.0.2.100")]  # the first, at once
     assert node.sysctls.values["net/ipv4/ip_forward"] == "1"
     assert node.tunnel.up
     assert node.routes.routes == set(FULL.policy_routes.values())
@@ -172,7 +172,7 @@ def test_backend_vips_on_lo_are_not_announced():
     key = AddressKey("lo", "192.0.2.100", 32)
     node.reconciler().reconcile(NodeState(addresses={key: Address(key)}))
     assert key in node.addresses.present
-    assert node.addresses.announced == []
+    assert node.announcements.sent == []
 
 
 def test_timeouts_are_written_only_when_they_differ():

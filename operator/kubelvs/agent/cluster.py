@@ -131,6 +131,7 @@ class ClusterAgent:
         await self.health.close()
         self.source.stop()
         self.metrics.close()
+        await asyncio.to_thread(self.reconciler.announcer.close)  # after the last pass: nothing announces later
 
     def _wake_threadsafe(self) -> None:
         self.runner.wake_threadsafe()

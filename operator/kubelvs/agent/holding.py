@@ -160,7 +160,7 @@ class ElectedGroups:
             interfaces = sorted({key.interface for key in gained})
             present = pipeline.kernel.addresses.list(interfaces) if gained else set()
             added = sorted(gained - present)
-            announced = pipeline.reconciler.bind(added, outcome)  # each announced once as it is added
+            pipeline.reconciler.bind(added, outcome)  # each announced as it is added, repeated by the announcer
         logger.info(
             "held groups changed: bound %s, removed %s in %.3f s%s",
             _addresses(added) or "nothing",
@@ -168,7 +168,6 @@ class ElectedGroups:
             time.monotonic() - started,
             "".join(f"; {obj}: {error}" for obj, error in outcome.errors),
         )
-        pipeline.reconciler.repeat_announcements(announced)  # outside the lock
         return before - held
 
 

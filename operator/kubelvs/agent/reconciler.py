@@ -14,15 +14,15 @@ touches, and writes only those ops, so one weight edit is one read of one servic
 large the table. Anything it cannot do that way (no clean last state, a failed read or write, a removal
 while other destinations are draining) ends in a full pass.
 
-New VIPs are announced once as they are added; the repeats go out afterwards in a thread, all VIPs together
-per round, so neither the pass nor a lock around it waits for them (:meth:`Reconciler.bind`).
+Each new VIP on an announcing interface is handed to the announcer as it is added, and each removed one
+withdrawn before it goes (:mod:`kubelvs.agent.announcer` sends the first announcement at once and owns the
+repeats, so neither the pass nor a lock around it waits for them).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -30,9 +30,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
+from kubelvs.agent.announcer import Announcer
 from kubelvs.agent.draining import Drainer
 from kubelvs.agent.ownership import Record, Store
-from kubelvs.kernel.interfaces import Addresses, IpvsTable, PacketRules, PolicyRoutes, Sysctls, Tunnel
+from kubelvs.kernel.interfaces import (
+    Addresses,
+    Announcements,
+    IpvsTable,
+    PacketRules,
+    PolicyRoutes,
+    Sysctls,
+    Tunnel,
+)
 from kubelvs.netstate import (
     KERNEL_OWNED_FLAGS,
     AddDestination,
@@ -60,7 +69,6 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 UNANNOUNCED = ("lo", "tunl0")  # backends' VIPs must never be announced
-GARP_COUNT = 3
 
 
 @dataclass
@@ -73,6 +81,7 @@ class Kernel:
     tunnel: Tunnel
     routes: PolicyRoutes
     rules: PacketRules
+    announcements: Announcements
 
 
 @dataclass
@@ -185,14 +194,15 @@ class Reconciler:
         store: Store,
         drainer: Drainer,
         vip_pools: tuple[Network, ...] = (),
+        announcer: Announcer | None = None,
     ) -> None:
         self.kernel = kernel
         self.store = store
         self.drainer = drainer
         self.vip_pools = vip_pools
+        self.announcer = announcer if announcer is not None else Announcer(kernel.announcements)
         self.record: Record = store.load()  # adopt: what an earlier run programmed is still ours
         self.applied: NodeState | None = None  # what the last pass brought the kernel to without an error
-        self._repeating: list[threading.Thread] = []  # announcement repeats still going out
 
     def reconcile(self, state: NodeState) -> Outcome:
         """The full pass: read everything this agent owns, diff against ``state``, write the difference."""
@@ -433,7 +443,10 @@ class Reconciler:
             logger.error("cannot read interface addresses: %s", error)
             return
         if removing:
-            self.record.addresses -= {k for k in self.record.addresses if k not in present}  # gone by hand
+            gone = {k for k in self.record.addresses if k not in present}  # removed by hand
+            for key in gone:
+                self.announcer.withdraw(key)
+            self.record.addresses -= gone
             unwanted = [k for k in sorted(present) if k not in state.addresses and self._owns_address(k, state)]
             if unwanted:
                 self.unbind(unwanted, outcome)
@@ -441,16 +454,15 @@ class Reconciler:
         self.record.addresses.update(state.addresses)  # desired is ours, adopted or added
         missing = [key for key in sorted(state.addresses) if key not in present]
         if missing:
-            self._repeat_in_background(self.bind(missing, outcome))
+            self.bind(missing, outcome)
 
-    def bind(self, keys: Sequence[AddressKey], outcome: Outcome) -> list[AddressKey]:
-        """Add ``keys`` over one batch of sockets, announcing each new VIP once right after it is added (clients
-        move at once; backends' VIPs on lo and tunl0 never). Errors are per address: one bad address (say, on a
-        missing interface) fails only itself. Returns the addresses announced, for
-        :meth:`repeat_announcements` to repeat outside the pass (and outside any lock around it).
+    def bind(self, keys: Sequence[AddressKey], outcome: Outcome) -> None:
+        """Add ``keys`` over one batch of sockets, each new VIP handed to the announcer right after it is added
+        (its first announcement goes out at once, so clients move at once; backends' VIPs on lo and tunl0
+        never). Errors are per address: one bad address (say, on a missing interface) fails only itself.
         """
-        announced: list[AddressKey] = []
         added, started = 0, time.monotonic()
+        announced = outcome.writes["address.announce"]
         try:
             with self.kernel.addresses.batch() as batch:
                 for key in keys:
@@ -459,30 +471,26 @@ class Reconciler:
                         continue
                     added += 1
                     self.record.addresses.add(key)
-                    if key.interface in UNANNOUNCED:
-                        continue
-
-                    def announce(key: AddressKey = key) -> bool:
-                        sent = batch.announce(key)
-                        if sent:
-                            announced.append(key)
-                        return sent
-
-                    self._try(outcome, obj, "address.announce", announce)
+                    if key.interface not in UNANNOUNCED:
+                        self._try(outcome, obj, "address.announce", partial(self.announcer.announce, key))
         except Exception as error:  # the batch's sockets could not be opened (or closed): nothing, or part, added
             outcome.errors.append(("addresses", f"add: {error}"))
             logger.error("cannot add interface addresses: %s", error)
         logger.info(
-            "added %d of %d address(es), announced %d, in %.3f s (the repeats follow in the background)",
+            "added %d of %d address(es), announced %d, in %.3f s (the announcer repeats them)",
             added,
             len(keys),
-            len(announced),
+            outcome.writes["address.announce"] - announced,
             time.monotonic() - started,
         )
-        return announced
 
     def unbind(self, keys: Sequence[AddressKey], outcome: Outcome) -> None:
-        """Remove ``keys`` over one batch of sockets; an address already gone is fine, errors are per address."""
+        """Remove ``keys`` over one batch of sockets; an address already gone is fine, errors are per address.
+
+        Each is withdrawn from the announcer first, so no repeat of it goes out once it may be elsewhere.
+        """
+        for key in keys:
+            self.announcer.withdraw(key)
         removed, started = 0, time.monotonic()
         try:
             with self.kernel.addresses.batch() as batch:
@@ -495,46 +503,6 @@ class Reconciler:
             outcome.errors.append(("addresses", f"remove: {error}"))
             logger.error("cannot remove interface addresses: %s", error)
         logger.info("removed %d of %d address(es) in %.3f s", removed, len(keys), time.monotonic() - started)
-
-    def repeat_announcements(self, keys: Sequence[AddressKey]) -> None:
-        """The GARP_COUNT - 1 repeats of :meth:`bind`'s first announcements, every VIP together per round: blocks
-        about (GARP_COUNT - 1) announcement intervals however many VIPs. Failures are logged (the pass that
-        bound the VIPs has already reported), and a VIP this agent removed meanwhile (a later pass, a step-down)
-        is not announced again: every removal leaves the ownership record, which is asked before each round
-        (asking the kernel instead cost a dump of all addresses per round, seconds at 1,000 VIPs under TCG).
-        """
-        if not keys or GARP_COUNT < 2:
-            return
-
-        def owned(key: AddressKey) -> bool:  # one membership test: safe while a pass runs in another thread
-            return key in self.record.addresses
-
-        try:
-            errors = self.kernel.addresses.repeat_announcements(keys, GARP_COUNT - 1, owned)
-        except Exception as error:
-            logger.warning("could not repeat the announcements of %d address(es): %s", len(keys), error)
-            return
-        for key, why in errors.items():
-            where = f"{key.address}/{key.prefixlen} on {key.interface}"
-            logger.warning("address %s: repeated announcement failed: %s", where, why)
-        logger.debug("repeated the announcements of %d address(es)", len(keys) - len(errors))
-
-    def _repeat_in_background(self, keys: list[AddressKey]) -> None:
-        """Repeat off the pass: it returns (and releases any lock it runs under) without waiting for them.
-
-        The thread inherits the caller's network namespace, and is not a daemon: a ``--once`` run exits
-        only after the repeats went out.
-        """
-        if not keys or GARP_COUNT < 2:
-            return
-        thread = threading.Thread(target=self.repeat_announcements, args=(keys,), name="announcement-repeats")
-        self._repeating = [t for t in self._repeating if t.is_alive()] + [thread]
-        thread.start()
-
-    def wait_for_announcements(self, timeout: float | None = None) -> None:
-        """Block until the repeats the passes left running have gone out (tests, orderly shutdown)."""
-        for thread in self._repeating:
-            thread.join(timeout)
 
     # --- sysctls -------------------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ WATCHED_POLL_INTERVAL = 1.0  # the safety net beside inotify (a directory that a
 def open_kernel() -> Kernel:
     """The pyroute2 / procfs / nft gateways of the current network namespace."""
     from kubelvs.kernel.addresses import NetlinkAddresses
+    from kubelvs.kernel.arp import RawAnnouncements
     from kubelvs.kernel.ipvs import KernelIpvsTable
     from kubelvs.kernel.nft import NftPacketRules
     from kubelvs.kernel.routes import NetlinkPolicyRoutes
@@ -62,6 +63,7 @@ def open_kernel() -> Kernel:
         tunnel=NetlinkTunnel(),
         routes=NetlinkPolicyRoutes(),
         rules=NftPacketRules(),
+        announcements=RawAnnouncements(),
     )
 
 
@@ -155,14 +157,17 @@ class StandaloneAgent:
 
     def run(self, once: bool) -> int:
         warn_without_pools(self.options.vip_pools, logger)
-        if once:
-            findings, outcome = self.run_pass()
-            print(f"kubelvs agent: {outcome}", file=sys.stderr)
-            return 1 if findings or outcome.errors else 0
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._stop)
-        self.serve()
-        return 0
+        try:
+            if once:
+                findings, outcome = self.run_pass()
+                print(f"kubelvs agent: {outcome}", file=sys.stderr)
+                return 1 if findings or outcome.errors else 0
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, self._stop)
+            self.serve()
+            return 0
+        finally:
+            self.reconciler.announcer.close()  # the last pass's repeats go out before the process exits
 
     def serve(self) -> None:
         """Passes on every manifest change and resync period until :meth:`stop`."""

@@ -5,8 +5,9 @@ interface, on ``lo`` for DR backends and on ``tunl0`` for TUN backends, plus the
 Adding a present address and removing a missing one both succeed, so the reconciler can retry blindly.
 Every read and every :meth:`NetlinkAddresses.batch` opens its own sockets, so the adapter always acts on the
 namespace of the calling thread (``ip netns exec`` or ``setns`` both work). Writes go through a batch: one
-netlink socket, one index look-up per interface and one raw socket per announcing interface for its block
-(a pass that binds 1,000 VIPs opened 1,000 netlink sockets and 1,000 raw sockets before). Its two message
+netlink socket and one index look-up per interface for its block (a pass that binds 1,000 VIPs opened 1,000
+netlink sockets before). Announcing a VIP is not the gateway's: :mod:`.arp` sends, the agent's announcer
+decides when. Its two message
 shapes (RTM_NEWADDR, RTM_DELADDR) are packed here on :mod:`.netlink`'s headers and sent over its socket:
 pyroute2 runs an asyncio loop per request, ~1 ms each on the host and most of a 1,000-VIP pass under emulation;
 reads stay with pyroute2.
@@ -20,13 +21,13 @@ import logging
 import os
 import socket
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from pyroute2 import IPRoute
 
-from kubelvs.kernel import arp, netlink
+from kubelvs.kernel import netlink
 from kubelvs.netstate import AddressKey
 
 logger = logging.getLogger(__name__)
@@ -62,9 +63,6 @@ def _index(ipr: IPRoute, interface: str) -> int | None:
 class NetlinkAddresses:
     """The ``Addresses`` gateway over rtnetlink in the current network namespace."""
 
-    def __init__(self, arp_interval: float = arp.DEFAULT_INTERVAL) -> None:
-        self._arp_interval = arp_interval
-
     def list(self, interfaces: Sequence[str]) -> set[AddressKey]:
         """Every address on the given interfaces (all of them, ours or not); missing interfaces have none."""
         found: set[AddressKey] = set()
@@ -79,23 +77,9 @@ class NetlinkAddresses:
 
     @contextmanager
     def batch(self) -> Iterator[NetlinkBatch]:
-        """Many adds, removals and first announcements over sockets opened once for the block."""
-        with AddressSocket() as netlink, arp.Announcer() as announcer:
-            yield NetlinkBatch(netlink, announcer)
-
-    def repeat_announcements(
-        self, keys: Sequence[AddressKey], rounds: int, keep: Callable[[AddressKey], bool] | None = None
-    ) -> dict[AddressKey, str]:
-        """``rounds`` more announcements of each key, ``arp_interval`` apart (the first one interval from now),
-        every key together per round over one raw socket per interface: about ``rounds * arp_interval`` in all.
-
-        ``keep`` (if given) is asked about each key before each round; one it turns down (the VIP left the node
-        meanwhile) is not announced again. Returns the error of each key that failed (the others went out).
-        """
-        by_pair = {(key.interface, key.address): key for key in keys}
-        wanted = None if keep is None else lambda pair: keep(by_pair[pair])
-        errors = arp.repeat(list(by_pair), rounds, self._arp_interval, wanted)
-        return {by_pair[pair]: error for pair, error in errors.items()}
+        """Many adds and removals over one netlink socket opened for the block."""
+        with AddressSocket() as netlink:
+            yield NetlinkBatch(netlink)
 
     def default_interface(self, family: int) -> str | None:
         """Interface of the main table's preferred default route of ``family`` (lowest metric)."""
@@ -161,11 +145,10 @@ class AddressSocket:
 
 
 class NetlinkBatch:
-    """One netlink socket and the announcing sockets of a :meth:`NetlinkAddresses.batch` block."""
+    """The netlink socket of a :meth:`NetlinkAddresses.batch` block."""
 
-    def __init__(self, netlink: AddressSocket, announcer: arp.Announcer) -> None:
+    def __init__(self, netlink: AddressSocket) -> None:
         self._netlink = netlink
-        self._announcer = announcer
         self._indexes: dict[str, int | None] = {}  # one look-up per interface, a missing one included
 
     def _index(self, interface: str) -> int | None:
@@ -207,10 +190,3 @@ class NetlinkBatch:
             raise OSError(error, f"cannot remove {where}: {os.strerror(error)}")
         logger.debug("removed %s/%d from %s", key.address, key.prefixlen, key.interface)
         return True
-
-    def announce(self, key: AddressKey) -> bool:
-        """One announcement of the address now; False if its interface has no Ethernet address (lo, tunl0)."""
-        sent = self._announcer.send(key.interface, key.address)
-        if sent:
-            logger.debug("announced %s on %s", key.address, key.interface)
-        return sent

@@ -6,7 +6,8 @@ socket; IPv6 sends a neighbour advertisement with the Override flag to all-nodes
 raw socket with hop limit 255 (receivers drop NDP with any other). Neighbours that already cache the VIP
 replace the old MAC at once; Linux does not *create* entries from these unless ``arp_accept`` is set.
 
-Sockets are opened in the calling thread's network namespace, so this works under ``ip netns exec``.
+Sockets are opened in the calling thread's network namespace, so this works under ``ip netns exec``. Only the
+sending is here; when to send (the first announcement, its repeats, their end) is the agent's announcer's.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import ipaddress
 import logging
 import socket
 import struct
-import time
-from collections.abc import Callable, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +29,6 @@ NA_FLAG_OVERRIDE = 0x20000000
 ALL_NODES = "ff02::1"
 BROADCAST_MAC = b"\xff" * 6
 MIN_FRAME = 60  # Ethernet minimum without FCS; short frames are padded like a NIC would
-
-DEFAULT_INTERVAL = 0.1  # seconds between repeats (keepalived's garp_interval is 0; a little spacing helps)
 
 
 def arp_announcement(mac: bytes, address: str) -> bytes:
@@ -122,17 +119,18 @@ class _Link:
             self._icmp6.close()
 
 
-class Announcer:
-    """Sends announcements of many VIPs over one raw socket per interface (and family), kept open.
+class RawAnnouncements:
+    """The ``Announcements`` gateway: one raw socket per interface (and family), opened on first use and kept
+    until :meth:`close`, so a round over 1,000 VIPs opens one socket, not 1,000.
 
-    ``with Announcer() as announcer: announcer.send("eth0", vip)`` for each VIP; sockets are opened in the
-    namespace of the thread that first sends on an interface.
+    Sockets are opened in the network namespace of the thread that first sends on an interface. Not safe for
+    concurrent use: the announcer (:mod:`kubelvs.agent.announcer`) makes every send and close under one lock.
     """
 
     def __init__(self) -> None:
         self._links: dict[str, _Link] = {}
 
-    def __enter__(self) -> Announcer:
+    def __enter__(self) -> RawAnnouncements:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -149,35 +147,7 @@ class Announcer:
         return link.send(address)
 
     def close(self) -> None:
+        """Close every socket; a later :meth:`send` opens them again (in its caller's namespace)."""
         for link in self._links.values():
             link.close()
         self._links.clear()
-
-
-def repeat(
-    pairs: Sequence[tuple[str, str]],
-    rounds: int,
-    interval: float = DEFAULT_INTERVAL,
-    keep: Callable[[tuple[str, str]], bool] | None = None,
-) -> dict[tuple[str, str], str]:
-    """``rounds`` more announcements of every ``(interface, address)``, the first ``interval`` from now.
-
-    All pairs go out together each round (one socket per interface), so the whole costs ``rounds * interval``
-    however many VIPs. ``keep`` (if given) is asked about each pair before each round: one it turns down (the
-    VIP left the node meanwhile) is not announced again. Returns the error of each pair that failed;
-    a failed pair is not tried again, the others go on.
-    """
-    errors: dict[tuple[str, str], str] = {}
-    pending = list(pairs)
-    with Announcer() as announcer:
-        for _ in range(rounds):
-            time.sleep(interval)
-            if keep is not None:
-                pending = [pair for pair in pending if keep(pair)]
-            for pair in pending:
-                try:
-                    announcer.send(*pair)
-                except (LookupError, OSError) as error:
-                    errors[pair] = str(error)
-            pending = [pair for pair in pending if pair not in errors]
-    return errors

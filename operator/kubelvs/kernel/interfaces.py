@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -71,10 +71,6 @@ class AddressBatch(Protocol):
         """Take the address off; False if it (or its interface) was gone already."""
         ...
 
-    def announce(self, key: AddressKey) -> bool:
-        """Announce the address once, now; False if its interface cannot (no Ethernet address: lo, tunl0)."""
-        ...
-
 
 class Addresses(Protocol):
     """Interface addresses (VIPs on the director's interface, on lo, on tunl0)."""
@@ -94,14 +90,23 @@ class Addresses(Protocol):
         ...
 
     def batch(self) -> AbstractContextManager[AddressBatch]:
-        """A block of many adds, removals and announcements sharing their sockets."""
+        """A block of many adds and removals sharing their socket."""
         ...
 
-    def repeat_announcements(
-        self, keys: Sequence[AddressKey], rounds: int, keep: Callable[[AddressKey], bool] | None = None
-    ) -> dict[AddressKey, str]:
-        """``rounds`` more announcements of every key, all together per round at the gateway's interval (blocks
-        about ``rounds`` intervals however many keys), skipping keys ``keep`` turns down; errors by key."""
+
+class Announcements(Protocol):
+    """Gratuitous ARP (IPv4) and unsolicited neighbour advertisements (IPv6), one frame per call; when to send
+    them is the agent's announcer's (:mod:`kubelvs.agent.announcer`)."""
+
+    def send(self, interface: str, address: str) -> bool:
+        """Announce ``address`` once, now; False if ``interface`` cannot (no Ethernet address: lo, tunl0).
+
+        Raises LookupError for a missing interface, OSError when the kernel refuses the frame.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the sockets; a later :meth:`send` opens them again."""
         ...
 
 

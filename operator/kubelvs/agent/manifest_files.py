@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kubelvs.api import strict_yaml
 from kubelvs.api.manifests import Finding
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import describe, is_ours, parse_object
@@ -30,7 +29,6 @@ from kubelvs.api.problems import Problem
 
 logger = logging.getLogger(__name__)
 
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SUFFIXES = (".yaml", ".yml", ".json")
 _NOT_A_MARKER = re.compile(r"\n---[^ \t\r\n]")  # a line starting with --- that does not mark a document
 
@@ -46,6 +44,7 @@ class _Doc:
     objects: list[Obj] = field(default_factory=list)
     problems: list[tuple[str, Problem]] = field(default_factory=list)  # (object, problem)
     invalid: dict[str, list[Problem]] = field(default_factory=dict)  # VirtualServers failing their own checks
+    error: strict_yaml.DocumentError | None = None  # not readable; its line counted from the chunk's first
 
 
 @dataclass
@@ -97,9 +96,14 @@ class ManifestFiles:
                 old = self._files.get(source)
                 if old is not None and old.stamp == stamp:
                     continue
-                text = path.read_text()
+                text = strict_yaml.decode(path.read_bytes())
             except OSError as error:
                 findings.append(Finding(source, "-", Problem("", error.strerror or str(error))))
+                continue
+            except strict_yaml.DocumentError as error:  # not UTF-8: the whole file is unreadable
+                self._read(source, stamp, "")
+                self._files[source].problems = [("-", Problem("", f"not valid YAML: {error}"))]
+                files_changed = True
                 continue
             self._read(source, stamp, text)
             files_changed = True
@@ -155,10 +159,16 @@ class ManifestFiles:
         # a chunk is gone only if no copy of it is left (a file may repeat a document word for word)
         gone = [docs.pop(chunk) for chunk in set(removed) if chunk in docs and chunk not in chunks]
         self._forget(gone)
-        fresh = {chunk: _parse(source, chunk, chunks.index(chunk)) for chunk in set(added) if chunk not in docs}
+        first: dict[str, int] = {}  # each chunk's first occurrence: its index
+        for index in range(len(chunks) - 1, -1, -1):
+            first[chunks[index]] = index
+        fresh = {chunk: _parse(source, chunk, first[chunk]) for chunk in set(added) if chunk not in docs}
         docs.update(fresh)
-        if before is None or any(doc.problems or doc.invalid for doc in [*gone, *fresh.values()]):
+        unreadable = any(doc.error for doc in docs.values())  # its line moves with any edit above it
+        if before is None or unreadable or any(doc.problems or doc.invalid for doc in [*gone, *fresh.values()]):
             problems = [found for doc in docs.values() if doc.problems for found in doc.problems]
+            if unreadable:
+                problems += _unreadable(chunks, docs)
             invalid = {key: found for doc in docs.values() for key, found in doc.invalid.items()}
         else:
             problems, invalid = before.problems, before.invalid
@@ -240,6 +250,8 @@ def split_documents(text: str) -> list[str]:
     ``str.split`` and one regex search, both in C: a Python loop over the pieces dominated an edit's cost.
     """
     pieces = text.split("\n---")
+    if len(pieces) > 1 and _directives_only(pieces[0]):  # "%YAML 1.1" belongs to the document it opens
+        pieces[:2] = [pieces[0] + "\n---" + pieces[1]]
     if _NOT_A_MARKER.search(text) is None:
         return pieces
     chunks = [pieces[0]]
@@ -249,6 +261,14 @@ def split_documents(text: str) -> list[str]:
         else:
             chunks[-1] += "\n---" + piece
     return chunks
+
+
+def _directives_only(head: str) -> bool:
+    """True if ``head`` holds YAML directives (``%YAML``, ``%TAG``) and nothing but comments and blank lines."""
+    if "%" not in head:
+        return False
+    lines = [line for line in head.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return bool(lines) and all(line.startswith("%") for line in lines)
 
 
 def changed_range(old: list[str], new: list[str]) -> tuple[list[str], list[str]]:
@@ -263,12 +283,25 @@ def changed_range(old: list[str], new: list[str]) -> tuple[list[str], list[str]]
     return old[head : len(old) - tail], new[head : len(new) - tail]
 
 
+def _unreadable(chunks: list[str], docs: dict[str, _Doc]) -> list[tuple[str, Problem]]:
+    """A finding per unreadable document, its line counted in the file as it is now."""
+    found: list[tuple[str, Problem]] = []
+    line = 1  # the first line of each chunk: a chunk after the first starts on its "---" marker
+    for chunk in chunks:
+        error = docs[chunk].error
+        if error is not None:
+            where = f"line {error.line + line - 1}, column {error.column}: " if error.line else ""
+            found.append(("-", Problem("", f"not valid YAML: {where}{error.message}")))
+        line += chunk.count("\n") + 1  # the "\n---" cut before the next chunk is one line break
+    return found
+
+
 def _parse(source: str, chunk: str, index: int) -> _Doc:
     doc = _Doc()
     try:
-        raws = [raw for raw in yaml.load_all("---" + chunk if index else chunk, Loader=_LOADER) if raw is not None]
-    except yaml.YAMLError as error:
-        doc.problems.append(("-", Problem("", f"not valid YAML: {error}")))
+        raws = [raw for raw in strict_yaml.load_documents("---" + chunk if index else chunk) if raw is not None]
+    except strict_yaml.DocumentError as error:
+        doc.error = error
         return doc
     for raw in raws:
         items = raw["items"] if _is_list(raw) else [raw]

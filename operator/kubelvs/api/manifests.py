@@ -8,15 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kubelvs.api import strict_yaml
 from kubelvs.api.judgement import Key, Tribunal
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import describe, is_ours, parse_object
 from kubelvs.api.problems import Problem
-
-# libyaml's loader when PyYAML was built with it: the pure-Python one dominated loading large sets.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -40,23 +36,25 @@ class ManifestSet:
     findings: list[Finding] = field(default_factory=list)
 
 
-def _files(paths: Iterable[str]) -> Iterator[tuple[str, str]]:
+def _files(paths: Iterable[str]) -> Iterator[tuple[str, bytes]]:
     for name in paths:
         if name == "-":
-            yield "<stdin>", sys.stdin.read()
+            yield "<stdin>", sys.stdin.buffer.read()
             continue
         path = Path(name)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 if child.suffix in (".yaml", ".yml", ".json") and child.is_file():
-                    yield str(child), child.read_text()
+                    yield str(child), child.read_bytes()
         else:
-            yield str(path), path.read_text()
+            yield str(path), path.read_bytes()
 
 
-def _documents(source: str, text: str) -> Iterator[tuple[str, Any]]:
+def _documents(source: str, data: bytes) -> Iterator[tuple[str, Any]]:
+    """Each document of one file (a List's items one by one); the first that cannot be read ends the file
+    as a :class:`~kubelvs.api.strict_yaml.DocumentError`, after the documents before it."""
     try:
-        for index, doc in enumerate(yaml.load_all(text, Loader=_LOADER)):
+        for index, doc in enumerate(strict_yaml.load_documents(data)):
             if doc is None:
                 continue
             if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
@@ -64,7 +62,7 @@ def _documents(source: str, text: str) -> Iterator[tuple[str, Any]]:
                     yield f"{source}#{index}", item
             else:
                 yield f"{source}#{index}", doc
-    except yaml.YAMLError as error:
+    except strict_yaml.DocumentError as error:
         yield source, error
 
 
@@ -79,7 +77,7 @@ def load(paths: Iterable[str]) -> ManifestSet:
     defined: dict[Key, VirtualServer | RealServer | list[Problem]] = {}
     for source, text in _read_all(paths, result):
         for where, doc in _documents(source, text):
-            if isinstance(doc, yaml.YAMLError):
+            if isinstance(doc, strict_yaml.DocumentError):
                 result.findings.append(Finding(source, "-", Problem("", f"not valid YAML: {doc}")))
                 continue
             if not isinstance(doc, dict):
@@ -119,7 +117,7 @@ def _claims_first(item: tuple[Key, object]) -> tuple[bool, str]:
     return (kind != "VirtualServer", key)
 
 
-def _read_all(paths: Iterable[str], result: ManifestSet) -> Iterator[tuple[str, str]]:
+def _read_all(paths: Iterable[str], result: ManifestSet) -> Iterator[tuple[str, bytes]]:
     for name in paths:
         try:
             yield from list(_files([name]))

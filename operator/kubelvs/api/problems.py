@@ -28,7 +28,7 @@ def _path(loc: tuple[int | str, ...], prefix: str) -> str:
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
         elif item not in ("function-after", "function-before") and not str(item).startswith("function-"):
-            parts.append(str(item))
+            parts.append(item if len(item) <= QUOTE_LIMIT else item[: QUOTE_LIMIT - 3] + "...")  # keys: any length
     return ".".join(parts)
 
 

@@ -1,0 +1,1 @@
+-A -t `hostname -i`:80

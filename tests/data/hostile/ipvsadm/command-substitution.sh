@@ -1,0 +1,2 @@
+VIP=$(hostname -i)
+-A -t $VIP:80

@@ -1,0 +1,1 @@
+-A -t 192.0.2.1:no-such-service-here

@@ -1,0 +1,1 @@
+-A -t 192.0.2.9:80 --scheduler rr -s wrr

@@ -165,7 +165,11 @@ class ManifestFiles:
         fresh = {chunk: _parse(source, chunk, first[chunk]) for chunk in set(added) if chunk not in docs}
         docs.update(fresh)
         unreadable = any(doc.error for doc in docs.values())  # its line moves with any edit above it
-        if before is None or unreadable or any(doc.problems or doc.invalid for doc in [*gone, *fresh.values()]):
+        if (
+            before is None
+            or unreadable
+            or any(doc.problems or doc.invalid or doc.error for doc in [*gone, *fresh.values()])
+        ):
             problems = [found for doc in docs.values() if doc.problems for found in doc.problems]
             if unreadable:
                 problems += _unreadable(chunks, docs)

@@ -146,7 +146,21 @@ def test_bad_manifests_are_reported_and_the_good_ones_programmed(lvs_factory, tm
             vs("zz-twin", address="192.0.2.100", port=80, directors=DIRECTORS),
         ],
     )
+    # whole files no YAML reader can use: each is one finding naming its file, and costs nothing else
+    (tmp_path / "good" / "zz-latin1.yaml").write_bytes(b"apiVersion: lvs.kubelvs.io/v1alpha1\nkind: caf\xe9\n")
+    (tmp_path / "good" / "zz-binary.yaml").write_bytes(bytes(range(256)) * 4)
+    bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    (tmp_path / "good" / "zz-bomb.yaml").write_text("\n".join(bomb) + "\n")  # 10^9 nodes if expanded
+    (tmp_path / "good" / "zz-duplicate-key.yaml").write_text(
+        "apiVersion: lvs.kubelvs.io/v1alpha1\nkind: VirtualServer\nmetadata: {name: dup}\n"
+        "spec: {address: 192.0.2.100, port: 80, port: 81}\n"
+    )
     errors = director(dir1, tmp_path / "good", tmp_path, expect=1)
+    assert "zz-latin1.yaml: -: not valid YAML: line 2, column 10: byte 0xe9 is not UTF-8" in errors
+    assert "zz-binary.yaml: -: not valid YAML:" in errors
+    assert "zz-bomb.yaml: -: not valid YAML:" in errors and "alias bomb" in errors
+    assert "zz-duplicate-key.yaml: -: not valid YAML: line 4" in errors and "duplicate key 'port'" in errors
     assert "zz-bad.yaml: VirtualServer default/broken: spec.port:" in errors
     assert "RealServer default/orphan: spec.virtualServer: VirtualServer 'missing' does not exist" in errors
     assert "VirtualServer default/zz-twin: spec.address: TCP 192.0.2.100:80 is already" in errors

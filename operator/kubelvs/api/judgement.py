@@ -29,6 +29,7 @@ Model = VirtualServer | RealServer
 Key = tuple[str, str]  # (kind, namespace/name)
 
 NODE_ADDRESS_TYPES = ("InternalIP", "ExternalIP")
+MESSAGE_LIMIT = 4096  # a verdict's message: conditions, Events and stderr lines stay a few KB
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,21 @@ class Verdict:
 
     @property
     def message(self) -> str:
-        return "; ".join(str(problem) for problem in self.problems)
+        """The problems joined, at most MESSAGE_LIMIT characters: whole problems, then how many were left out
+        (a status write with a huge condition would be refused whole, and nobody reads past the first few)."""
+        budget = MESSAGE_LIMIT - 40  # room for the count of what is left out
+        shown: list[str] = []
+        length = 0
+        for index, problem in enumerate(self.problems):
+            text = str(problem)
+            if length + len(text) > budget:
+                if not shown:  # one problem over the budget on its own: its head
+                    shown, index = [text[:budget] + "..."], index + 1
+                left = len(self.problems) - index
+                return "; ".join(shown + ([f"and {left} more problem(s)"] if left else []))
+            shown.append(text)
+            length += len(text) + 2
+        return "; ".join(shown)
 
 
 ACCEPTED = Verdict()

@@ -5,12 +5,10 @@ interface, on ``lo`` for DR backends and on ``tunl0`` for TUN backends, plus the
 Adding a present address and removing a missing one both succeed, so the reconciler can retry blindly.
 Every read and every :meth:`NetlinkAddresses.batch` opens its own sockets, so the adapter always acts on the
 namespace of the calling thread (``ip netns exec`` or ``setns`` both work). Writes go through a batch: one
-netlink socket and one index look-up per interface for its block (a pass that binds 1,000 VIPs opened 1,000
-netlink sockets before). Announcing a VIP is not the gateway's: :mod:`.arp` sends, the agent's announcer
-decides when. Its two message
-shapes (RTM_NEWADDR, RTM_DELADDR) are packed here on :mod:`.netlink`'s headers and sent over its socket:
-pyroute2 runs an asyncio loop per request, ~1 ms each on the host and most of a 1,000-VIP pass under emulation;
-reads stay with pyroute2.
+netlink socket and one index look-up per interface for its block, not one socket per address. Announcing a
+VIP is not the gateway's: :mod:`.arp` sends, the agent's announcer decides when. The two write shapes
+(RTM_NEWADDR, RTM_DELADDR) are packed here on :mod:`.netlink`'s headers and sent over its socket, because
+pyroute2's per-request cost dominated a large bind (figures: benchmarks/README.md); reads stay with pyroute2.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Lean packing of the IPVS generic-netlink messages the agent sends in bulk.
 
-pyroute2's generic encoder costs ~8.5 ms per message under emulation (kernel-lab.md), which is most of the time
-of a large apply; the few message shapes IPVS edits need are fixed, so they are packed here with ``struct`` on
+pyroute2's generic encoder was most of the time of a large apply (figures: benchmarks/README.md); the few
+message shapes IPVS edits need are fixed, so they are packed here with ``struct`` on
 the headers of :mod:`.netlink`, which also reads the replies. Byte-for-byte equality with pyroute2's encoding of
 the same attributes is checked in ``tests/unit/test_ipvs_wire_*.py``. Numbers follow
 ``include/uapi/linux/ip_vs.h``. No I/O here.

@@ -56,3 +56,24 @@ def test_lvs_nat_through_the_director_balances_round_robin(lvs: LvsTopology, net
         director.exec("ipvsadm", "-a", "-t", f"{lvs.vip}:80", "-r", f"{lvs.address(server)}:8080", "-m")
 
     assert sorted(lvs.client.http_get(lvs.vip, 80, count=4)) == ["rs1", "rs1", "rs2", "rs2"]
+
+
+def test_the_holder_sampler_sees_exactly_the_addresses_on_interfaces_that_are_up(netns: Netns) -> None:
+    """The full-stack test's double-holder sampler (UpAddresses, on kubelvs.kernel.netlink) against ``ip``."""
+    from kubelvs.testbed.stack import UpAddresses
+
+    ns = netns.namespace("sampled")
+    ns.ip("link", "add", "eth0", "type", "dummy")
+    ns.address("eth0", "192.0.2.50/32")
+    sampler = UpAddresses(ns.name)
+    try:
+        assert sampler.up() == {"127.0.0.1"}  # eth0 is down: its VIP is held by nobody
+        ns.ip("link", "set", "eth0", "up")
+        ns.address("eth0", "192.0.2.51/32")
+        assert sampler.up() == {"127.0.0.1", "192.0.2.50", "192.0.2.51"}
+        listed = ns.ip("-o", "-4", "addr", "show", "up").stdout.split()
+        assert {word.split("/")[0] for word in listed if word.count(".") == 3 and "/" in word} == sampler.up()
+        ns.ip("link", "set", "eth0", "down")
+        assert sampler.up() == {"127.0.0.1"}
+    finally:
+        sampler.close()

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubelvs.kernel import netlink
 from kubelvs.testbed import apiclient, chart
 from kubelvs.testbed.namespaces import Builder, inside, run
 
@@ -532,56 +533,43 @@ class Sampler(threading.Thread):
 
 
 class UpAddresses:
-    """Asks one namespace's kernel for the IPv4 addresses on its interfaces that are up, over a netlink socket
-    opened once in that namespace: a sample costs two small dumps, not two ``ip`` processes (over a second
-    each on a loaded TCG, far too coarse to catch two directors holding a VIP at once)."""
+    """Asks one namespace's kernel for the IPv4 addresses on its interfaces that are up, over one netlink socket
+    (the agent's own codec, :mod:`kubelvs.kernel.netlink`) opened once in that namespace: a sample costs two
+    small dumps, not two ``ip`` processes (over a second each on a loaded TCG, far too coarse to catch two
+    directors holding a VIP at once)."""
 
-    RTM_NEWLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR, NLMSG_DONE, NLMSG_ERROR = 16, 18, 20, 22, 3, 2
-    IFA_LOCAL, IFF_UP, DUMP = 2, 1, 0x301  # NLM_F_REQUEST | NLM_F_DUMP
+    RTM_GETLINK, RTM_GETADDR = 18, 22
+    IFA_LOCAL, IFF_UP = 2, 1
+    IFINFOMSG, IFADDRMSG = struct.Struct("=BxHiII"), struct.Struct("=BBBBI")  # linux/rtnetlink.h, if_addr.h
 
     def __init__(self, netns: str) -> None:
         with inside(netns):
-            self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # NETLINK_ROUTE
-        self._sock.bind((0, 0))
-        self._seq = 0
+            self._socket = netlink.Socket(netlink.NETLINK_ROUTE)
 
-    def _dump(self, kind: int, body: bytes) -> list[tuple[int, bytes]]:
-        self._seq += 1
-        header = struct.pack("=IHHII", 16 + len(body), kind, self.DUMP, self._seq, 0)
-        self._sock.send(header + body)
-        messages: list[tuple[int, bytes]] = []
-        while True:
-            data = self._sock.recv(65536)
-            offset = 0
-            while offset + 16 <= len(data):
-                length, msg_type, _, _, _ = struct.unpack_from("=IHHII", data, offset)
-                if msg_type in (self.NLMSG_DONE, self.NLMSG_ERROR):
-                    return messages
-                messages.append((msg_type, data[offset + 16 : offset + length]))
-                offset += (length + 3) & ~3
+    def _dump(self, kind: int, body: bytes) -> list[bytes]:
+        seq = self._socket.sequence()
+        flags = netlink.NLM_F_REQUEST | netlink.NLM_F_DUMP
+        code, payloads = self._socket.replies(
+            netlink.header(16 + len(body), kind, flags, seq) + body, seq, dump=True
+        )
+        if code:
+            raise OSError(abs(code), f"netlink dump {kind}: {os.strerror(abs(code))}")
+        return payloads
 
     def up(self) -> set[str]:
-        up = {
-            struct.unpack_from("=BxHiII", payload)[2]
-            for kind, payload in self._dump(self.RTM_GETLINK, struct.pack("=BxHiII", socket.AF_INET, 0, 0, 0, 0))
-            if kind == self.RTM_NEWLINK and struct.unpack_from("=BxHiII", payload)[3] & self.IFF_UP
-        }
+        links = self._dump(self.RTM_GETLINK, self.IFINFOMSG.pack(socket.AF_INET, 0, 0, 0, 0))
+        up = {index for _, _, index, flags, _ in map(self.IFINFOMSG.unpack_from, links) if flags & self.IFF_UP}
         found = set()
-        for kind, payload in self._dump(self.RTM_GETADDR, struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0)):
-            if kind != self.RTM_NEWADDR or struct.unpack_from("=BBBBI", payload)[4] not in up:
+        for payload in self._dump(self.RTM_GETADDR, self.IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0)):
+            if self.IFADDRMSG.unpack_from(payload)[4] not in up:
                 continue
-            offset = 8
-            while offset + 4 <= len(payload):
-                length, attribute = struct.unpack_from("=HH", payload, offset)
-                if length < 4:
-                    break
-                if attribute == self.IFA_LOCAL and length == 8:
-                    found.add(socket.inet_ntoa(payload[offset + 4 : offset + 8]))
-                offset += (length + 3) & ~3
+            local = netlink.attributes(payload[self.IFADDRMSG.size :]).get(self.IFA_LOCAL)
+            if local is not None and len(local) == 4:
+                found.add(socket.inet_ntoa(local))
         return found
 
     def close(self) -> None:
-        self._sock.close()
+        self._socket.close()
 
 
 class HolderSampler(Sampler):

@@ -42,9 +42,9 @@ from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
 from kubelvs.agent.reporting import PassReports, Reporter
 from kubelvs.agent.runner import Runner
 from kubelvs.api.enums import HealthCheckType
+from kubelvs.api.judgement import warn_without_pools
 from kubelvs.netstate import DestKey, ServiceKey
 from kubelvs.planner import Plan, Planner, candidacies, health_checks
-from kubelvs.planner.facts import warn_without_pools
 
 logger = logging.getLogger(__name__)
 

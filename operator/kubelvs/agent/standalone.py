@@ -34,9 +34,9 @@ from kubelvs.agent.ownership import Store
 from kubelvs.agent.pipeline import Pipeline
 from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
 from kubelvs.agent.runner import Runner
+from kubelvs.api.judgement import warn_without_pools
 from kubelvs.api.manifests import Finding
 from kubelvs.planner import Planner
-from kubelvs.planner.facts import warn_without_pools
 
 logger = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ judges again only the groups a change touched, so an agent pays for one edit wha
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,25 @@ def in_pools(address: str, pools: tuple[Network, ...]) -> bool:
         return True
     ip = ipaddress.ip_address(address)
     return any(ip.version == pool.version and ip in pool for pool in pools)
+
+
+def warn_without_pools(
+    pools: tuple[Network, ...], log: logging.Logger, flag: str = "--vip-pools CIDR,..."
+) -> bool:
+    """Say once, at start, what running without VIP pools means and how to fix it; True if it was said.
+
+    Empty pools stay allowed (a standalone host may claim what it likes), but then nothing bounds the VIPs:
+    one tenant's VirtualServer may take an address another tenant or the node's network already uses.
+    """
+    if pools:
+        return False
+    log.warning(
+        "no VIP pools configured: any address may be claimed as a VIP, including addresses other tenants or"
+        " the node's own network use; list the networks kube-lvs may claim with %s"
+        " (Helm value config.vipPools)",
+        flag,
+    )
+    return True
 
 
 def age(obj: Model) -> tuple[str, str]:

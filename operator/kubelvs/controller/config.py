@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from kubelvs.api.judgement import Network, parse_pools
-from kubelvs.planner.facts import warn_without_pools
+from kubelvs.api.judgement import Network, parse_pools, warn_without_pools
 
 logger = logging.getLogger(__name__)
 

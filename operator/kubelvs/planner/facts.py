@@ -7,14 +7,13 @@ planner stays a pure function that tests feed by hand.
 from __future__ import annotations
 
 import ipaddress
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kubelvs.api.judgement import Network, in_pools, parse_pools
 from kubelvs.netstate import Family
 
-__all__ = ["Network", "NodeFacts", "Skip", "in_pools", "parse_pools", "warn_without_pools"]
+__all__ = ["Network", "NodeFacts", "Skip", "in_pools", "parse_pools"]
 
 
 @dataclass(frozen=True)
@@ -44,22 +43,3 @@ class Skip:
 
     def __str__(self) -> str:
         return f"{self.obj}: {self.reason}"
-
-
-def warn_without_pools(
-    pools: tuple[Network, ...], log: logging.Logger, flag: str = "--vip-pools CIDR,..."
-) -> bool:
-    """Say once, at start, what running without VIP pools means and how to fix it; True if it was said.
-
-    Empty pools stay allowed (a standalone host may claim what it likes), but then nothing bounds the VIPs:
-    one tenant's VirtualServer may take an address another tenant or the node's network already uses.
-    """
-    if pools:
-        return False
-    log.warning(
-        "no VIP pools configured: any address may be claimed as a VIP, including addresses other tenants or"
-        " the node's own network use; list the networks kube-lvs may claim with %s"
-        " (Helm value config.vipPools)",
-        flag,
-    )
-    return True

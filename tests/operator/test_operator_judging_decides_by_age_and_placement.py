@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 from conftest import real_server, virtual_server
 
-from kubelvs.api.rules import Rejection
+from kubelvs.api.rejections import Rejection
 from kubelvs.controller.judging import judge
 
 POOLS = (ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("2001:db8::/64"))

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from kubelvs.address_text import service_text
 from kubelvs.api.models import VirtualServer
 from kubelvs.api.problems import Problem
-from kubelvs.api.rules import Ordering, Rejection, SetProblem, service_identity
+from kubelvs.api.rejections import Ordering, Rejection, SetProblem
+from kubelvs.api.rules import service_identity
 
 SHARING_KEY = "lvs.kubelvs.io/sharing-key"
 _ADDRESS = "address "  # prefix of the shared claim on a VIP; service texts start with a protocol or FWM

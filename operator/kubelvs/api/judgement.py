@@ -1,7 +1,7 @@
 """Which objects are in force: the one judgement ``kubelvs validate``, the operator and both agents share.
 
 An object is in force when it passed its own checks, its VIP may be claimed here (inside the VIP pools, not
-a node's own address), it won every claim it makes against the others (:func:`kubelvs.api.rules.set_judgement`,
+a node's own address), it won every claim it makes against the others (:func:`kubelvs.api.set_rules.set_judgement`,
 the older object first, so creating a duplicate never disturbs a working service; names break ties), and no
 one with the last word has rejected it (the operator, for the in-cluster agent: a *veto*).
 
@@ -23,7 +23,8 @@ from kubelvs.api import status_fields as sf
 from kubelvs.api.claims import claims
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.problems import Problem
-from kubelvs.api.rules import Ordering, Rejection, set_judgement
+from kubelvs.api.rejections import Ordering, Rejection
+from kubelvs.api.set_rules import set_judgement
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Model = VirtualServer | RealServer

@@ -1,4 +1,5 @@
-"""Rules that relate fields to each other, or objects to each other, each naming the offending field.
+"""Rules that relate the fields of one object to each other (or a RealServer to its VirtualServer), each naming
+the offending field; the rules across a set of objects are :mod:`kubelvs.api.set_rules`.
 
 The same functions serve ``kubelvs validate``, the operator's admission of objects and the agent's
 planner, so a rule cannot say one thing offline and another in the cluster.
@@ -6,10 +7,7 @@ planner, so a rule cannot say one thing offline and another in the cluster.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
 
 from kubelvs.address_text import service_text
 from kubelvs.api.address_classes import Role, address_problems
@@ -20,7 +18,7 @@ from kubelvs.api.enums import (
     NatReturnPath,
     Protocol,
 )
-from kubelvs.api.models import RealServer, RealServerSpec, VirtualServer, VirtualServerSpec
+from kubelvs.api.models import RealServerSpec, VirtualServerSpec
 from kubelvs.api.problems import Problem
 
 
@@ -162,119 +160,3 @@ def pair_problems(vs: VirtualServerSpec, rs: RealServerSpec) -> Iterator[Problem
             f"{rs.address!r} is not of the virtual server's family "
             f"{service_family(vs)} (only tun can cross families)",
         )
-
-
-class Rejection(enum.StrEnum):
-    """Why an object is not accepted; the value is the Accepted condition's reason.
-
-    :func:`set_judgement` gives the last six; the operator adds the first three (a spec that fails its own
-    rules, a VIP outside the VIP pools or on a node).
-    """
-
-    INVALID_SPEC = "InvalidSpec"
-    VIP_OUTSIDE_POOLS = "VIPOutsidePools"
-    VIP_IS_NODE_ADDRESS = "VIPIsNodeAddress"
-    SERVICE_CONFLICT = "ServiceConflict"
-    VIRTUAL_SERVER_MISSING = "VirtualServerMissing"
-    VIRTUAL_SERVER_NOT_ACCEPTED = "VirtualServerNotAccepted"
-    INCOMPATIBLE = "IncompatibleWithVirtualServer"
-    DUPLICATE_DESTINATION = "DuplicateDestination"
-    VIP_SHARING_REFUSED = "VIPSharingRefused"
-
-
-@dataclass(frozen=True)
-class SetProblem:
-    """A problem of one object (``kind``, ``key``) with the others, and the rule it broke."""
-
-    kind: str
-    key: str
-    reason: Rejection
-    problem: Problem
-
-
-@dataclass(frozen=True)
-class Ordering:
-    """Who keeps a service or a destination that several objects claim: the one with the smallest sort key."""
-
-    key: Callable[[VirtualServer | RealServer], Any]
-    first: str = ""
-    """How a message names the object that kept the claim: ``""`` or ``"the older "``."""
-
-
-BY_NAME = Ordering(lambda obj: obj.key)
-"""``namespace/name`` order: what ``kubelvs validate`` and the standalone agent go by (no object has an age)."""
-
-
-def set_judgement(
-    virtual_servers: Iterable[VirtualServer],
-    real_servers: Iterable[RealServer],
-    *,
-    order: Ordering = BY_NAME,
-    unusable: Mapping[str, str] | None = None,
-    drop_rejected: bool = False,
-) -> Iterator[SetProblem]:
-    """Rules across a set of objects that each passed their own checks: the first claimant of a service, of
-    marked traffic or of a VIP keeps it (:mod:`kubelvs.api.claims`), a RealServer must name a usable
-    VirtualServer and fit it, and the first claimant of a destination of one service keeps it. "First" is by
-    ``order``.
-
-    ``unusable`` maps keys of VirtualServers that exist but were rejected before (by their own checks, or by
-    the caller's) to what a RealServer of theirs is told, e.g. ``"is invalid (see its own errors)"``.
-    With ``drop_rejected`` an object rejected here takes no further part: it gets one reason, claims no
-    destination, and a VirtualServer that lost its service is no RealServer's parent (the operator).
-    Without it, every object meets every rule and a rejected one still counts, so one run lists every
-    problem at once (``kubelvs validate``).
-    """
-    from kubelvs.api.claims import contest  # claims builds on this module's names
-
-    lost = dict(unusable or {})
-    candidates = list(virtual_servers)
-    losers: set[str] = set()
-    for found in contest(candidates, order):
-        yield found
-        if drop_rejected:
-            losers.add(found.key)
-            lost[found.key] = f"is not accepted ({found.reason}: {found.problem})"
-    parents = {vs.key: vs for vs in candidates if vs.key not in losers}
-    destinations: dict[tuple[str, str, int], str] = {}
-    for rs in sorted(real_servers, key=order.key):
-        parent = parents.get(rs.virtual_server_key)
-        if parent is None:
-            state = lost.get(rs.virtual_server_key)
-            reason = Rejection.VIRTUAL_SERVER_NOT_ACCEPTED if state else Rejection.VIRTUAL_SERVER_MISSING
-            state = state or f"does not exist in namespace {rs.metadata.namespace!r}"
-            problem = Problem("spec.virtualServer", f"VirtualServer {rs.spec.virtual_server!r} {state}")
-            yield SetProblem("RealServer", rs.key, reason, problem)
-            continue
-        incompatible = list(pair_problems(parent.spec, rs.spec))
-        yield from (SetProblem("RealServer", rs.key, Rejection.INCOMPATIBLE, p) for p in incompatible)
-        if incompatible and drop_rejected:
-            continue
-        destination = (rs.virtual_server_key, rs.spec.address, effective_port(parent.spec, rs.spec))
-        if destination in destinations:
-            problem = Problem(
-                "spec.address",
-                f"{rs.spec.address}:{destination[2]} is already {order.first}RealServer "
-                f"{destinations[destination]} of the same virtual server",
-            )
-            yield SetProblem("RealServer", rs.key, Rejection.DUPLICATE_DESTINATION, problem)
-        else:
-            destinations[destination] = rs.key
-
-
-def set_problems(
-    virtual_servers: Iterable[VirtualServer],
-    real_servers: Iterable[RealServer],
-    invalid_virtual_servers: frozenset[str] = frozenset(),
-    *,
-    order: Ordering = BY_NAME,
-) -> Iterator[tuple[str, Problem]]:
-    """Rules across a set of valid objects (:func:`set_judgement`, every problem listed); yields
-    (``"Kind namespace/name"``, problem).
-
-    ``invalid_virtual_servers`` holds keys of VirtualServers that exist but failed their own checks,
-    so their RealServers are told that rather than "does not exist".
-    """
-    unusable = dict.fromkeys(invalid_virtual_servers, "is invalid (see its own errors)")
-    for found in set_judgement(virtual_servers, real_servers, order=order, unusable=unusable):
-        yield f"{found.kind} {found.key}", found.problem

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from kubelvs.api.judgement import Changes, Key, Placement, Tribunal, Verdict
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.problems import Problem
-from kubelvs.api.rules import Rejection
+from kubelvs.api.rejections import Rejection
 from kubelvs.netstate import AddressKey, DestKey, NodeState, ServiceKey
 from kubelvs.planner import backend, director
 from kubelvs.planner.facts import NodeFacts, Skip

@@ -12,7 +12,7 @@ import pytest
 
 from kubelvs.api.judgement import Tribunal, judge
 from kubelvs.api.models import VirtualServer
-from kubelvs.api.rules import Rejection
+from kubelvs.api.rejections import Rejection
 
 
 def vs(

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from kubelvs.api.judgement import ACCEPTED, BY_AGE, Placement, Tribunal, Verdict, judge, placement_verdict
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.problems import Problem
-from kubelvs.api.rules import Rejection, set_judgement
+from kubelvs.api.rejections import Rejection
+from kubelvs.api.set_rules import set_judgement
 
 NAMES = ["a", "b", "c", "d"]
 NAMESPACES = ["aa", "zz"]

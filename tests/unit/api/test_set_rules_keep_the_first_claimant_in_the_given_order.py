@@ -1,4 +1,4 @@
-"""Rules across objects (api.rules.set_judgement): the first claimant keeps a service or a destination, where
+"""Rules across objects (api.set_rules.set_judgement): the first claimant keeps a service or a destination, where
 "first" is the caller's ordering -- by name for ``kubelvs validate``, by age for the operator."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from kubelvs.api.models import RealServer, VirtualServer
-from kubelvs.api.rules import BY_NAME, Ordering, Rejection, set_judgement, set_problems
+from kubelvs.api.rejections import BY_NAME, Ordering, Rejection
+from kubelvs.api.set_rules import set_judgement, set_problems
 
 BY_CREATION = Ordering(lambda obj: (obj.metadata.model_extra or {})["creationTimestamp"], first="the older ")
 

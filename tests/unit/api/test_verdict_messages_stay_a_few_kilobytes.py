@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kubelvs.api.judgement import MESSAGE_LIMIT, Verdict
 from kubelvs.api.problems import Problem
-from kubelvs.api.rules import Rejection
+from kubelvs.api.rejections import Rejection
 
 
 def test_few_problems_are_joined_whole() -> None:

@@ -64,7 +64,7 @@ def parse_object(raw: Mapping[str, Any]) -> VirtualServer | RealServer | list[Pr
     elif kind == "RealServer":
         model = RealServer
     else:
-        return [Problem("kind", f"{kind!r} is not a kind of {GROUP}; expected one of {', '.join(KINDS)}")]
+        return [Problem("kind", f"{shown(kind)} is not a kind of {GROUP}; expected one of {', '.join(KINDS)}")]
     try:
         obj = model.model_validate(dict(raw), by_alias=True, by_name=False)  # the wire's camelCase only
     except ValidationError as error:

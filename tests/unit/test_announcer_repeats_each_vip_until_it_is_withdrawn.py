@@ -82,10 +82,13 @@ def test_announcing_a_vip_still_owed_repeats_restarts_its_count(announcer, sende
     assert sender.sent == frames(A) * (2 + GARP_COUNT)
 
 
-def test_a_withdrawal_during_a_round_stops_the_vips_not_sent_yet(sender, timers) -> None:
+def withdrawn_mid_round(timers: ManualTimers, after_frames: int) -> list[tuple[str, str]]:
+    """The frames sent when A and B are announced and B is withdrawn from inside the send of frame
+    ``after_frames + 1`` (a round in flight, its later VIPs still to come)."""
+
     class Withdrawing(FakeAnnouncements):
         def send(self, interface: str, address: str) -> bool:
-            if len(self.sent) == 2:  # A's first repeat, in the round, with B's still to come
+            if len(self.sent) == after_frames:
                 announcer.withdraw(B)
             return super().send(interface, address)
 
@@ -94,23 +97,18 @@ def test_a_withdrawal_during_a_round_stops_the_vips_not_sent_yet(sender, timers)
     announcer.announce(A)
     announcer.announce(B)
     timers.run()
-    assert withdrawing.sent == frames(A, B, A, A)
+    return withdrawing.sent
 
 
-def test_a_withdrawal_during_the_last_round_cancels_the_last_repeat(sender, timers) -> None:
-    class Withdrawing(FakeAnnouncements):
-        def send(self, interface: str, address: str) -> bool:
-            if len(self.sent) == 2 * GARP_COUNT - 2:  # A's last repeat, with B's last still to come
-                announcer.withdraw(B)
-            return super().send(interface, address)
+def test_a_withdrawal_during_a_round_stops_the_vips_not_sent_yet(timers) -> None:
+    # during A's first repeat, with B's still to come
+    assert withdrawn_mid_round(timers, after_frames=2) == frames(A, B, A, A)
 
-    withdrawing = Withdrawing()
-    announcer = Announcer(withdrawing, timers=timers)
-    announcer.announce(A)
-    announcer.announce(B)
-    timers.run()
-    assert withdrawing.sent.count(frames(B)[0]) == GARP_COUNT - 1
-    assert withdrawing.sent.count(frames(A)[0]) == GARP_COUNT
+
+def test_a_withdrawal_during_the_last_round_cancels_the_last_repeat(timers) -> None:
+    sent = withdrawn_mid_round(timers, after_frames=2 * GARP_COUNT - 2)  # during A's last, B's still to come
+    assert sent.count(frames(B)[0]) == GARP_COUNT - 1
+    assert sent.count(frames(A)[0]) == GARP_COUNT
 
 
 def test_a_failed_first_announcement_raises_and_schedules_nothing(announcer, sender, timers) -> None:

@@ -39,7 +39,10 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kubelvs.testbed.namespaces import Builder
 
 logger = logging.getLogger(__name__)
 
@@ -186,21 +189,22 @@ def in_ns(ns: str, *argv: str, check: bool = True) -> subprocess.CompletedProces
     return sh("ip", "netns", "exec", ns, *argv, check=check)
 
 
-def build_topology() -> None:
-    sh("ip", "link", "add", BRIDGE, "type", "bridge")
-    sh("ip", "link", "set", BRIDGE, "up")
+def build_topology() -> Builder:
+    """The keepalived side's five namespaces on one bridge (the test bed's builder, one batch per namespace)."""
+    from kubelvs.testbed.namespaces import Builder  # imported here: the client and server modes stay stdlib-only
+
+    net = Builder()
+    net.bridge(BRIDGE)
+    arp = [f"net.ipv4.conf.{device}.{key}={value}" for key, value in (("arp_ignore", "1"), ("arp_announce", "2"))
+           for device in ("all", "eth0")]  # fmt: skip
     for ns, address in NODES.items():
-        sh("ip", "netns", "add", ns)
-        sh("ip", "link", "add", f"v-{ns}", "type", "veth", "peer", "name", "eth0", "netns", ns)
-        sh("ip", "link", "set", f"v-{ns}", "master", BRIDGE, "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
-        sh("ip", "-n", ns, "link", "set", "eth0", "up")
-    for ns in ("kr1", "kr2"):  # DR real servers: the VIP on lo, never answered for by ARP
-        sh("ip", "-n", ns, "addr", "add", f"{VIP}/32", "dev", "lo")
-        for key, value in (("arp_ignore", "1"), ("arp_announce", "2")):
-            for device in ("all", "eth0"):
-                in_ns(ns, "sysctl", "-qw", f"net.ipv4.conf.{device}.{key}={value}")
+        real_server = ns in ("kr1", "kr2")  # DR real servers: the VIP on lo, never answered for by ARP
+        net.namespace(ns, *(arp if real_server else ()))
+        net.plug(BRIDGE, ns, "eth0", f"{address}/24")
+        if real_server:
+            net.line(ns, f"addr add {VIP}/32 dev lo")
+    net.apply()
+    return net
 
 
 def start_ready(ns: str, *argv: str) -> subprocess.Popen[str]:
@@ -326,7 +330,7 @@ def scenario(kind: str, directors: dict[str, subprocess.Popen[str]], workdir: Pa
 def run(workdir: Path) -> dict[str, Any]:
     version = sh("keepalived", "--version", check=False)
     figures: dict[str, Any] = {"baseline": (version.stderr or version.stdout).splitlines()[0].strip()}
-    build_topology()
+    topology = build_topology()
     servers = [start_ready(ns, sys.executable, str(SCRIPT), "serve", ns, str(PORT)) for ns in ("kr1", "kr2")]
     directors: dict[str, subprocess.Popen[str]] = {}
     try:
@@ -341,9 +345,7 @@ def run(workdir: Path) -> dict[str, Any]:
         for server in servers:
             server.kill()
             server.wait()
-    for ns in NODES:  # the keepalived topology goes before the stack's is built
-        sh("ip", "netns", "del", ns, check=False)
-    sh("ip", "link", "del", BRIDGE, check=False)
+    topology.remove()  # the keepalived topology goes before the stack's is built
     try:
         figures.update(run_kubelvs(workdir))
     except Exception as error:  # keepalived's figures stand on their own

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _inside import inside
 from netns import Namespace
 
 from kubelvs import cli
+from kubelvs.testbed.namespaces import inside
 
 API = "lvs.kubelvs.io/v1alpha1"
 DIRECTOR_LABEL = "kubelvs.io/director=true"

@@ -1,49 +1,26 @@
-"""Network namespaces for kernel tests: namespaces, veth pairs, bridges, tiny servers and a batch client.
+"""Network namespaces for kernel tests: namespaces, veth pairs, the LVS topology, and the programs run in them.
 
 Runs inside the test VM only (root, disposable kernel). Everything a test creates is owned by one
 :class:`Netns` and removed by :meth:`Netns.cleanup` (the ``netns`` fixture does that after each test).
-
-The file is also a stdlib-only script, started *inside* a namespace for the servers and the client
-(python start-up is slow under emulation, so one client process makes all of a test's requests)::
-
-    python netns.py http-server NAME PORT [ADDRESS]   # answers every GET with "NAME\\n"
-    python netns.py udp-server NAME PORT [ADDRESS]    # answers every datagram with "NAME\\n"
-    python netns.py http-get ADDRESS PORT COUNT [TIMEOUT]   # prints one answer (or "ERR <why>") per line
-    python netns.py udp-ask ADDRESS PORT COUNT [TIMEOUT]
+Namespaces are built by :class:`kubelvs.testbed.namespaces.Builder`, the demo's own builder; the servers and
+the client started inside them are ``nsprog.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import os
-import socket
-import socketserver
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve()
+from kubelvs.testbed.namespaces import Builder, inside, run
+
+PROGRAM = Path(__file__).resolve().with_name("nsprog.py")
 # stdlib only, so no site-packages (-S) and no environment (-I): python starts several times faster under TCG
-SELF = (sys.executable, "-I", "-S", str(SCRIPT))
+SELF = (sys.executable, "-I", "-S", str(PROGRAM))
 READY = "ready"
-CLONE_NEWNET = 0x40000000
-
-
-def _family(address: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in address else socket.AF_INET
-
-
-def run(
-    argv: list[str], *, check: bool = True, timeout: float = 60, input: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run a command on the VM's host side; a failure raises with the command's stderr in the message."""
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, input=input)
-    if check and done.returncode:
-        raise RuntimeError(f"{' '.join(argv)} -> exit {done.returncode}: {done.stderr.strip()}")
-    return done
 
 
 @dataclass
@@ -110,17 +87,8 @@ class Namespace:
 
         ``with ns.entered(): table = KernelIpvsTable()`` gives a table of this namespace's IPVS.
         """
-        libc = ctypes.CDLL(None, use_errno=True)
-        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        target = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
-        try:
-            if libc.setns(target, CLONE_NEWNET):
-                raise OSError(ctypes.get_errno(), f"setns into {self.name} failed")
+        with inside(self.name):
             yield
-        finally:
-            libc.setns(home, CLONE_NEWNET)
-            os.close(target)
-            os.close(home)
 
     def start(self, *argv: str) -> Server:
         """Start a long-running command in the namespace and wait for its first line (``ready``)."""
@@ -178,12 +146,11 @@ class Netns:
         ns.ip("link", "set", "lo", "up")
         return ns
 
-    def add_namespaces(self, names: list[str]) -> dict[str, Namespace]:
-        """Several new namespaces in one ``ip -batch`` (``lo`` still down: bring it up in your own batch)."""
-        run(["ip", "-batch", "-"], input="".join(f"netns add {name}\n" for name in names))
-        created = {name: Namespace(name, self) for name in names}
-        self.namespaces.extend(created.values())
-        return created
+    def adopt(self, names: list[str]) -> dict[str, Namespace]:
+        """Namespaces a :class:`Builder` makes, from now on this owner's to remove."""
+        adopted = {name: Namespace(name, self) for name in names}
+        self.namespaces.extend(adopted.values())
+        return adopted
 
     def veth(self, a: Namespace, a_device: str, b: Namespace, b_device: str) -> None:
         """A veth pair ``a:a_device <-> b:b_device``, both ends up."""
@@ -267,44 +234,33 @@ class LvsTopology:
 def build_lvs(
     netns: Netns, *, directors: int = 1, real_servers: int = 2, rs_segment: str = "back", ipv6: bool = False
 ) -> LvsTopology:
-    """Build an :class:`LvsTopology` out of namespaces owned by ``netns``.
-
-    One ``ip -batch`` per namespace rather than one ``ip`` per step: process start-up is what costs under TCG.
-    """
+    """Build an :class:`LvsTopology` out of namespaces owned by ``netns``, with the test bed's :class:`Builder`."""
     if rs_segment not in ("back", "remote"):
         raise ValueError(f"rs_segment must be 'back' or 'remote', not {rs_segment!r}")
     segments = {"front": FRONT, "back": BACK, **({"remote": REMOTE} if rs_segment == "remote" else {})}
     dir_names = [f"dir{i + 1}" for i in range(directors)]
     rs_names = [f"rs{j + 1}" for j in range(real_servers)]
-    ns = netns.add_namespaces(["switch", "router", "client", *dir_names, *rs_names])
-    switch_lines = [
-        line
-        for b in segments
-        for line in (f"link add {b} type bridge forward_delay 0 stp_state 0", f"link set {b} up")
-    ]
-    lines: dict[str, list[str]] = {name: ["link set lo up"] for name in ns}
-    addresses: dict[str, dict[str, str]] = {name: {} for name in ns}
+    forwarding = ("net.ipv4.ip_forward=1", *(("net.ipv6.conf.all.forwarding=1",) if ipv6 else ()))
+    net = Builder(switch="switch")
+    net.namespace("switch")
+    for name in ["router", "client", *dir_names, *rs_names]:
+        net.namespace(name, *(forwarding if name == "router" or name in dir_names else ()))
+    for segment in segments:
+        net.bridge(segment)
+    addresses: dict[str, dict[str, str]] = {name: {} for name in net.namespaces}
 
     def attach(name: str, device: str, segment: str, host: int) -> None:
-        port = f"p{len(switch_lines)}"
-        switch_lines.extend(
-            [
-                f"link add {port} type veth peer name {device} netns {name}",
-                f"link set {port} master {segment}",
-                f"link set {port} up",
-            ]
-        )
         prefix = segments[segment]
-        lines[name] += [f"link set {device} up", f"addr add {prefix}.{host}/24 dev {device}"]
+        cidrs = [f"{prefix}.{host}/24", *([f"{V6[prefix]}{host}/64"] if ipv6 else [])]
+        net.plug(segment, name, device, *cidrs)
         addresses[name][segment] = f"{prefix}.{host}"
         if ipv6:
-            lines[name].append(f"addr add {V6[prefix]}{host}/64 dev {device} nodad")
             addresses[name][segment + "6"] = f"{V6[prefix]}{host}"
 
     def default_route(name: str, segment: str) -> None:
-        lines[name].append(f"route add default via {segments[segment]}.{ROUTER_HOST}")
+        net.line(name, f"route add default via {segments[segment]}.{ROUTER_HOST}")
         if ipv6:
-            lines[name].append(f"route add default via {V6[segments[segment]]}{ROUTER_HOST}")
+            net.line(name, f"route add default via {V6[segments[segment]]}{ROUTER_HOST}")
 
     for index, segment in enumerate(segments):
         attach("router", f"eth{index}", segment, ROUTER_HOST)
@@ -317,87 +273,8 @@ def build_lvs(
     for j, name in enumerate(rs_names):
         attach(name, "eth0", rs_segment, FIRST_RS_HOST + j)
         default_route(name, rs_segment)
-
-    ns["switch"].ip_batch(switch_lines)  # creates every veth, its far end already in its namespace
-    for name, batch in lines.items():
-        if name != "switch" or len(batch) > 1:
-            ns[name].ip_batch(batch)
-    forwarding = ["net.ipv4.ip_forward=1", *(["net.ipv6.conf.all.forwarding=1"] if ipv6 else [])]
-    for name in ["router", *dir_names]:
-        ns[name].exec("sysctl", "-qw", *forwarding)
+    ns = netns.adopt(net.namespaces)  # owned before it is built, so a half-built topology is removed too
+    net.apply()
     return LvsTopology(
         ns["switch"], ns["router"], ns["client"], [ns[n] for n in dir_names], [ns[n] for n in rs_names], addresses
     )
-
-
-# ---- the in-namespace side: stdlib-only servers and clients --------------------------------------------------
-
-
-def _http_server(name: str, port: int, address: str) -> None:
-    body = f"{name}\n".encode()
-    reply = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-
-    class Handler(socketserver.BaseRequestHandler):
-        def handle(self) -> None:
-            with contextlib.suppress(OSError):
-                self.request.settimeout(5)
-                self.request.recv(4096)
-                self.request.sendall(reply)
-
-    class Server(socketserver.ThreadingTCPServer):
-        address_family = _family(address or "::")  # "::" is dual-stack: IPv4 clients arrive v4-mapped
-        allow_reuse_address = True
-        daemon_threads = True
-
-    with Server((address or "::", port), Handler) as srv:
-        print(READY, flush=True)
-        srv.serve_forever()
-
-
-def _udp_server(name: str, port: int, address: str) -> None:
-    sock = socket.socket(_family(address or "::"), socket.SOCK_DGRAM)
-    sock.bind((address or "::", port))
-    print(READY, flush=True)
-    while True:
-        _, peer = sock.recvfrom(4096)
-        sock.sendto(f"{name}\n".encode(), peer)
-
-
-def _http_get(address: str, port: int, count: int, timeout: float) -> None:
-    host = f"[{address}]" if ":" in address else address
-    for _ in range(count):
-        try:
-            with socket.create_connection((address, port), timeout=timeout) as sock:
-                sock.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
-                data = b""
-                while chunk := sock.recv(4096):
-                    data += chunk
-            print(data.partition(b"\r\n\r\n")[2].decode().strip(), flush=True)
-        except OSError as error:
-            print(f"ERR {error}", flush=True)
-
-
-def _udp_ask(address: str, port: int, count: int, timeout: float) -> None:
-    for _ in range(count):
-        with socket.socket(_family(address), socket.SOCK_DGRAM) as sock:
-            sock.settimeout(timeout)
-            try:
-                sock.sendto(b"ping", (address, port))
-                print(sock.recv(4096).decode().strip(), flush=True)
-            except OSError as error:
-                print(f"ERR {error}", flush=True)
-
-
-def main(argv: list[str]) -> None:
-    mode, *args = argv
-    if mode in ("http-server", "udp-server"):
-        name, port, address = args[0], int(args[1]), args[2] if len(args) > 2 else ""
-        (_http_server if mode == "http-server" else _udp_server)(name, port, address)
-    else:
-        address, port, count = args[0], int(args[1]), int(args[2])
-        timeout = float(args[3]) if len(args) > 3 else 3.0
-        (_http_get if mode == "http-get" else _udp_ask)(address, port, count, timeout)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -13,7 +13,6 @@ import time
 from collections import Counter
 
 import pytest
-from _inside import inside
 from netns import Namespace, Netns
 
 from kubelvs.agent.announcer import GARP_COUNT, INTERVAL, Announcer
@@ -23,6 +22,7 @@ from kubelvs.agent.reconciler import Reconciler
 from kubelvs.kernel.addresses import NetlinkAddresses
 from kubelvs.kernel.arp import RawAnnouncements
 from kubelvs.netstate import Address, AddressKey, NodeState
+from kubelvs.testbed.namespaces import inside
 
 VIPS = 1000
 ETH_P_ARP = 0x0806

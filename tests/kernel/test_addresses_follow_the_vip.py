@@ -6,13 +6,13 @@ import socket
 import time
 
 import pytest
-from _inside import inside
 from netns import LvsTopology, Namespace, Netns
 
 from kubelvs.agent.announcer import Announcer
 from kubelvs.kernel.addresses import InterfaceNotFound, NetlinkAddresses
 from kubelvs.kernel.arp import RawAnnouncements
 from kubelvs.netstate import AddressKey
+from kubelvs.testbed.namespaces import inside
 
 
 def mac(ns: Namespace, device: str) -> str:

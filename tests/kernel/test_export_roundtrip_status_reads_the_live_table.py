@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _inside import inside
 from netns import Netns
 
 from kubelvs import cli
+from kubelvs.testbed.namespaces import inside
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from _fault_launcher import launcher, spawn
-from _inside import inside
 from agentrun import DIRECTOR_LABEL, DIRECTORS, agent, director, rs, service_lines, vs, write
 from netns import LvsTopology, Namespace
 
+from kubelvs.testbed.namespaces import inside
 from kubelvs.testbed.stack import Child
 
 SERVICE = "TCP 192.0.2.100:80"

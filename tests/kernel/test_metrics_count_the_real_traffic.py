@@ -27,7 +27,7 @@ SERVICE = "TCP 192.0.2.100:80"
 DESTINATIONS = {"rs1": "10.9.0.11:8080", "rs2": "10.9.0.12:8080"}
 COLUMNS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
 GATEWAY = {"address": "10.9.0.200", "interface": "eth1"}
-# what netns.py's http-get sends and its http-server answers (rs1/rs2 answer their own name)
+# what nsprog.py's http-get sends and its http-server answers (rs1/rs2 answer their own name)
 REQUEST = len(b"GET / HTTP/1.0\r\nHost: 192.0.2.100\r\n\r\n")
 ANSWER = len(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nrs1\n")
 # an IPv4 + TCP header: 20 + 20 bytes at least, 60 + 60 at most (options: SYN's MSS/SACK/wscale, timestamps)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 
 import pytest
-from _inside import inside
 from netns import LvsTopology, Netns
 
 from kubelvs.kernel.nft import NftError, NftNotFound, NftPacketRules
 from kubelvs.kernel.sysctl import ProcSysctls
 from kubelvs.netstate import Family, FwmarkRule, Proto, SnatRule
+from kubelvs.testbed.namespaces import inside
 
 # An HTTP server that answers with the address the connection came from.
 PEER_ECHO = """

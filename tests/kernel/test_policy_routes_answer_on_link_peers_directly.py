@@ -7,11 +7,11 @@ sent towards that dead gateway, while replies to clients beyond it still are.
 
 from __future__ import annotations
 
-from _inside import inside
 from netns import LvsTopology, Namespace
 
 from kubelvs.kernel.routes import NetlinkPolicyRoutes
 from kubelvs.netstate import Family, PolicyRoute, Proto
+from kubelvs.testbed.namespaces import inside
 
 GATEWAY = "10.9.0.100"  # the director group's floating address on the real servers' side
 PORT = 8080

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from _inside import inside
 from netns import LvsTopology, Namespace
 
 from kubelvs.kernel.routes import NetlinkPolicyRoutes, PolicyRouteError
 from kubelvs.netstate import Family, PolicyRoute, Proto
+from kubelvs.testbed.namespaces import inside
 
 
 def nat_service(lvs: LvsTopology, port: int) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 
 import pytest
-from _inside import inside
 from netns import Netns
 
 from kubelvs.kernel.sysctl import ProcSysctls, SysctlError, SysctlNotFound
+from kubelvs.testbed.namespaces import inside
 
 
 @pytest.mark.parametrize(

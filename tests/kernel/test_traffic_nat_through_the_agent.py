@@ -12,7 +12,6 @@ from __future__ import annotations
 import socket
 import time
 
-from _inside import inside
 from agentrun import (
     DIRECTORS,
     alternates,
@@ -27,6 +26,8 @@ from agentrun import (
 )
 from agentrun import agent as backend_agent
 from netns import LvsTopology
+
+from kubelvs.testbed.namespaces import inside
 
 GATEWAY = {"address": "10.9.0.200", "interface": "eth1"}
 FOREIGN = "TCP 203.0.113.50:443"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _inside import inside
 from netns import LvsTopology, run
 
 from kubelvs.kernel.addresses import NetlinkAddresses
 from kubelvs.kernel.sysctl import ProcSysctls
 from kubelvs.kernel.tunnel import NetlinkTunnel
 from kubelvs.netstate import AddressKey
+from kubelvs.testbed.namespaces import inside
 
 
 def ipip_loaded() -> bool:

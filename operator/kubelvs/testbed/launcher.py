@@ -19,7 +19,6 @@ The zygote never starts a thread, so forking it is safe. It reaps its children a
 
 from __future__ import annotations
 
-import ctypes
 import faulthandler
 import importlib
 import json
@@ -30,9 +29,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from kubelvs.testbed.namespaces import enter
+
 logger = logging.getLogger(__name__)
 
-CLONE_NEWNET = 0x40000000
 _exits: dict[int, int] = {}
 
 
@@ -45,18 +45,6 @@ def _reap(*_: object) -> None:
         if pid == 0:
             return
         _exits[pid] = os.waitstatus_to_exitcode(status)
-
-
-def enter(netns: str) -> None:
-    """Move this (single-threaded) process into network namespace ``netns`` (``ip netns add`` made it)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            error = ctypes.get_errno()
-            raise OSError(error, f"setns into {netns}: {os.strerror(error)}")
-    finally:
-        os.close(fd)
 
 
 def _run(argv: Sequence[str]) -> int:

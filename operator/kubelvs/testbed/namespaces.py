@@ -1,9 +1,10 @@
-"""Network namespaces for the VM's stack and demo: declare namespaces, bridges and links, then build in batches.
+"""Network namespaces in the VM: the one builder of the demo, the full stack, the kernel tests and the benchmarks.
 
 Runs inside the test VM only (root, a disposable kernel). Process start-up is what costs under TCG, so a
-:class:`Builder` collects ``ip`` commands and runs one ``ip -batch`` for the root namespace and one per
-namespace. Bridges live in the VM's root namespace; every link is a veth from a bridge into a namespace.
-:func:`inside` moves the calling thread into a namespace (sockets it opens there stay there).
+:class:`Builder` collects ``ip`` commands and runs one ``ip -batch`` for the bridges' namespace and one per
+namespace. Bridges live in the VM's root namespace or in a ``switch`` namespace of their own; every link is a
+veth from a bridge into a namespace. :func:`inside` moves the calling thread into a namespace for a block
+(sockets it opens there stay there); :func:`enter` moves a whole single-threaded process for good.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 logger = logging.getLogger(__name__)
 
 CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def run(
@@ -40,8 +42,12 @@ def netns_exec(
 
 @dataclass
 class Builder:
-    """Namespaces, bridges and veth links declared first, created by :meth:`apply`, removed by :meth:`remove`."""
+    """Namespaces, bridges and veth links declared first, created by :meth:`apply`, removed by :meth:`remove`.
 
+    ``switch``: the namespace the bridges live in (declare it with :meth:`namespace`); None: the root namespace.
+    """
+
+    switch: str | None = None
     namespaces: list[str] = field(default_factory=list)
     bridges: list[str] = field(default_factory=list)
     root_lines: list[str] = field(default_factory=list)
@@ -55,20 +61,21 @@ class Builder:
         self.sysctls[name] = list(sysctls)
 
     def bridge(self, name: str, *cidrs: str) -> None:
-        """A bridge in the root namespace (no STP, no forwarding delay), with ``cidrs`` on it."""
+        """A bridge in the switch's namespace (no STP, no forwarding delay), with ``cidrs`` on it."""
         self.bridges.append(name)
         self.root_lines += [f"link add {name} type bridge forward_delay 0 stp_state 0", f"link set {name} up"]
-        self.root_lines += [f"addr add {cidr} dev {name}" for cidr in cidrs]
+        self.root_lines += [_address_line(cidr, name) for cidr in cidrs]
 
     def plug(self, bridge: str, netns: str, device: str, *cidrs: str) -> None:
-        """A veth from ``bridge`` to ``netns:device``, up, with ``cidrs`` on the namespace's end."""
+        """A veth from ``bridge`` to ``netns:device``, up, with ``cidrs`` (IPv6 ones without DAD) on the
+        namespace's end."""
         port = f"{netns[:8]}-{device}"[:15]
         self.root_lines += [
             f"link add {port} type veth peer name {device} netns {netns}",
             f"link set {port} master {bridge}",
             f"link set {port} up",
         ]
-        self.lines[netns] += [f"link set {device} up", *(f"addr add {cidr} dev {device}" for cidr in cidrs)]
+        self.lines[netns] += [f"link set {device} up", *(_address_line(cidr, device) for cidr in cidrs)]
 
     def line(self, netns: str, command: str) -> None:
         """Any ``ip`` command (without ``ip``) for ``netns``, e.g. ``route add default via 192.0.2.254``."""
@@ -76,7 +83,8 @@ class Builder:
 
     def apply(self) -> None:
         run(["ip", "-batch", "-"], input="".join(f"netns add {name}\n" for name in self.namespaces))
-        run(["ip", "-batch", "-"], input="\n".join(self.root_lines) + "\n")
+        switch = ["-n", self.switch] if self.switch else []
+        run(["ip", *switch, "-batch", "-"], input="\n".join(self.root_lines) + "\n")
         for name in self.namespaces:
             run(["ip", "-n", name, "-batch", "-"], input="\n".join(self.lines[name]) + "\n")
             if self.sysctls[name]:
@@ -85,21 +93,39 @@ class Builder:
     def remove(self) -> None:
         for name in reversed(self.namespaces):
             run(["ip", "netns", "del", name], check=False)
-        for bridge in self.bridges:
-            run(["ip", "link", "del", bridge], check=False)
+        if self.switch is None:  # a switch namespace takes its bridges with it
+            for bridge in self.bridges:
+                run(["ip", "link", "del", bridge], check=False)
+
+
+def _address_line(cidr: str, device: str) -> str:
+    return f"addr add {cidr} dev {device}" + (" nodad" if ":" in cidr else "")
+
+
+def _setns(fd: int, what: str) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"setns into {what}: {os.strerror(error)}")
+
+
+def enter(netns: str) -> None:
+    """Move the calling thread (a single-threaded process: all of it) into ``netns`` for good."""
+    fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+    try:
+        _setns(fd, netns)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
 def inside(netns: str) -> Iterator[None]:
     """Run the block with the calling thread in ``netns``, then switch back."""
-    libc = ctypes.CDLL(None, use_errno=True)
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{netns}", os.O_RDONLY)
     try:
-        if libc.setns(target, CLONE_NEWNET):
-            raise OSError(ctypes.get_errno(), f"setns into {netns} failed")
-        yield
+        enter(netns)
+        try:
+            yield
+        finally:
+            _setns(home, "the thread's own namespace")
     finally:
-        libc.setns(home, CLONE_NEWNET)
-        os.close(target)
         os.close(home)

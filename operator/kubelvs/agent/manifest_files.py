@@ -54,6 +54,7 @@ class _File:
     docs: dict[str, _Doc]  # chunk text -> parsed
     problems: list[tuple[str, Problem]]  # of all its documents
     invalid: dict[str, list[Problem]]  # of all its documents
+    unreadable: int = 0  # how many of its documents are not readable
 
 
 @dataclass
@@ -159,12 +160,15 @@ class ManifestFiles:
         # a chunk is gone only if no copy of it is left (a file may repeat a document word for word)
         gone = [docs.pop(chunk) for chunk in set(removed) if chunk in docs and chunk not in chunks]
         self._forget(gone)
-        first: dict[str, int] = {}  # each chunk's first occurrence: its index
-        for index in range(len(chunks) - 1, -1, -1):
-            first[chunks[index]] = index
-        fresh = {chunk: _parse(source, chunk, first[chunk]) for chunk in set(added) if chunk not in docs}
+        new = [chunk for chunk in set(added) if chunk not in docs]
+        # each new chunk's first index: a scan per chunk for an edit, one map built in C for a whole new file
+        last_first = zip(reversed(chunks), range(len(chunks) - 1, -1, -1), strict=True)
+        first = chunks.index if len(new) < 16 else dict(last_first).__getitem__
+        fresh = {chunk: _parse(source, chunk, first(chunk)) for chunk in new}
         docs.update(fresh)
-        unreadable = any(doc.error for doc in docs.values())  # its line moves with any edit above it
+        errors = sum(doc.error is not None for doc in fresh.values()) - sum(doc.error is not None for doc in gone)
+        errors += before.unreadable if before is not None else 0
+        unreadable = errors > 0  # an unreadable document's line moves with any edit above it
         if (
             before is None
             or unreadable
@@ -176,7 +180,7 @@ class ManifestFiles:
             invalid = {key: found for doc in docs.values() for key, found in doc.invalid.items()}
         else:
             problems, invalid = before.problems, before.invalid
-        self._files[source] = _File(stamp, chunks, docs, problems, invalid)
+        self._files[source] = _File(stamp, chunks, docs, problems, invalid, errors)
         for doc in fresh.values():
             for obj in doc.objects:
                 self._define(source, obj)

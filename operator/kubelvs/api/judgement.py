@@ -24,7 +24,7 @@ from kubelvs.api.claims import claims
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.problems import Problem
 from kubelvs.api.rejections import Ordering, Rejection
-from kubelvs.api.set_rules import set_judgement
+from kubelvs.api.set_rules import children_judgement, set_judgement
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Model = VirtualServer | RealServer
@@ -341,29 +341,32 @@ class Tribunal:
 
     def _judge_children(self, parent_key: str) -> list[Key]:
         """The RealServers of one VirtualServer, against it and each other."""
-        keys = [("RealServer", name) for name in sorted(self._children.get(parent_key, ()))]
         parent = self._objects.get(("VirtualServer", parent_key))
         verdict = self._verdicts.get(("VirtualServer", parent_key))
-        parents: list[VirtualServer] = []
+        parents: dict[str, VirtualServer] = {}  # judged by _judge_claimants already: not contested again
         unusable: dict[str, str] = {}
         if isinstance(parent, VirtualServer) and verdict is not None and verdict.accepted:
-            parents.append(parent)
+            parents[parent_key] = parent
         elif verdict is not None:
             unusable[parent_key] = f"is not accepted ({verdict.rejection}: {verdict.message})"
+        keys: list[Key] = []
         children: list[RealServer] = []
-        for key in keys:
-            rs = self._objects[key]
-            assert isinstance(rs, RealServer)
-            veto = self._vetoes.get(key)
-            self._verdicts[key] = veto or ACCEPTED
+        objects, vetoes, verdicts = self._objects, self._vetoes, self._verdicts
+        for name in self._children.get(parent_key, ()):  # settle sorts what it reports
+            key = ("RealServer", name)
+            keys.append(key)
+            veto = vetoes.get(key)
             if veto is None:
-                children.append(rs)
+                verdicts[key] = ACCEPTED
+                children.append(objects[key])  # type: ignore[arg-type]  # a RealServer key holds a RealServer
+            else:
+                verdicts[key] = veto
         listed: dict[Key, list[Any]] = {}
-        found = set_judgement(parents, children, order=BY_AGE, unusable=unusable, drop_rejected=True)
+        found = children_judgement(parents, children, order=BY_AGE, unusable=unusable, drop_rejected=True)
         for problem in found:
             listed.setdefault((problem.kind, problem.key), []).append(problem)
         for key, problems in listed.items():
-            self._verdicts[key] = Verdict(problems[0].reason, tuple(p.problem for p in problems))
+            verdicts[key] = Verdict(problems[0].reason, tuple(p.problem for p in problems))
         return keys
 
     # --- reading -------------------------------------------------------------------------------------

@@ -44,8 +44,26 @@ def set_judgement(
             losers.add(found.key)
             lost[found.key] = f"is not accepted ({found.reason}: {found.problem})"
     parents = {vs.key: vs for vs in candidates if vs.key not in losers}
-    destinations: dict[tuple[str, str, int], str] = {}
-    for rs in sorted(real_servers, key=order.key):
+    yield from children_judgement(parents, real_servers, order=order, unusable=lost, drop_rejected=drop_rejected)
+
+
+def children_judgement(
+    parents: Mapping[str, VirtualServer],
+    real_servers: Iterable[RealServer],
+    *,
+    order: Ordering = BY_NAME,
+    unusable: Mapping[str, str] | None = None,
+    drop_rejected: bool = False,
+) -> Iterator[SetProblem]:
+    """The RealServers' part of :func:`set_judgement`, for VirtualServers judged already: ``parents`` (by key)
+    are the usable ones, ``unusable`` says what the children of the others are told.
+
+    Only claimants of one destination are ranked by ``order`` (the first keeps it): ranking all of them would
+    cost a sort of every RealServer in every pass, for a tie that is rare.
+    """
+    lost = unusable or {}
+    claimants: dict[tuple[str, str, int], list[RealServer]] = {}
+    for rs in real_servers:
         parent = parents.get(rs.virtual_server_key)
         if parent is None:
             state = lost.get(rs.virtual_server_key)
@@ -54,20 +72,23 @@ def set_judgement(
             problem = Problem("spec.virtualServer", f"VirtualServer {rs.spec.virtual_server!r} {state}")
             yield SetProblem("RealServer", rs.key, reason, problem)
             continue
-        incompatible = list(pair_problems(parent.spec, rs.spec))
+        incompatible = pair_problems(parent.spec, rs.spec)
         yield from (SetProblem("RealServer", rs.key, Rejection.INCOMPATIBLE, p) for p in incompatible)
         if incompatible and drop_rejected:
             continue
         destination = (rs.virtual_server_key, rs.spec.address, effective_port(parent.spec, rs.spec))
-        if destination in destinations:
+        claimants.setdefault(destination, []).append(rs)
+    for destination, several in claimants.items():
+        if len(several) < 2:
+            continue
+        first, *rest = sorted(several, key=order.key)
+        for rs in rest:
             problem = Problem(
                 "spec.address",
                 f"{rs.spec.address}:{destination[2]} is already {order.first}RealServer "
-                f"{destinations[destination]} of the same virtual server",
+                f"{first.key} of the same virtual server",
             )
             yield SetProblem("RealServer", rs.key, Rejection.DUPLICATE_DESTINATION, problem)
-        else:
-            destinations[destination] = rs.key
 
 
 def set_problems(

@@ -4,6 +4,9 @@ kmock 0.8's ``KubernetesEmulator`` stores objects, merges patches, streams watch
 finalizers, but it leaves metadata alone, has no ``PUT`` and ignores ``resourceVersion``. :class:`Emulator`
 adds what controllers and Lease-based elections rely on:
 
+- the API server's refusals of a custom resource's body before any controller sees it: no JSON object, a
+  missing or mismatched ``apiVersion``/``kind`` (400), no ``metadata``, no name, a name that is no RFC 1123
+  subdomain (422), a ``metadata.namespace`` other than the URL's (400) -- schema validation is not emulated;
 - ``metadata.uid``, ``creationTimestamp``, ``resourceVersion`` (one counter, bumped by every write) and
   ``generation`` (1 on create, +1 whenever ``spec`` changes — status and metadata writes leave it);
 - ``metadata.generateName`` (kopf names its Events that way; without it the second Event is a 409);
@@ -36,6 +39,7 @@ import copy
 import datetime
 import json
 import logging
+import re
 import secrets
 import signal
 import threading
@@ -77,6 +81,7 @@ VERSION = "v1alpha1"
 ALL_VERBS = ("list", "watch", "get", "create", "patch", "update", "delete")
 LEASES = kmock.resource("coordination.k8s.io", "v1", "leases")
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+_DNS_SUBDOMAIN = re.compile(r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 Interloper = Callable[[str, dict[str, Any] | None], dict[str, Any] | None]
 """Called with (lease name, stored object or None); returns an object to store first, or None."""
@@ -194,6 +199,10 @@ class Emulator(kmock.KubernetesEmulator):
         method = request.method.value if request.method is not None else ""
         if method in WRITES and request.resource != LEASES and self.log_writes:
             logger.info("%s", _write_line(method, request))
+        if method in ("POST", "PUT") and request.resource is not None and request.subresource is None:
+            refused = self._refusal(request)
+            if refused is not None:
+                return refused
         if request.resource == LEASES and method in WRITES:
             async with self._lock:
                 return await self._write_lease(request, method)
@@ -204,6 +213,39 @@ class Emulator(kmock.KubernetesEmulator):
         elif request.resource is not None and request.action == enums.action.UPDATE:
             self._prepare_patch(request)
         return await super()._handle(request)
+
+    def _refusal(self, request: rendering.Request) -> aiohttp.web.StreamResponse | None:
+        """What the API server refuses of a custom resource's body before storing it (the body is decoded as
+        unstructured, so apiVersion and kind must be there and match the URL), or None: store it."""
+        assert request.resource is not None
+        info = self.resources.get(request.resource)
+        if request.resource.group != GROUP or not isinstance(info, kmock.ResourceInfo):
+            return None
+        data = request.data
+        expected = f"{request.resource.group}/{request.resource.version}"
+        if not isinstance(data, dict):
+            return _status(400, "BadRequest", f"the body is not a JSON object but {type(data).__name__}")
+        for field_name, wanted in (("apiVersion", expected), ("kind", info.kind)):
+            given = data.get(field_name)
+            if given is None:
+                return _status(400, "BadRequest", f"Object '{field_name}' is missing in the body")
+            if given != wanted:
+                shown = json.dumps(given)[:100]
+                mismatch = f"the {field_name} in the data ({shown}) does not match the expected {wanted}"
+                return _status(400, "BadRequest", mismatch)
+        meta = data.get("metadata")
+        if not isinstance(meta, dict):
+            return _status(422, "Invalid", "metadata: Required value: an object with a name")
+        name = meta.get("name") or meta.get("generateName")
+        if not isinstance(name, str) or not name:
+            return _status(422, "Invalid", "metadata.name: Required value: name or generateName is required")
+        if meta.get("name") is not None and not _DNS_SUBDOMAIN.fullmatch(str(meta["name"])):
+            return _status(422, "Invalid", "metadata.name: Invalid value: a lowercase RFC 1123 subdomain")
+        namespace = meta.get("namespace")
+        if namespace is not None and namespace != request.namespace:
+            mismatch = "the namespace of the provided object does not match the namespace of the request"
+            return _status(400, "BadRequest", mismatch)
+        return None
 
     # ---- all resources but Leases ------------------------------------------------------------------------
 

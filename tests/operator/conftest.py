@@ -21,8 +21,14 @@ from kubelvs.controller.running import Scope, serve
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulator.Served]:
-    with emulator.serve() as served:
+def keep_history() -> bool:
+    """Whether the emulator keeps kmock's request history; a module of hundreds of objects turns it off."""
+    return True
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, keep_history: bool) -> Iterator[emulator.Served]:
+    with emulator.serve(keep_history=keep_history) as served:
         kubeconfig = emulator.write_kubeconfig(served.url, tmp_path_factory.mktemp("kube") / "config")
         saved = os.environ.get("KUBECONFIG")
         os.environ["KUBECONFIG"] = str(kubeconfig)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from hostile_corpus import Bounded, Case, check, check_import, params
 
 

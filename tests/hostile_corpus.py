@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "hostile"
+CORPUS = Path(__file__).resolve().parent / "data" / "hostile"
 TARGETS = ("manifests", "ipvsadm", "keepalived")
 MEMORY = 1024**3  # the address space of every case
 CASE_SECONDS = 20.0  # the wall-clock bound of one case; the slowest takes about a second

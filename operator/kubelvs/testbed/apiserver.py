@@ -239,7 +239,8 @@ class Emulator(kmock.KubernetesEmulator):
         name = meta.get("name") or meta.get("generateName")
         if not isinstance(name, str) or not name:
             return _status(422, "Invalid", "metadata.name: Required value: name or generateName is required")
-        if meta.get("name") is not None and not _DNS_SUBDOMAIN.fullmatch(str(meta["name"])):
+        given_name = meta.get("name")
+        if given_name is not None and not (isinstance(given_name, str) and _DNS_SUBDOMAIN.fullmatch(given_name)):
             return _status(422, "Invalid", "metadata.name: Invalid value: a lowercase RFC 1123 subdomain")
         namespace = meta.get("namespace")
         if namespace is not None and namespace != request.namespace:

@@ -101,9 +101,10 @@ def _post(api: emulator.Client, plural: str, namespace: str, body: Any) -> str |
     return str(stored["metadata"]["name"])
 
 
-def _put(api: emulator.Client, item: Item, body: Any) -> ApiError | None:
+def _apply(api: emulator.Client, item: Item, body: Any) -> ApiError | None:
+    """A later body for a stored name, as ``kubectl apply`` sends it: a patch (finalizers stay)."""
     try:
-        api.request("PUT", path_of(API_VERSION, item[0], item[1], item[2]), body)
+        api.patch(API_VERSION, item[0], item[1], item[2], body)
     except ApiError as error:
         return error
     return None
@@ -152,7 +153,7 @@ def test_the_operator_gives_a_clear_answer(
         assert posted.status in (400, 409, 422), f"{case.name}: the emulator answered {posted}"
         item = (plural, namespace, body["metadata"]["name"] if posted.status == 409 else "")
         if item in stored:  # a name given twice: the later body replaces the earlier, as kubectl apply does
-            replaced = _put(api, item, body)
+            replaced = _apply(api, item, body)
             if replaced is None:
                 continue
             posted = replaced

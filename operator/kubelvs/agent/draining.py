@@ -8,7 +8,6 @@ Deleting a whole service needs no draining: the kernel drops its destinations wi
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -58,5 +57,5 @@ class Drainer:
                 del self._since[key]
             elif dest.weight != 0:
                 logger.info("draining %s: weight 0 until its %d active connections end", key, active)
-                ops.append(EditDestination(dataclasses.replace(dest, weight=0)))
+                ops.append(EditDestination(dest._replace(weight=0)))
         return ops

@@ -8,6 +8,7 @@ agent derives it alone, without coordination.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 
@@ -18,8 +19,10 @@ LEASE_PREFIX = "kubelvs-directors-"
 
 def director_group(directors: Directors) -> str:
     """Lease name of the group these directors settings belong to (a valid DNS-1123 name)."""
-    material = json.dumps(
-        {"nodeSelector": sorted(directors.node_selector.items()), "preferred": directors.preferred},
-        separators=(",", ":"),
-    )
+    return _group_name(tuple(sorted(directors.node_selector.items())), tuple(directors.preferred))
+
+
+@functools.lru_cache(maxsize=4096)  # a cluster has a handful of groups; every plan asks once per VirtualServer
+def _group_name(node_selector: tuple[tuple[str, str], ...], preferred: tuple[str, ...]) -> str:
+    material = json.dumps({"nodeSelector": node_selector, "preferred": preferred}, separators=(",", ":"))
     return LEASE_PREFIX + hashlib.sha256(material.encode()).hexdigest()[:12]

@@ -196,7 +196,9 @@ class Changes:
 
     entered: tuple[Model, ...] = ()
     left: tuple[Key, ...] = ()
-    judged: tuple[tuple[Key, Verdict | None], ...] = ()  # every object judged again (None: gone)
+    # objects judged again whose verdict is a rejection, or was one before (None: gone); acceptances that
+    # stay acceptances are left out: a first settle accepts thousands that nobody needs told
+    judged: tuple[tuple[Key, Verdict | None], ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.entered or self.left or self.judged)
@@ -212,12 +214,13 @@ class Tribunal:
         self._claims: dict[str, tuple[str, ...]] = {}  # VirtualServer key -> the claim keys it makes
         self._claimants: dict[str, set[str]] = {}  # claim key -> VirtualServer keys
         self._parent: dict[str, str] = {}  # RealServer key -> its VirtualServer's key
-        self._children: dict[str, set[str]] = {}  # VirtualServer key -> RealServer keys
+        self._children: dict[str, set[Key]] = {}  # VirtualServer key -> its RealServers' (kind, key)
         self._verdicts: dict[Key, Verdict] = {}
         self._in_force: dict[Key, Model] = {}
         self._dirty_claims: set[str] = set()
         self._dirty_parents: set[str] = set()
         self._gone: set[Key] = set()  # removed since the last settle, to leave force there
+        self._rejected: set[Key] = set()  # keys whose verdict was a rejection at the last settle
 
     # --- inputs --------------------------------------------------------------------------------------
 
@@ -237,7 +240,7 @@ class Tribunal:
             self._dirty_parents.add(obj.key)
         else:
             self._parent[obj.key] = obj.virtual_server_key
-            self._children.setdefault(obj.virtual_server_key, set()).add(obj.key)
+            self._children.setdefault(obj.virtual_server_key, set()).add(key)
             self._dirty_parents.add(obj.virtual_server_key)
 
     def put_invalid(self, kind: str, key: str, problems: Iterable[Problem]) -> None:
@@ -273,7 +276,7 @@ class Tribunal:
         else:
             parent = self._parent.pop(name, None)
             if parent is not None:
-                self._children[parent].discard(name)
+                self._children[parent].discard(key)
                 if not self._children[parent]:
                     del self._children[parent]
                 self._dirty_parents.add(parent)
@@ -294,21 +297,31 @@ class Tribunal:
         self._dirty_parents.clear()
         entered: list[Model] = []
         left: list[Key] = []
-        order = sorted(touched)
-        for key in order:
-            obj = self._objects.get(key)
-            verdict = self._verdicts.get(key)
-            now = obj if obj is not None and verdict is not None and verdict.accepted else None
-            before = self._in_force.get(key)
+        judged: list[tuple[Key, Verdict | None]] = []
+        objects, verdicts, in_force, rejected = self._objects, self._verdicts, self._in_force, self._rejected
+        for key in touched:  # unordered: sorting every key of a first settle costs more than judging them
+            obj = objects.get(key)
+            verdict = verdicts.get(key)
+            accepted = verdict is not None and verdict.rejection is None
+            if not accepted:
+                judged.append((key, verdict))
+                if verdict is None:
+                    rejected.discard(key)
+                else:
+                    rejected.add(key)
+            elif key in rejected:
+                judged.append((key, verdict))
+                rejected.discard(key)
+            now = obj if obj is not None and accepted else None
+            before = in_force.get(key)
             if now is None:
                 if before is not None:
-                    del self._in_force[key]
+                    del in_force[key]
                     left.append(key)
             elif before is not now:
-                self._in_force[key] = now
+                in_force[key] = now
                 entered.append(now)
-        judged = tuple((key, self._verdicts.get(key)) for key in order)
-        return Changes(tuple(entered), tuple(left), judged)
+        return Changes(tuple(entered), tuple(left), tuple(judged))
 
     def _linked(self, claim_key: str) -> set[str]:
         """The VirtualServers a claim links, with all they link in turn (one VIP's services, usually); their
@@ -349,20 +362,23 @@ class Tribunal:
             parents[parent_key] = parent
         elif verdict is not None:
             unusable[parent_key] = f"is not accepted ({verdict.rejection}: {verdict.message})"
-        keys: list[Key] = []
-        children: list[RealServer] = []
+        keys = list(self._children.get(parent_key, ()))
         objects, vetoes, verdicts = self._objects, self._vetoes, self._verdicts
-        for name in self._children.get(parent_key, ()):  # settle sorts what it reports
-            key = ("RealServer", name)
-            keys.append(key)
-            veto = vetoes.get(key)
-            if veto is None:
-                verdicts[key] = ACCEPTED
-                children.append(objects[key])  # type: ignore[arg-type]  # a RealServer key holds a RealServer
-            else:
-                verdicts[key] = veto
+        verdicts.update(dict.fromkeys(keys, ACCEPTED))
+        if vetoes.keys().isdisjoint(keys):  # the usual case, in one C call: no child vetoed
+            children = [objects[key] for key in keys]
+        else:
+            children = [objects[key] for key in keys if key not in vetoes]
+        # a RealServer key holds a RealServer
+            verdicts.update((key, vetoes[key]) for key in keys if key in vetoes)
         listed: dict[Key, list[Any]] = {}
-        found = children_judgement(parents, children, order=BY_AGE, unusable=unusable, drop_rejected=True)
+        found = children_judgement(
+            parents,
+            children,  # type: ignore[arg-type]
+            order=BY_AGE,
+            unusable=unusable,
+            drop_rejected=True,
+        )
         for problem in found:
             listed.setdefault((problem.kind, problem.key), []).append(problem)
         for key, problems in listed.items():

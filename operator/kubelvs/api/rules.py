@@ -147,26 +147,48 @@ _NO_PORT_MAPPING = frozenset((Forwarding.DR, Forwarding.TUN))
 _TUN, _IPV6 = Forwarding.TUN, AddressFamily.IPV6
 
 
-def pair_problems(vs: VirtualServerSpec, rs: RealServerSpec) -> tuple[Problem, ...]:
-    """Rules between a RealServer and the VirtualServer it names (a tuple: met once per RealServer per pass)."""
-    forwarding = rs.forwarding or vs.forwarding  # effective_forwarding, inline on this hot path
-    found: tuple[Problem, ...] = ()
-    if forwarding in _NO_PORT_MAPPING and vs.fwmark is None and vs.port:
-        port = effective_port(vs, rs)
-        if port != vs.port:
+class PairRules:
+    """The rules between one VirtualServer and the RealServers that name it, with what depends on the
+    VirtualServer alone worked out once: a judgement meets them once per RealServer per pass."""
+
+    __slots__ = ("_fixed_port", "_forwarding", "_ipv6", "_port", "_vs")
+
+    def __init__(self, vs: VirtualServerSpec) -> None:
+        self._vs = vs
+        self._forwarding = vs.forwarding
+        self._ipv6 = service_family(vs) is _IPV6
+        self._port = vs.port or 0
+        self._fixed_port = self._port if vs.fwmark is None and vs.port else None  # DR/TUN cannot remap it
+
+    def port(self, rs: RealServerSpec) -> int:
+        """:func:`effective_port`."""
+        return rs.port if rs.port is not None else self._port
+
+    def problems(self, rs: RealServerSpec) -> tuple[Problem, ...]:
+        """What is wrong with ``rs`` under this VirtualServer (a tuple, usually empty)."""
+        forwarding = rs.forwarding or self._forwarding  # effective_forwarding, inline on this hot path
+        found: tuple[Problem, ...] = ()
+        if self._fixed_port is not None and forwarding in _NO_PORT_MAPPING:
+            port = self.port(rs)
+            if port != self._fixed_port:
+                found += (
+                    Problem(
+                        "spec.port",
+                        f"{port} differs from the virtual server's port {self._fixed_port}: "
+                        f"{forwarding.value} forwarding cannot remap ports (use nat)",
+                    ),
+                )
+        if forwarding is not _TUN and (":" in rs.address) is not self._ipv6:
             found += (
                 Problem(
-                    "spec.port",
-                    f"{port} differs from the virtual server's port {vs.port}: "
-                    f"{forwarding.value} forwarding cannot remap ports (use nat)",
+                    "spec.address",
+                    f"{rs.address!r} is not of the virtual server's family "
+                    f"{service_family(self._vs)} (only tun can cross families)",
                 ),
             )
-    if forwarding is not _TUN and (":" in rs.address) != (service_family(vs) is _IPV6):
-        found += (
-            Problem(
-                "spec.address",
-                f"{rs.address!r} is not of the virtual server's family "
-                f"{service_family(vs)} (only tun can cross families)",
-            ),
-        )
-    return found
+        return found
+
+
+def pair_problems(vs: VirtualServerSpec, rs: RealServerSpec) -> tuple[Problem, ...]:
+    """Rules between a RealServer and the VirtualServer it names."""
+    return PairRules(vs).problems(rs)

@@ -12,7 +12,7 @@ from kubelvs.api.claims import contest
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.problems import Problem
 from kubelvs.api.rejections import BY_NAME, Ordering, Rejection, SetProblem
-from kubelvs.api.rules import effective_port, pair_problems
+from kubelvs.api.rules import PairRules
 
 
 def set_judgement(
@@ -62,25 +62,33 @@ def children_judgement(
     cost a sort of every RealServer in every pass, for a tie that is rare.
     """
     lost = unusable or {}
-    claimants: dict[tuple[str, str, int], list[RealServer]] = {}
+    rules: dict[str, PairRules] = {}
+    first_claimant: dict[tuple[str, str, int], RealServer] = {}
+    claimants: dict[tuple[str, str, int], list[RealServer]] = {}  # only destinations claimed twice or more
     for rs in real_servers:
-        parent = parents.get(rs.virtual_server_key)
+        parent_key = rs.virtual_server_key
+        parent = parents.get(parent_key)
         if parent is None:
-            state = lost.get(rs.virtual_server_key)
+            state = lost.get(parent_key)
             reason = Rejection.VIRTUAL_SERVER_NOT_ACCEPTED if state else Rejection.VIRTUAL_SERVER_MISSING
             state = state or f"does not exist in namespace {rs.metadata.namespace!r}"
             problem = Problem("spec.virtualServer", f"VirtualServer {rs.spec.virtual_server!r} {state}")
             yield SetProblem("RealServer", rs.key, reason, problem)
             continue
-        incompatible = pair_problems(parent.spec, rs.spec)
-        yield from (SetProblem("RealServer", rs.key, Rejection.INCOMPATIBLE, p) for p in incompatible)
-        if incompatible and drop_rejected:
-            continue
-        destination = (rs.virtual_server_key, rs.spec.address, effective_port(parent.spec, rs.spec))
-        claimants.setdefault(destination, []).append(rs)
+        rule = rules.get(parent_key)
+        if rule is None:
+            rule = rules[parent_key] = PairRules(parent.spec)
+        spec = rs.spec
+        incompatible = rule.problems(spec)
+        if incompatible:
+            yield from (SetProblem("RealServer", rs.key, Rejection.INCOMPATIBLE, p) for p in incompatible)
+            if drop_rejected:
+                continue
+        destination = (parent_key, spec.address, rule.port(spec))
+        first = first_claimant.setdefault(destination, rs)
+        if first is not rs:
+            claimants.setdefault(destination, [first]).append(rs)
     for destination, several in claimants.items():
-        if len(several) < 2:
-            continue
         first, *rest = sorted(several, key=order.key)
         for rs in rest:
             problem = Problem(

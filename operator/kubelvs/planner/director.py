@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Sequence
 
-from kubelvs.api.enums import Forwarding, HealthCheckType, NatReturnPath, OnFailure
+from kubelvs.api.enums import HealthCheckType, NatReturnPath, OnFailure
 from kubelvs.api.groups import director_group
 from kubelvs.api.models import RealServer, VirtualServer
-from kubelvs.api.rules import effective_forwarding, effective_port
-from kubelvs.netstate import DestKey, Family, FwmarkRule, SnatRule
+from kubelvs.api.rules import effective_port
+from kubelvs.netstate import DestKey, Family, Fwd, FwmarkRule, SnatRule
 from kubelvs.planner import ipvs
 from kubelvs.planner.facts import NodeFacts, Skip
 from kubelvs.planner.parts import Parts
@@ -46,9 +45,9 @@ def add(
             assert check is not None
             if check.on_failure is OnFailure.REMOVE:
                 continue
-            dest = dataclasses.replace(dest, weight=0)
+            dest = dest._replace(weight=0)
         parts.destinations[dest.key] = dest
-        if effective_forwarding(spec, rs.spec) != Forwarding.NAT:
+        if dest.forwarding is not Fwd.MASQ:
             continue
         # NAT replies come back through the director and are forwarded, de-masqueraded, to the client.
         parts.sysctl(FORWARDING_SYSCTL[family], "1")

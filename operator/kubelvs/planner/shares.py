@@ -172,19 +172,29 @@ class Planner:
                 old = self._real_servers.pop(key, None)
                 if old is not None:
                     self._drop_child(old)
+        virtual_servers, real_servers, children, stale = (
+            self._virtual_servers,
+            self._real_servers,
+            self._children,
+            self._stale,
+        )  # locals: a first plan admits every object
         for obj in changes.entered:
             if isinstance(obj, VirtualServer):
-                if obj.key not in self._virtual_servers:
+                if obj.key not in virtual_servers:
                     self._order = None
-                self._virtual_servers[obj.key] = obj
-                self._stale.add(obj.key)
+                virtual_servers[obj.key] = obj
+                stale.add(obj.key)
                 continue
-            old_rs = self._real_servers.get(obj.key)
+            old_rs = real_servers.get(obj.key)
             if old_rs is not None:
                 self._drop_child(old_rs)
-            self._real_servers[obj.key] = obj
-            self._children.setdefault(obj.virtual_server_key, {})[obj.key] = obj
-            self._stale.add(obj.virtual_server_key)
+            real_servers[obj.key] = obj
+            parent = obj.virtual_server_key
+            siblings = children.get(parent)
+            if siblings is None:
+                siblings = children[parent] = {}
+            siblings[obj.key] = obj
+            stale.add(parent)
         for judged, verdict in changes.judged:
             if verdict is None or verdict.accepted:
                 self._rejected.pop(judged, None)
@@ -247,7 +257,8 @@ class Planner:
             share = self._entries.get(key)
             if share is None or key in stale:
                 vs = self._virtual_servers[key]
-                children = sorted(self._children.get(key, {}).values(), key=_rs_key)
+                siblings = self._children.get(key, {})
+                children = [siblings[name] for name in sorted(siblings)]  # key order, sorted in C
                 share = _share(vs, children, facts, self._down)
                 self._entries[key] = share
             _merge(parts, share, share.group in held_groups)
@@ -291,7 +302,7 @@ def _share(vs: VirtualServer, children: list[RealServer], facts: NodeFacts, down
             if local:
                 # A director that is also a real server of the same service would re-balance the packets
                 # other directors send it (the classic LVS-DR two-node loop).
-                names = ", ".join(rs.key for rs in local)
+                names = ", ".join(sorted(rs.key for rs in local))
                 skipped.append(
                     Skip(obj, f"director role skipped on {facts.node}: it is the real server {names} of it")
                 )

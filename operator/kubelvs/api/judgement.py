@@ -369,12 +369,11 @@ class Tribunal:
             children = [objects[key] for key in keys]
         else:
             children = [objects[key] for key in keys if key not in vetoes]
-        # a RealServer key holds a RealServer
             verdicts.update((key, vetoes[key]) for key in keys if key in vetoes)
         listed: dict[Key, list[Any]] = {}
         found = children_judgement(
             parents,
-            children,  # type: ignore[arg-type]
+            children,  # type: ignore[arg-type]  # a RealServer key holds a RealServer
             order=BY_AGE,
             unusable=unusable,
             drop_rejected=True,

@@ -57,6 +57,13 @@ def declare(emulator):
     emulator.resources[emulator.resource("", "v1", "events")] = info(
         kind="Event", namespaced=True, verbs=["create"]
     )
+    for group, plural, kind in (
+        ("", "services", "Service"),
+        ("discovery.k8s.io", "endpointslices", "EndpointSlice"),
+    ):
+        emulator.resources[emulator.resource(group, "v1", plural)] = info(
+            kind=kind, namespaced=True, verbs=["create", "get", "list", "watch", "patch", "delete"]
+        )
 
 
 async def create(emulator, path, body):

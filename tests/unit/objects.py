@@ -1,4 +1,5 @@
-"""Builders of VirtualServer / RealServer models for planner and reconciler tests."""
+"""Builders of VirtualServer / RealServer models (and the Services and EndpointSlices backends follow) for
+planner and reconciler tests."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import parse_object
+from kubelvs.api.service_objects import EndpointSlice, Service, parse_service_object
 
 
 def vs(name: str = "web", **spec: Any) -> VirtualServer:
@@ -33,4 +35,58 @@ def rs(name: str, address: str, virtual_server: str = "web", **spec: Any) -> Rea
         }
     )
     assert isinstance(parsed, RealServer), parsed
+    return parsed
+
+
+def service(name: str = "web", ports: list[dict[str, Any]] | None = None, namespace: str = "default") -> Service:
+    parsed = parse_service_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"ports": ports if ports is not None else [{"name": "http", "port": 80, "targetPort": 8080}]},
+        }
+    )
+    assert isinstance(parsed, Service), parsed
+    return parsed
+
+
+def endpoint(address: str, ready: bool | None = True, serving: bool | None = None, terminating: bool | None = None,
+             node: str | None = None) -> dict[str, Any]:  # fmt: skip
+    conditions = {
+        k: v for k, v in (("ready", ready), ("serving", serving), ("terminating", terminating)) if v is not None
+    }
+    found: dict[str, Any] = {"addresses": [address], "conditions": conditions}
+    if node is not None:
+        found["nodeName"] = node
+    return found
+
+
+def endpoint_slice(
+    name: str,
+    endpoints: list[dict[str, Any]],
+    service: str = "web",
+    address_type: str = "IPv4",
+    ports: list[dict[str, Any]] | None = None,
+    namespace: str = "default",
+    created: str | None = None,
+) -> EndpointSlice:
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "labels": {"kubernetes.io/service-name": service},
+    }
+    if created is not None:
+        meta["creationTimestamp"] = created
+    parsed = parse_service_object(
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": meta,
+            "addressType": address_type,
+            "endpoints": endpoints,
+            "ports": ports if ports is not None else [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        }
+    )
+    assert isinstance(parsed, EndpointSlice), parsed
     return parsed

@@ -1,4 +1,5 @@
-"""The in-cluster agent's source of objects: watches of VirtualServers, RealServers and Nodes.
+"""The in-cluster agent's source of objects: watches of VirtualServers, RealServers, Nodes, and the Services
+and EndpointSlices that VirtualServers' backends follow.
 
 Each watch is a :class:`~kubelvs.agent.watching.Mirror`; :meth:`ApiSource.feed` hands the planner only the
 objects that changed since the last pass, parsed, each with the operator's verdict on its current
@@ -8,7 +9,9 @@ operator treats them: their claims are free the moment deletion starts. Every No
 the judgement (a VIP must never be one), this node's labels select its director roles.
 
 What wakes a pass: anything but status and per-write bookkeeping, except the operator's Accepted verdict,
-which does; the agents' own status reports and Node heartbeats wake nothing.
+which does; the agents' own status reports and Node heartbeats wake nothing. Services and EndpointSlices are
+watched cluster-wide, as kube-proxy watches them, but only those some VirtualServer follows are parsed and
+planned; when a VirtualServer starts following a Service, that Service's objects are taken from the mirrors.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from kubelvs.api import status_fields as sf
 from kubelvs.api.judgement import node_addresses, operator_veto
 from kubelvs.api.objects import parse_object
 from kubelvs.api.problems import Problem
+from kubelvs.api.service_objects import ENDPOINT_SLICE_API_VERSION, SERVICE_NAME_LABEL, parse_service_object
 from kubelvs.planner import Planner
 
 logger = logging.getLogger(__name__)
@@ -65,6 +69,24 @@ class ApiSource:
         self.nodes = Mirror(
             "Nodes", core.list_node, notify, kind="Node", api_version="v1", relevant=self._node_facts
         )
+        discovery = k8s.DiscoveryV1Api(api)
+        self.services = Mirror(
+            "Services",
+            core.list_service_for_all_namespaces,
+            notify,
+            kind="Service",
+            api_version="v1",
+            relevant=_service_ports,
+        )
+        self.slices = Mirror(
+            "EndpointSlices",
+            discovery.list_endpoint_slice_for_all_namespaces,
+            notify,
+            kind="EndpointSlice",
+            api_version=ENDPOINT_SLICE_API_VERSION,
+            relevant=_slice_endpoints,
+        )
+        self._followed: frozenset[str] = frozenset()  # Services whose objects the planner has
         self._labels: dict[str, str] = {}
         self._node_addresses: dict[str, frozenset[str]] = {}
 
@@ -78,7 +100,7 @@ class ApiSource:
 
     @property
     def all_mirrors(self) -> list[Mirror]:
-        return [*self.mirrors.values(), self.nodes]
+        return [*self.mirrors.values(), self.nodes, self.services, self.slices]
 
     def start(self) -> None:
         for mirror in self.all_mirrors:
@@ -115,6 +137,7 @@ class ApiSource:
                     planner.put_invalid(kind, key, [Problem("kind", f"{parsed.kind!r} stored as a {kind}")])
                 else:
                     planner.put(parsed, operator_veto(raw))
+        changed += self._feed_backends(planner)
         nodes = self.nodes.take_changes()
         if nodes:
             for name, raw in nodes.items():
@@ -128,3 +151,54 @@ class ApiSource:
                     self._labels = dict((raw.get("metadata") or {}).get("labels") or {})
             planner.set_node_addresses(dict(self._node_addresses))
         return changed
+
+    def _feed_backends(self, planner: Planner) -> int:
+        """Changed Services and EndpointSlices of followed Services; all of a newly followed Service's."""
+        followed = planner.followed_services()
+        services, slices = self.services.take_changes(), self.slices.take_changes()
+        moved = followed ^ self._followed  # newly followed: read them whole; no longer followed: forget them
+        if moved:
+            services.update((key, raw) for key, raw in self.services.items() if key in moved)
+            slices.update((key, raw) for key, raw in self.slices.items() if _slice_service(raw) in moved)
+        self._followed = followed
+        changed = 0
+        for kind, objects in (("Service", services), ("EndpointSlice", slices)):
+            for key, raw in objects.items():
+                owner = key if kind == "Service" else _slice_service(raw)
+                if raw is None or owner not in followed:
+                    planner.remove(kind, key)  # gone, or nobody follows it (any more): forget it if known
+                    continue
+                parsed = parse_service_object(raw)
+                if isinstance(parsed, list):
+                    logger.warning("%s %s left out: %s", kind, key, "; ".join(str(p) for p in parsed[:3]))
+                    planner.remove(kind, key)
+                    continue
+                planner.put(parsed)
+                changed += 1
+        return changed
+
+
+def _service_ports(raw: dict[str, Any]) -> Any:
+    """What a Service means to the agent: its ports (status, annotations, clusterIP changes wake nothing)."""
+    spec = raw.get("spec") if isinstance(raw.get("spec"), Mapping) else {}
+    assert isinstance(spec, Mapping)
+    return spec.get("ports")
+
+
+def _slice_endpoints(raw: dict[str, Any]) -> Any:
+    """What an EndpointSlice means to the agent: its Service, family, ports and endpoints."""
+    labels = (raw.get("metadata") or {}).get("labels") or {}
+    service = labels.get(SERVICE_NAME_LABEL) if isinstance(labels, Mapping) else None
+    return (service, raw.get("addressType"), raw.get("ports"), raw.get("endpoints"))
+
+
+def _slice_service(raw: Mapping[str, Any] | None) -> str | None:
+    """``namespace/name`` of the Service an EndpointSlice belongs to, read raw (before any parsing)."""
+    if raw is None:
+        return None
+    meta = raw.get("metadata") if isinstance(raw.get("metadata"), Mapping) else {}
+    assert isinstance(meta, Mapping)
+    labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
+    assert isinstance(labels, Mapping)
+    name = labels.get(SERVICE_NAME_LABEL)
+    return f"{meta.get('namespace') or 'default'}/{name}" if isinstance(name, str) and name else None

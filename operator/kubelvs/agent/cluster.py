@@ -40,7 +40,7 @@ from kubelvs.agent.ownership import Store
 from kubelvs.agent.pipeline import Pass, Pipeline
 from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
 from kubelvs.agent.reporting import PassReports, Reporter
-from kubelvs.agent.runner import Runner
+from kubelvs.agent.runner import DRAIN_RECHECK, Runner
 from kubelvs.api.enums import HealthCheckType
 from kubelvs.api.judgement import warn_without_pools
 from kubelvs.netstate import DestKey, ServiceKey
@@ -151,6 +151,8 @@ class ClusterAgent:
         health = self.health.states()
         down = [key for key, state in health.items() if not state.serving]
         done = await asyncio.to_thread(self.pipeline.run, full, down)
+        if done.outcome.draining:
+            self.runner.wake_later(DRAIN_RECHECK)
         planner = self.pipeline.planner
         in_force = planner.in_force()
         checks = health_checks(*in_force, done.facts)

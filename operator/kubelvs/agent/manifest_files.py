@@ -26,13 +26,14 @@ from kubelvs.api.manifests import Finding
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import describe, is_ours, parse_object
 from kubelvs.api.problems import Problem
+from kubelvs.api.service_objects import EndpointSlice, Service, is_service_object, parse_service_object
 
 logger = logging.getLogger(__name__)
 
 SUFFIXES = (".yaml", ".yml", ".json")
 _NOT_A_MARKER = re.compile(r"\n---[^ \t\r\n]")  # a line starting with --- that does not mark a document
 
-Obj = VirtualServer | RealServer
+Obj = VirtualServer | RealServer | Service | EndpointSlice  # the Services and slices that backends follow
 ObjId = tuple[str, str]  # (kind, namespace/name)
 Stamps = tuple[tuple[str, int, int], ...]  # (file, mtime ns, size) of every manifest file; -1 if unreadable
 
@@ -70,7 +71,8 @@ class Changes:
 
 
 class ManifestFiles:
-    """Every lvs.kubelvs.io object defined under ``paths``, kept current."""
+    """Every lvs.kubelvs.io object defined under ``paths``, and every v1 Service and EndpointSlice (what
+    VirtualServers' backends follow, so the same YAML serves a host without a cluster), kept current."""
 
     def __init__(self, paths: Sequence[str]) -> None:
         self.paths = tuple(paths)
@@ -80,7 +82,7 @@ class ManifestFiles:
         self._invalid: dict[str, list[Problem]] = {}  # invalid VirtualServers the planner was told of
         self._touched: set[ObjId] = set()  # defined or forgotten since the last check
         self._dropped: set[ObjId] = set()  # objects forgotten since the last check
-        self.counts = {"VirtualServer": 0, "RealServer": 0}  # of the defined objects
+        self.counts = dict.fromkeys(("VirtualServer", "RealServer", "Service", "EndpointSlice"), 0)  # defined
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -316,6 +318,13 @@ def _parse(source: str, chunk: str, index: int) -> _Doc:
         for item in items:
             if not isinstance(item, dict):
                 doc.problems.append(("-", Problem("", f"{source}#{index}: a manifest must be a YAML mapping")))
+                continue
+            if is_service_object(item):
+                found = parse_service_object(item)
+                if isinstance(found, list):
+                    doc.problems.extend((describe(item), problem) for problem in found)
+                else:
+                    doc.objects.append(found)
                 continue
             if not is_ours(item):
                 continue

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 logger = logging.getLogger(__name__)
 
 PassFunction = Callable[[bool], Awaitable[object]]
+DRAIN_RECHECK = 1.0  # seconds between looks at destinations draining (weight 0 until their connections end)
 
 
 class Runner:
@@ -27,6 +28,7 @@ class Runner:
         self._wake = asyncio.Event()
         self._done = asyncio.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._later: asyncio.TimerHandle | None = None
         self.full_due = True  # the first pass gathers facts and reconciles in full
         self.started = 0  # passes started
         self.done = 0  # passes completed (or failed)
@@ -42,6 +44,16 @@ class Runner:
             self.full_due = self.full_due or full
         else:
             self._loop.call_soon_threadsafe(self.wake, full)
+
+    def wake_later(self, delay: float) -> None:
+        """A full pass ``delay`` seconds from now (from the runner's loop), to look again at draining
+        destinations, which go once their connections end (the full pass reads their connections)."""
+        if self._loop is not None and self._later is None:
+            self._later = self._loop.call_later(delay, self._woken_later)
+
+    def _woken_later(self) -> None:
+        self._later = None
+        self.wake(full=True)
 
     @property
     def pending(self) -> bool:

@@ -33,7 +33,7 @@ from kubelvs.agent.options import StandaloneOptions
 from kubelvs.agent.ownership import Store
 from kubelvs.agent.pipeline import Pipeline
 from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
-from kubelvs.agent.runner import Runner
+from kubelvs.agent.runner import DRAIN_RECHECK, Runner
 from kubelvs.api.judgement import warn_without_pools
 from kubelvs.api.manifests import Finding
 from kubelvs.planner import Planner
@@ -147,7 +147,9 @@ class StandaloneAgent:
         return len(findings), done.outcome
 
     async def _run_pass(self, full: bool) -> None:
-        await asyncio.to_thread(self.run_pass, full)
+        _, outcome = await asyncio.to_thread(self.run_pass, full)
+        if outcome.draining:
+            self.runner.wake_later(DRAIN_RECHECK)
         if self._first:
             # The loaded manifests are long-lived and many: out of the cyclic collector's sight, its full
             # collections do not walk them during an edit's pass.

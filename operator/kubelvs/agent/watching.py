@@ -89,6 +89,11 @@ class Mirror:
         with self._lock:
             return list(self._objects.values())
 
+    def items(self) -> list[tuple[str, dict[str, Any]]]:
+        """(key, object) of everything mirrored now."""
+        with self._lock:
+            return list(self._objects.items())
+
     def status_of(self, key: str) -> dict[str, Any]:
         """The object's status as last seen (status-only changes included, though they wake nobody)."""
         with self._lock:

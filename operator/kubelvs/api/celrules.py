@@ -117,7 +117,7 @@ VIRTUAL_SERVER_SPEC = (
     ),
     CelRule(
         "!((has(self.forwarding) ? self.forwarding : 'dr') == 'nat' && "
-        "(has(self.natReturnPath) ? self.natReturnPath : 'route') == 'route') || "
+        "(has(self.natReturnPath) ? self.natReturnPath : has(self.backends) ? 'snat' : 'route') == 'route') || "
         "(has(self.directors) && has(self.directors.gateway))",
         "directors.gateway is required when forwarding is nat and natReturnPath is route "
         "(real servers route replies through it); or set natReturnPath to snat or none",

@@ -120,3 +120,47 @@ Threshold = Annotated[int, Strict(), Field(ge=0, le=4294967295)]
 Fwmark = Annotated[int, Strict(), Field(ge=1, le=4294967295)]
 StrictText = Annotated[str, Strict()]
 """A string field: ``7`` or a YAML ``!!binary`` value (bytes) is not text, as the CRD's ``type: string`` says."""
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+
+
+def _service_name(value: object) -> str:
+    """A Service's name: a DNS-1035 label, as the API server wants it (lower case, starts with a letter)."""
+    name = text(value, "a Service name", 63)
+    if not _DNS_1035_LABEL.fullmatch(name):
+        raise ValueError(
+            f"{shown(value)} is not a Service name: a DNS-1035 label (lower-case letters, digits and '-', "
+            "starting with a letter, ending with a letter or digit, at most 63 characters)"
+        )
+    return name
+
+
+def _service_port(value: object) -> int | str:
+    """A Service port by number (1..65535) or by name (a DNS-1123 label, as Service port names are)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{shown(value)} is not a Service port: give its number or its name")
+    if isinstance(value, int):
+        if not 1 <= value <= 65535:
+            raise ValueError(f"{value} is not a Service port number: must be 1..65535")
+        return value
+    name = text(value, "a Service port name", 63)
+    if not _DNS_LABEL.fullmatch(name):
+        raise ValueError(
+            f"{shown(value)} is not a Service port name: a DNS-1123 label (lower-case letters, digits and '-', "
+            "at most 63 characters)"
+        )
+    return name
+
+
+ServiceName = Annotated[
+    str,
+    BeforeValidator(_service_name),
+    WithJsonSchema({"type": "string", "maxLength": 63, "pattern": r"^[a-z]([-a-z0-9]*[a-z0-9])?$"}),
+]
+ServicePortRef = Annotated[
+    int | str,
+    BeforeValidator(_service_port),
+    WithJsonSchema({"x-kubernetes-int-or-string": True}),
+]

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubelvs.api import status_fields as sf
+from kubelvs.api.backends import EndpointServer, pod_forwarding_problem
 from kubelvs.api.claims import claims
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.problems import Problem
-from kubelvs.api.rejections import Ordering, Rejection
+from kubelvs.api.rejections import Ordering, Rejection, SetProblem
 from kubelvs.api.set_rules import children_judgement, set_judgement
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -209,6 +210,7 @@ class Tribunal:
 
     def __init__(self, placement: Placement | None = None) -> None:
         self._placement = placement or Placement()
+        self._node_addresses = _every_address(self._placement)
         self._objects: dict[Key, Model] = {}
         self._vetoes: dict[Key, Verdict] = {}  # objects that take no part: invalid, or vetoed
         self._claims: dict[str, tuple[str, ...]] = {}  # VirtualServer key -> the claim keys it makes
@@ -261,6 +263,7 @@ class Tribunal:
         """New pools or node addresses: every VirtualServer is placed again."""
         if placement != self._placement:
             self._placement = placement
+            self._node_addresses = _every_address(placement)
             self._dirty_claims.update(self._claimants)
 
     def _forget_groups(self, key: Key) -> None:
@@ -380,6 +383,14 @@ class Tribunal:
         )
         for problem in found:
             listed.setdefault((problem.kind, problem.key), []).append(problem)
+        if parents and self._node_addresses:
+            for child in children:
+                if isinstance(child, EndpointServer) and ("RealServer", child.key) not in listed:
+                    refused = pod_forwarding_problem(parents[parent_key], child, self._node_addresses)
+                    if refused is not None:
+                        listed[("RealServer", child.key)] = [
+                            SetProblem("RealServer", child.key, Rejection.INCOMPATIBLE, refused)
+                        ]
         for key, problems in listed.items():
             verdicts[key] = Verdict(problems[0].reason, tuple(p.problem for p in problems))
         return keys
@@ -394,6 +405,10 @@ class Tribunal:
         """Every object in force after the last :meth:`settle`, in (kind, key) order."""
         for key in sorted(self._in_force):
             yield self._in_force[key]
+
+
+def _every_address(placement: Placement) -> frozenset[str]:
+    return frozenset().union(*placement.node_addresses.values())
 
 
 def judge(

@@ -36,7 +36,18 @@ from kubelvs.api.enums import (
     Scheduler,
     SchedulerFlag,
 )
-from kubelvs.api.fields import Fwmark, InterfaceName, IPAddress, Netmask, Port, StrictText, Threshold, Weight
+from kubelvs.api.fields import (
+    Fwmark,
+    InterfaceName,
+    IPAddress,
+    Netmask,
+    Port,
+    ServiceName,
+    ServicePortRef,
+    StrictText,
+    Threshold,
+    Weight,
+)
 from kubelvs.api.problems import shown
 
 
@@ -175,6 +186,18 @@ class HealthCheck(Model):
         return min(DEFAULT_CONNECT_TIMEOUT, self.interval)
 
 
+class Backends(Model):
+    """Real servers that follow a Kubernetes Service: the endpoints of its EndpointSlices, as kube-proxy
+    reads them (ready: the weight; serving and terminating: weight 0, draining; gone: removed once drained)."""
+
+    service: ServiceName
+    """Name of a Service in the VirtualServer's namespace."""
+    port: ServicePortRef | None = None
+    """The Service port, by name or number; may be omitted when the Service has exactly one port."""
+    weight: Weight = 1
+    """Scheduling weight of every ready endpoint (ipvsadm -w)."""
+
+
 class VirtualServerSpec(Model):
     """One IPVS virtual service: ``ipvsadm -A -t|-u|--sctp-service VIP:port`` or ``-f fwmark``."""
 
@@ -200,14 +223,17 @@ class VirtualServerSpec(Model):
     """One-packet scheduling for UDP (ipvsadm -o / --ops)."""
     forwarding: Forwarding = Forwarding.DR
     """dr (-g, the default), nat (-m) or tun (-i); a RealServer may override it."""
-    nat_return_path: NatReturnPath = NatReturnPath.ROUTE
-    """How NAT real servers' replies return through the director: route, snat or none."""
+    nat_return_path: NatReturnPath | None = None
+    """How NAT real servers' replies return through the director: route, snat or none. Default: snat for a
+    VirtualServer with backends (pods reply to any client through the director), else route."""
     persistence: Persistence | None = None
     """Sticky clients (ipvsadm -p/-M); omit for none."""
     directors: Directors = Field(default_factory=Directors)
     """Nodes that may hold the VIP and where they bind it."""
     health_check: HealthCheck | None = None
     """Real-server health checking; omit for none."""
+    backends: Backends | None = None
+    """Real servers from a Service's EndpointSlices, beside any RealServers that name this VirtualServer."""
 
     @field_validator("scheduler_flags")
     @classmethod

@@ -89,7 +89,7 @@ def virtual_server_problems(spec: VirtualServerSpec) -> Iterator[Problem]:
             yield Problem("spec.persistence.netmask", "an IPv6 prefix length is at most 128")
     if (
         spec.forwarding == Forwarding.NAT
-        and spec.nat_return_path == NatReturnPath.ROUTE
+        and effective_nat_return_path(spec) is NatReturnPath.ROUTE
         and spec.directors.gateway is None
     ):
         yield Problem(
@@ -130,6 +130,13 @@ def real_server_problems(spec: RealServerSpec) -> Iterator[Problem]:
             f"{spec.lower_threshold} is above upperThreshold "
             f"{spec.upper_threshold}; the lower threshold must not exceed the upper",
         )
+
+
+def effective_nat_return_path(spec: VirtualServerSpec) -> NatReturnPath:
+    """natReturnPath as given; else snat for Service backends (pods reply through any route), else route."""
+    if spec.nat_return_path is not None:
+        return spec.nat_return_path
+    return NatReturnPath.SNAT if spec.backends is not None else NatReturnPath.ROUTE
 
 
 def effective_forwarding(vs: VirtualServerSpec, rs: RealServerSpec) -> Forwarding:

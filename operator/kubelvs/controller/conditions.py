@@ -36,7 +36,7 @@ from typing import Any, Literal
 from kubelvs.api import status_fields as sf
 from kubelvs.api.enums import HealthCheckType
 from kubelvs.api.models import RealServer, VirtualServer
-from kubelvs.controller.judging import Verdict
+from kubelvs.controller.judging import Backends, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -139,9 +139,9 @@ def is_healthy(raw: Mapping[str, Any], facts: RealServerFacts) -> bool:
 
 
 def virtual_server_status(
-    raw: Mapping[str, Any], verdict: Verdict, ready: int, total: int, now: str
+    raw: Mapping[str, Any], verdict: Verdict, ready: int, total: int, now: str, backends: Backends | None = None
 ) -> dict[str, Any]:
-    """The operator's fields of a VirtualServer's status."""
+    """The operator's fields of a VirtualServer's status; ``backends``: its endpoints, if it follows a Service."""
     status = _status(raw)
     generation = _generation(raw)
     director = status.get(sf.ACTIVE_DIRECTOR)
@@ -162,6 +162,14 @@ def virtual_server_status(
             counts = f"{ready}/{total} real servers ready"
             if ready:
                 new.append((Type.READY, "True", "Ready", counts))
+            elif backends is not None and (backends.problems or backends.refused):
+                reason = "BackendsNotFound" if backends.problems else "BackendsRefused"
+                why = "; ".join(str(problem) for problem in (*backends.problems, *backends.refused))
+                new.append((Type.READY, "False", reason, f"{counts}; {why}"))
+            elif backends is not None:
+                new.append(
+                    (Type.READY, "False", "NoReadyBackends", f"{counts}: the Service has no ready endpoint")
+                )
             else:
                 new.append((Type.READY, "False", "NoHealthyRealServers", counts))
         else:

@@ -1,7 +1,8 @@
 """kopf handlers: thin edges that feed watch events into one reconcile pass and map outcomes to kopf.
 
-Indexes keep the latest body of every VirtualServer and RealServer and every node's addresses (kopf
-fills them before any handler runs); every event — including status-only ones such as the agent's
+Indexes keep the latest body of every VirtualServer and RealServer, every Service and EndpointSlice (what
+``backends`` follow; a change of one that no VirtualServer follows asks for no pass) and every node's
+addresses (kopf fills them before any handler runs); every event — including status-only ones such as the agent's
 reports, which ``on.update`` would ignore because kopf's "essence" leaves ``status`` out — asks for a
 pass. Deletion handlers make kopf hold its finalizer until the re-judged world (a conflicting newer
 VirtualServer accepted, orphaned RealServers rejected) is written.
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 NODE_ADDRESS_TYPES = frozenset({"InternalIP", "ExternalIP"})
 RETRY_DELAY = 5.0
+SERVICE_METADATA = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp")
 RESYNC_INTERVAL = 30.0
 # Our own registry, so that importing this module next to other kopf code (the agent's watcher, tests)
 # never mixes handlers.
@@ -52,6 +54,19 @@ def virtual_servers(body: kopf.Body, namespace: str | None, name: str, **_: Any)
 
 @kopf.index(GROUP, VERSION, "realservers", registry=REGISTRY)
 def real_servers(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[str, dict[str, Any]]:
+    return {f"{namespace}/{name}": _snapshot(body)}
+
+
+@kopf.index("", "v1", "services", registry=REGISTRY)
+def services(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[str, dict[str, Any]]:
+    """Every Service, cut to what backends read (its ports): a cluster has many, with large statuses."""
+    meta = {k: v for k, v in body.get("metadata", {}).items() if k in SERVICE_METADATA}
+    spec = {"ports": copy.deepcopy((body.get("spec") or {}).get("ports") or [])}
+    return {f"{namespace}/{name}": {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec}}
+
+
+@kopf.index("discovery.k8s.io", "v1", "endpointslices", registry=REGISTRY)
+def endpoint_slices(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[str, dict[str, Any]]:
     return {f"{namespace}/{name}": _snapshot(body)}
 
 
@@ -96,6 +111,8 @@ async def _reconcile(memo: Any, indexes: Mapping[str, Any]) -> Outcome:
             virtual_servers=_latest(indexes["virtual_servers"]),
             real_servers=_latest(indexes["real_servers"]),
             node_addresses=_latest(indexes["node_addresses"]),
+            services=_latest(indexes["services"]),
+            endpoint_slices=_latest(indexes["endpoint_slices"]),
         )
 
     return await _reconciler(memo).reconcile(read_world)
@@ -107,6 +124,27 @@ async def _reconcile(memo: Any, indexes: Mapping[str, Any]) -> Outcome:
 async def world_changed(memo: Any, **kwargs: Any) -> None:
     # Event handlers are not retried; a failed write leaves needs_retry for the resync timers.
     await _reconcile(memo, kwargs)
+
+
+def _followed(namespace: str | None, service: str | None, indexes: Mapping[str, Any]) -> bool:
+    """Whether some VirtualServer's backends follow this Service (the cluster's other Services cost no pass)."""
+    return any(
+        ((raw.get("spec") or {}).get("backends") or {}).get("service") == service
+        for key, raw in _latest(indexes["virtual_servers"]).items()
+        if key.split("/", 1)[0] == namespace
+    )
+
+
+@kopf.on.event("", "v1", "services", registry=REGISTRY)
+async def service_changed(memo: Any, namespace: str | None, name: str, **kwargs: Any) -> None:
+    if _followed(namespace, name, kwargs):
+        await _reconcile(memo, kwargs)
+
+
+@kopf.on.event("discovery.k8s.io", "v1", "endpointslices", registry=REGISTRY)
+async def endpoints_changed(memo: Any, namespace: str | None, labels: Mapping[str, str], **kwargs: Any) -> None:
+    if _followed(namespace, labels.get("kubernetes.io/service-name"), kwargs):
+        await _reconcile(memo, kwargs)
 
 
 @kopf.timer(GROUP, VERSION, "virtualservers", interval=RESYNC_INTERVAL, registry=REGISTRY)

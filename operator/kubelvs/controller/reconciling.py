@@ -15,10 +15,12 @@ import enum
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kubelvs.api import status_fields as sf
+from kubelvs.api.objects import parse_object
+from kubelvs.api.service_objects import parse_service_object
 from kubelvs.controller import metrics
 from kubelvs.controller.conditions import (
     REAL_SERVER_FIELDS,
@@ -34,8 +36,8 @@ from kubelvs.controller.conditions import (
     virtual_server_status,
 )
 from kubelvs.controller.config import OperatorConfig
-from kubelvs.controller.judging import ParseCache, Raw, judge
-from kubelvs.controller.notices import Notice, acceptance, backend_health, failover
+from kubelvs.controller.judging import Backends, ParseCache, Raw, judge
+from kubelvs.controller.notices import Notice, Severity, acceptance, backend_health, failover
 from kubelvs.controller.writing import WriteOutcome
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,8 @@ class World:
     virtual_servers: Mapping[str, Raw]
     real_servers: Mapping[str, Raw]
     node_addresses: Mapping[str, frozenset[str]]
+    services: Mapping[str, Raw] = field(default_factory=dict)  # what VirtualServers' backends follow
+    endpoint_slices: Mapping[str, Raw] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,9 @@ class Reconciler:
         # be on their way, and judging them would rewrite transition times and repeat Events.
         self._written: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._directors: dict[str, str | None] = {}
-        self._parse = ParseCache()
+        self._parse = ParseCache(parse_object)
+        self._parse_services = ParseCache(parse_service_object, version="resourceVersion")
+        self._unresolved: dict[str, str] = {}  # VirtualServer key -> why its backends were not found, announced
         self.needs_retry = False
 
     async def reconcile(self, read_world: Callable[[], World]) -> Outcome:
@@ -142,9 +148,17 @@ class Reconciler:
     def _plan(self, world: World) -> list[Plan]:
         """Judge the world and derive every object's status and notices (no I/O)."""
         judgement = judge(
-            world.virtual_servers, world.real_servers, world.node_addresses, self.config.vip_pools, self._parse
+            world.virtual_servers,
+            world.real_servers,
+            world.node_addresses,
+            self.config.vip_pools,
+            self._parse,
+            world.services,
+            world.endpoint_slices,
+            self._parse_services,
         )
         self._parse.forget_unused()
+        self._parse_services.forget_unused()
         now = _now()
         parents = {
             key: (is_programmed(world.virtual_servers[key]), checks_health(vs))
@@ -168,11 +182,16 @@ class Reconciler:
             notices = acceptance(old, new) + backend_health(old, new, target)
             plans.append(Plan("RealServer", key, raw, old, new, notices))
 
+        for key, endpoints in judgement.backends.items():
+            ready[key] += endpoints.ready
+            total[key] += endpoints.total
+
         for key, verdict in judgement.virtual_servers.items():
             raw = world.virtual_servers[key]
             old = self._old("VirtualServer", key, raw, VIRTUAL_SERVER_FIELDS)
-            new = virtual_server_status(raw, verdict, ready[key], total[key], now)
-            notices = acceptance(old, new)
+            backends = judgement.backends.get(key) if key in judgement.accepted_virtual_servers else None
+            new = virtual_server_status(raw, verdict, ready[key], total[key], now, backends)
+            notices = acceptance(old, new) + self._backends_notices(key, backends)
             if key in self._directors:
                 notices += failover(self._directors[key], (raw.get("status") or {}).get(sf.ACTIVE_DIRECTOR))
             plans.append(Plan("VirtualServer", key, raw, old, new, notices))
@@ -185,6 +204,19 @@ class Reconciler:
             metrics.OBJECTS.labels(kind=kind, accepted="true").set(accepted)
             metrics.OBJECTS.labels(kind=kind, accepted="false").set(len(verdicts) - accepted)
         return plans
+
+    def _backends_notices(self, key: str, backends: Backends | None) -> list[Notice]:
+        """BackendsNotFound (the Service or port is missing) or BackendsRefused (endpoints the judgement keeps
+        out), once per new reason, not once per pass."""
+        if backends is None or not (backends.problems or backends.refused):
+            self._unresolved.pop(key, None)
+            return []
+        reason = "BackendsNotFound" if backends.problems else "BackendsRefused"
+        why = "; ".join(str(problem) for problem in (*backends.problems, *backends.refused))
+        if self._unresolved.get(key) == why:
+            return []
+        self._unresolved[key] = why
+        return [Notice(Severity.WARNING, reason, why)]
 
     def _old(self, kind: str, key: str, raw: Raw, fields: Sequence[str]) -> dict[str, Any]:
         current = owned(raw, fields)
@@ -223,3 +255,5 @@ class Reconciler:
             del self._written[stale]
         for key in set(self._directors) - set(world.virtual_servers):
             del self._directors[key]
+        for key in set(self._unresolved) - set(world.virtual_servers):
+            del self._unresolved[key]

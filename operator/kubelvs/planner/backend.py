@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from kubelvs.api.enums import Forwarding, NatReturnPath
 from kubelvs.api.models import RealServer, VirtualServer
-from kubelvs.api.rules import effective_forwarding, effective_port
+from kubelvs.api.rules import effective_forwarding, effective_nat_return_path, effective_port
 from kubelvs.netstate import Family, PolicyRoute, Proto
 from kubelvs.planner import ipvs
 from kubelvs.planner.facts import Skip
@@ -66,9 +66,16 @@ def add(parts: Parts, vs: VirtualServer, rs: RealServer) -> None:
         parts.sysctl(path, value)
 
 
+def add_pod(parts: Parts, vs: VirtualServer, rs: RealServer) -> None:
+    """A pod endpoint on this node (its address is the pod's, not the node's): with NAT and the route return
+    path the node routes the pod's replies through the directors' gateway; nothing else is the node's."""
+    if effective_forwarding(vs.spec, rs.spec) == Forwarding.NAT:
+        _nat(parts, vs, rs)
+
+
 def _nat(parts: Parts, vs: VirtualServer, rs: RealServer) -> None:
     spec = vs.spec
-    if spec.nat_return_path != NatReturnPath.ROUTE:
+    if effective_nat_return_path(spec) is not NatReturnPath.ROUTE:
         return  # snat: the director rewrites the source; none: the network routes replies already
     if spec.directors.gateway is None:
         parts.skipped.append(Skip(f"RealServer {rs.key}", "nat return route needs spec.directors.gateway"))

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from kubelvs.api.enums import HealthCheckType, NatReturnPath, OnFailure
 from kubelvs.api.groups import director_group
 from kubelvs.api.models import RealServer, VirtualServer
-from kubelvs.api.rules import effective_port
+from kubelvs.api.rules import effective_nat_return_path, effective_port
 from kubelvs.netstate import DestKey, Family, Fwd, FwmarkRule, SnatRule
 from kubelvs.planner import ipvs
 from kubelvs.planner.facts import NodeFacts, Skip
@@ -51,7 +51,7 @@ def add(
             continue
         # NAT replies come back through the director and are forwarded, de-masqueraded, to the client.
         parts.sysctl(FORWARDING_SYSCTL[family], "1")
-        if spec.nat_return_path == NatReturnPath.SNAT:
+        if effective_nat_return_path(spec) is NatReturnPath.SNAT:
             parts.sysctl(CONNTRACK_SYSCTL, "1")
             for port in _ports(vs, effective_port(spec, rs.spec)):
                 snat = SnatRule(ipvs.address_family(rs.spec.address), rs.spec.address, ipvs.protocol(spec), port)

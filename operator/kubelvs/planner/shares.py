@@ -18,10 +18,12 @@ import logging
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from kubelvs.api.backends import BackendIndex, EndpointServer
 from kubelvs.api.judgement import Changes, Key, Placement, Tribunal, Verdict
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.problems import Problem
 from kubelvs.api.rejections import Rejection
+from kubelvs.api.service_objects import EndpointSlice, Service
 from kubelvs.netstate import AddressKey, DestKey, NodeState, ServiceKey
 from kubelvs.planner import backend, director
 from kubelvs.planner.facts import NodeFacts, Skip
@@ -94,7 +96,9 @@ class Planner:
 
     Feed it with :meth:`replace_all` (a whole snapshot: unchanged objects are found by identity, then by
     value) or with :meth:`put` / :meth:`remove` (one watch event, one edited file); tell it the health of
-    real servers with :meth:`set_health`, then call :meth:`plan`.
+    real servers with :meth:`set_health`, then call :meth:`plan`. Services and EndpointSlices go to
+    :meth:`put` and :meth:`remove` too: the endpoints a VirtualServer's ``backends`` follow become its
+    real servers (:mod:`kubelvs.api.backends`), judged and planned like hand-written ones.
     """
 
     def __init__(self, node_addresses: Mapping[str, frozenset[str]] | None = None) -> None:
@@ -110,11 +114,20 @@ class Planner:
         self._facts: NodeFacts | None = None
         self._down: frozenset[str] = frozenset()  # RealServer keys failing their health checks
         self._objects: dict[Key, tuple[VirtualServer | RealServer, Verdict | None]] = {}  # as given, with vetoes
+        self._backends = BackendIndex()
 
     # --- inputs --------------------------------------------------------------------------------------
 
-    def put(self, obj: VirtualServer | RealServer, veto: Verdict | None = None) -> None:
+    def put(self, obj: VirtualServer | RealServer | Service | EndpointSlice, veto: Verdict | None = None) -> None:
         """Add or replace one object (by namespace/name); a ``veto`` keeps it out of force whatever else."""
+        if isinstance(obj, Service):
+            self._backends.put_service(obj)
+            return
+        if isinstance(obj, EndpointSlice):
+            self._backends.put_slice(obj)
+            return
+        if isinstance(obj, VirtualServer):
+            self._backends.put_virtual_server(obj)
         key = (obj.kind, obj.key)
         old = self._objects.get(key)
         if old is not None and old[1] == veto and (old[0] is obj or old[0] == obj):
@@ -125,10 +138,20 @@ class Planner:
     def put_invalid(self, kind: str, key: str, problems: Iterable[Problem]) -> None:
         """An object that failed its own checks: never in force, and its RealServers are told why."""
         self._objects.pop((kind, key), None)
+        if kind == "VirtualServer":
+            self._backends.remove_virtual_server(key)
         self._tribunal.put_invalid(kind, key, problems)
 
     def remove(self, kind: str, key: str) -> None:
-        """Forget the VirtualServer or RealServer ``key`` (namespace/name); unknown keys are fine."""
+        """Forget the object ``key`` (namespace/name) of ``kind``; unknown keys are fine."""
+        if kind == "Service":
+            self._backends.remove_service(key)
+            return
+        if kind == "EndpointSlice":
+            self._backends.remove_slice(key)
+            return
+        if kind == "VirtualServer":
+            self._backends.remove_virtual_server(key)
         self._objects.pop((kind, key), None)
         self._tribunal.remove(kind, key)
 
@@ -136,10 +159,17 @@ class Planner:
         """Make the world exactly these objects; shares of unchanged VirtualServers are kept."""
         wanted: dict[Key, VirtualServer | RealServer] = {(o.kind, o.key): o for o in virtual_servers}
         wanted.update(((o.kind, o.key), o) for o in real_servers)
-        for key in [k for k in self._objects if k not in wanted]:
+        given = [
+            k for k, (obj, _) in self._objects.items() if k not in wanted and not isinstance(obj, EndpointServer)
+        ]
+        for key in given:  # endpoint servers come and go with their endpoints, not with a snapshot
             self.remove(*key)
         for obj in wanted.values():
             self.put(obj)
+
+    def followed_services(self) -> frozenset[str]:
+        """``namespace/name`` of every Service a VirtualServer given here follows (its ``backends``)."""
+        return self._backends.followed_services()
 
     def set_node_addresses(self, node_addresses: Mapping[str, frozenset[str]]) -> None:
         """Every node's own addresses: a VIP equal to one of them is never in force."""
@@ -157,6 +187,11 @@ class Planner:
     # --- judging -------------------------------------------------------------------------------------
 
     def _judge(self, facts: NodeFacts) -> None:
+        put, removed = self._backends.changes()  # endpoints that changed: real servers like any other
+        for key in removed:
+            self.remove("RealServer", key)
+        for server in put:
+            self.put(server)
         self._tribunal.set_placement(Placement(facts.vip_pools, self._node_addresses))
         self._admit(self._tribunal.settle())
 
@@ -263,6 +298,9 @@ class Planner:
                 self._entries[key] = share
             _merge(parts, share, share.group in held_groups)
         parts.skipped.extend(self._rejections(facts))
+        for key, problems in sorted(self._backends.problems().items()):
+            if key in self._virtual_servers:
+                parts.skipped.extend(Skip(f"VirtualServer {key}", str(problem)) for problem in problems)
         _backend_vips_win(parts, facts)
         backend.assign_tables(parts)
         if sort:
@@ -294,6 +332,8 @@ def _share(vs: VirtualServer, children: list[RealServer], facts: NodeFacts, down
     try:
         skipped: list[Skip] = []
         local = [rs for rs in children if rs.spec.address in facts.local_addresses]
+        # pods on this node (not its own addresses): only their NAT replies need the node, a return route
+        pods = [rs for rs in children if _pod_of(rs, facts) and rs.spec.address not in facts.local_addresses]
         director_parts: Parts | None = None
         holder: Parts | None = None
         service: ServiceKey | None = None
@@ -314,9 +354,15 @@ def _share(vs: VirtualServer, children: list[RealServer], facts: NodeFacts, down
         backend_parts = Parts()
         for rs in local:
             backend.add(backend_parts, vs, rs)
+        for rs in pods:
+            backend.add_pod(backend_parts, vs, rs)
         return Share(group, tuple(skipped), director_parts, holder, service, destinations, backend_parts)
     except (ValueError, KeyError, AssertionError) as error:  # never let one object sink the rest
         return Share(group, skipped=(Skip(obj, f"not planned: {error!r}"),))
+
+
+def _pod_of(rs: RealServer, facts: NodeFacts) -> bool:
+    return isinstance(rs, EndpointServer) and rs.node_name == facts.node
 
 
 def _merge(parts: Parts, share: Share, held: bool) -> None:

@@ -117,11 +117,14 @@ def register_backbone(server: kmock.KubernetesEmulator) -> None:
 
 
 def register_kubelvs(server: kmock.KubernetesEmulator) -> None:
-    """kube-lvs's resources and the built-in ones it reads: Nodes and coordination Leases."""
+    """kube-lvs's resources and the built-in ones it reads: Nodes, coordination Leases, Services and
+    EndpointSlices."""
     register(server, GROUP, VERSION, "virtualservers", "VirtualServer", subresources=("status",))
     register(server, GROUP, VERSION, "realservers", "RealServer", subresources=("status",))
     register(server, "", "v1", "nodes", "Node", namespaced=False, subresources=("status",))
     register(server, "coordination.k8s.io", "v1", "leases", "Lease")
+    register(server, "", "v1", "services", "Service", subresources=("status",))
+    register(server, "discovery.k8s.io", "v1", "endpointslices", "EndpointSlice")
 
 
 def register_kopf_peering(server: kmock.KubernetesEmulator) -> None:
@@ -215,14 +218,19 @@ class Emulator(kmock.KubernetesEmulator):
         return await super()._handle(request)
 
     def _refusal(self, request: rendering.Request) -> aiohttp.web.StreamResponse | None:
-        """What the API server refuses of a custom resource's body before storing it (the body is decoded as
-        unstructured, so apiVersion and kind must be there and match the URL), or None: store it."""
+        """What the API server refuses of a body before storing it, or None: store it. For custom resources
+        (decoded as unstructured: apiVersion and kind must be there and match the URL, a name that is a
+        subdomain, the URL's namespace), and the same plus the fields kube-lvs reads for Services and
+        EndpointSlices (their validation in the API server: a Service name is a DNS-1035 label; an
+        EndpointSlice has an addressType and at most 1,000 endpoints of 1 to 100 addresses, 100 ports)."""
         assert request.resource is not None
         info = self.resources.get(request.resource)
-        if request.resource.group != GROUP or not isinstance(info, kmock.ResourceInfo):
+        checked = request.resource.group == GROUP or request.resource in VALIDATED_BUILTINS
+        if not checked or not isinstance(info, kmock.ResourceInfo):
             return None
         data = request.data
-        expected = f"{request.resource.group}/{request.resource.version}"
+        group, version = request.resource.group, request.resource.version
+        expected = f"{group}/{version}" if group else version
         if not isinstance(data, dict):
             return _status(400, "BadRequest", f"the body is not a JSON object but {type(data).__name__}")
         for field_name, wanted in (("apiVersion", expected), ("kind", info.kind)):
@@ -246,7 +254,8 @@ class Emulator(kmock.KubernetesEmulator):
         if namespace is not None and namespace != request.namespace:
             mismatch = "the namespace of the provided object does not match the namespace of the request"
             return _status(400, "BadRequest", mismatch)
-        return None
+        invalid = _builtin_problem(str(info.kind), data)
+        return _status(422, "Invalid", invalid) if invalid else None
 
     # ---- all resources but Leases ------------------------------------------------------------------------
 
@@ -378,6 +387,40 @@ class Emulator(kmock.KubernetesEmulator):
             self._objects[key] = stored
         await self._buses[LEASES].put({"type": "ADDED" if previous is None else "MODIFIED", "object": stored})
         return aiohttp.web.json_response(stored, status=201 if created else 200)
+
+
+VALIDATED_BUILTINS = (resource("", "v1", "services"), resource("discovery.k8s.io", "v1", "endpointslices"))
+_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def _builtin_problem(kind: str, data: dict[str, Any]) -> str | None:
+    """The API server's validation of the Service and EndpointSlice fields kube-lvs reads, or None."""
+    if kind == "Service":
+        name = data["metadata"].get("name")
+        if name is not None and not _DNS_1035_LABEL.fullmatch(str(name)):
+            return "metadata.name: Invalid value: a DNS-1035 label (a lowercase letter first)"
+        ports = (data.get("spec") or {}).get("ports") or []
+        if not isinstance(ports, list) or not all(isinstance(p, dict) and _is_port(p.get("port")) for p in ports):
+            return "spec.ports: Invalid value: each port needs a port number 1..65535"
+        return None
+    if kind != "EndpointSlice":
+        return None
+    if data.get("addressType") not in ("IPv4", "IPv6", "FQDN"):
+        return "addressType: Unsupported value: supported values: IPv4, IPv6, FQDN"
+    endpoints, ports = data.get("endpoints") or [], data.get("ports") or []
+    if not isinstance(endpoints, list) or len(endpoints) > 1000:
+        return "endpoints: Too many: must have at most 1000 items"
+    if not isinstance(ports, list) or len(ports) > 100:
+        return "ports: Too many: must have at most 100 items"
+    for index, item in enumerate(endpoints):
+        addresses = item.get("addresses") if isinstance(item, dict) else None
+        if not isinstance(addresses, list) or not 1 <= len(addresses) <= 100:
+            return f"endpoints[{index}].addresses: Invalid value: must have 1 to 100 addresses"
+    return None
+
+
+def _is_port(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
 
 
 def _write_line(method: str, request: rendering.Request) -> str:

@@ -65,6 +65,7 @@ def rows(
     host: dict[str, Any],
     host_p6: dict[str, Any] | None = None,
     p3_host: dict[str, Any] | None = None,
+    p7_host: dict[str, Any] | None = None,
 ) -> list[Row]:
     out: list[Row] = []
     p1 = guest.get("P1", {})
@@ -224,6 +225,8 @@ def rows(
                 met(host_p6),
             )
         )
+    if p7_host:
+        out.append(p7_row(p7_host))
     return out
 
 
@@ -260,12 +263,29 @@ def notes(outdir: Path) -> list[str]:
     return [path.read_text().strip(), ""] if path.exists() else []
 
 
+def p7_row(p7: dict[str, Any]) -> Row:
+    title = f"P7 Service endpoints churn -> in-cluster agent (host, {p7.get('destinations', '?')} dests)"
+    goal = "2 writes per replaced endpoint, p99 < 100 ms, CPU < 25%"
+    if "error" in p7:
+        return (title, goal, f"error: {p7['error']}", "-", "-", "**error**")
+    share = p7.get("agent_cpu_share_of_one_core")
+    cpu = f"{share:.1%}" if isinstance(share, float) else "n/a"
+    figure = (
+        f"{p7.get('endpoints_replaced')} endpoints replaced in {p7.get('slice_patches')} slice PATCHes over "
+        f"{p7.get('seconds')} s: {p7.get('writes_per_replaced_endpoint', 0):.2f} writes each, slice write -> "
+        f"destination added p50 {s(p7.get('p50_s'))} p99 {s(p7.get('p99_s'))} ({p7.get('never_added')} never "
+        f"added); agent CPU {cpu} of one core ({p7.get('passes')} passes; API emulator, in-memory kernel)"
+    )
+    return (title, goal, figure, "-", f"p99 {s(p7.get('p99_s'))}, CPU {cpu}", met(p7))
+
+
 def main(argv: list[str]) -> int:
     outdir = Path(argv[0])
     guest, host = load(outdir / "results.json"), load(outdir / "p5.json")
     host_p6 = load(outdir / "p6-host.json")
     p3_host = load(outdir / "p3-host.json")
-    found = rows(guest, host, host_p6, p3_host)
+    p7_host = load(outdir / "p7-host.json")
+    found = rows(guest, host, host_p6, p3_host, p7_host)
     text = table(found)
     print(text)
     if len(argv) > 2 and argv[1] == "--write":
@@ -283,7 +303,9 @@ def main(argv: list[str]) -> int:
             "",
             "```json",
             json.dumps(
-                {"guest": guest, "host P3": p3_host, "host P5": host, "host P6": host_p6}, indent=1, sort_keys=True
+                {"guest": guest, "host P3": p3_host, "host P5": host, "host P6": host_p6, "host P7": p7_host},
+                indent=1,
+                sort_keys=True,
             ),
             "```",
             "",

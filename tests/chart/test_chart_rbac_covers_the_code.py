@@ -28,11 +28,18 @@ CLUSTER, NAMESPACE = "cluster", "release-namespace"
 
 # (group, resource, verb, where) the chart grants; "where" is CLUSTER (ClusterRole) or NAMESPACE (Role in
 # the release namespace). Anything the chart grants must be here, and everything here must be granted.
+# what VirtualServers' backends follow, read by both: Services and EndpointSlices, cluster-wide
+BACKENDS = {
+    (g, r, v, CLUSTER)
+    for g, r in (("", "services"), ("discovery.k8s.io", "endpointslices"))
+    for v in ("list", "watch")
+}
 DECLARED: dict[str, set[tuple[str, str, str, str]]] = {
     "operator": {
         *{(GROUP, plural, verb, CLUSTER) for plural in LVS_PLURALS for verb in ("get", "list", "watch", "patch")},
         *{(GROUP, f"{plural}/status", verb, CLUSTER) for plural in LVS_PLURALS for verb in ("get", "patch")},
         *{("", "nodes", verb, CLUSTER) for verb in ("get", "list", "watch")},
+        *BACKENDS,
         ("", "events", "create", CLUSTER),
         # kopf: notices CRDs coming and going at run time; peering between replicas.
         ("apiextensions.k8s.io", "customresourcedefinitions", "list", CLUSTER),
@@ -43,6 +50,7 @@ DECLARED: dict[str, set[tuple[str, str, str, str]]] = {
         *{(GROUP, plural, verb, CLUSTER) for plural in LVS_PLURALS for verb in ("get", "list", "watch")},
         *{(GROUP, f"{plural}/status", "patch", CLUSTER) for plural in LVS_PLURALS},
         *{("", "nodes", verb, CLUSTER) for verb in ("get", "list", "watch")},
+        *BACKENDS,
         ("", "events", "create", CLUSTER),
         *{
             ("coordination.k8s.io", "leases", verb, NAMESPACE)
@@ -59,6 +67,7 @@ CODE: dict[str, tuple[str, ...]] = {
 API_GROUPS = {
     "CoreV1Api": "",
     "CoordinationV1Api": "coordination.k8s.io",
+    "DiscoveryV1Api": "discovery.k8s.io",
     "EventsV1Api": "events.k8s.io",
     "ApiextensionsV1Api": "apiextensions.k8s.io",
     "CustomObjectsApi": GROUP,

@@ -1,7 +1,8 @@
 """Read the kernel, diff it against a NodeState, apply the fewest ordered writes.
 
-Order keeps traffic flowing: unwanted VIPs leave first (stop attracting packets), then tunl0, IPVS
-(services before their destinations, deletions last), sysctls, packet rules and policy routes,
+Order keeps traffic flowing: unwanted VIPs leave first (stop attracting packets), then tunl0, the new
+masquerade rules (before the destinations they masquerade for), IPVS (services before their destinations,
+deletions last), sysctls, the rest of the packet rules and policy routes,
 new VIPs last (a VIP only appears once everything behind it is in place), and sysctls a role no longer
 needs are restored at the very end. Every write is counted, so a second pass over the same state can
 be shown to write nothing, and a failing write is reported against its object without stopping the
@@ -211,6 +212,7 @@ class Reconciler:
         self._addresses(state, outcome, removing=True)
         if state.tunnel:
             self._try(outcome, "tunnel tunl0", "tunnel.up", self._tunnel_up)
+        self._packet_rules(state, outcome, adding_only=True)
         self._ipvs(state, outcome)
         self._sysctls(state, outcome)  # after IPVS: net/ipv4/vs/* only exist once ip_vs is loaded
         self._packet_rules(state, outcome)
@@ -244,12 +246,15 @@ class Reconciler:
             self._addresses(state, outcome, removing=True)
         if state.tunnel and not last.tunnel:
             self._try(outcome, "tunnel tunl0", "tunnel.up", self._tunnel_up)
+        rules = (state.fwmark_rules, state.snat_rules) != (last.fwmark_rules, last.snat_rules)
+        if rules and state.snat_rules.keys() - last.snat_rules.keys():
+            self._packet_rules(state, outcome, adding_only=True)
         if not self._ipvs_changes(last, state, outcome):
             logger.info("incremental IPVS update not possible; full pass")
             return self._full_after(state, outcome)
         if sysctls:
             self._sysctls(state, outcome)
-        if (state.fwmark_rules, state.snat_rules) != (last.fwmark_rules, last.snat_rules):
+        if rules:
             self._packet_rules(state, outcome)
         if state.policy_routes != last.policy_routes:
             self._policy_routes(state, outcome)
@@ -556,18 +561,23 @@ class Reconciler:
 
     _may_have_routes = True  # read the kernel at least once, to clean up after an earlier run
 
-    def _packet_rules(self, state: NodeState, outcome: Outcome) -> None:
+    def _packet_rules(self, state: NodeState, outcome: Outcome, *, adding_only: bool = False) -> None:
+        """The packet rules as ``state`` wants them; ``adding_only``: only the masquerade rules it adds, the
+        rest as they are (before IPVS gets new destinations: a connection scheduled to a destination whose
+        rule is not there yet would be pinned un-masqueraded by conntrack, its retransmissions too)."""
         marks, snats = set(state.fwmark_rules.values()), set(state.snat_rules.values())
         if not (marks or snats or self._may_have_rules):
             return
 
         def replace() -> bool:
-            if self.kernel.rules.current() == (marks, snats):
+            current = self.kernel.rules.current()
+            wanted = (current[0], current[1] | snats) if adding_only else (marks, snats)
+            if current == wanted:
                 return False
-            self.kernel.rules.replace(sorted(marks), sorted(snats))
+            self.kernel.rules.replace(sorted(wanted[0]), sorted(wanted[1]))
             return True
 
-        if self._try(outcome, "nftables table kubelvs", "rules.replace", replace):
+        if self._try(outcome, "nftables table kubelvs", "rules.replace", replace) and not adding_only:
             self._may_have_rules = bool(marks or snats)
 
     _may_have_rules = True

@@ -23,6 +23,7 @@ from kubelvs import GROUP, VERSION
 from kubelvs.agent.health import Health, Transition
 from kubelvs.agent.pipeline import Pass
 from kubelvs.api import status_fields as sf
+from kubelvs.api.backends import EndpointServer
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.planner import Planner
 
@@ -138,6 +139,8 @@ class PassReports:
                 vip = vs.spec.address or f"fwmark {vs.spec.fwmark}"
                 await self._reporter.event(vs, "DirectorActive", f"{self._node} is the active director of {vip}")
             for rs in planner.real_servers_of(key):
+                if isinstance(rs, EndpointServer):
+                    continue  # an endpoint is no API object: it has no status (the operator counts it)
                 dest_key = done.plan.destination_of(key, rs.key)
                 destination = done.plan.state.destinations.get(dest_key) if dest_key is not None else None
                 rs_fields: dict[str, Any] = {sf.EFFECTIVE_WEIGHT: destination.weight if destination else 0}
@@ -150,6 +153,11 @@ class PassReports:
             if transition.old is Health.UNKNOWN or changed is None or changed.virtual_server_key not in led:
                 continue
             down = transition.new is Health.DOWN
-            await self._reporter.event(
-                changed, "RealServerDown" if down else "RealServerUp", transition.result.detail, warning=down
-            )
+            about: VirtualServer | RealServer | None = changed
+            detail = transition.result.detail
+            if isinstance(changed, EndpointServer):  # no API object of its own: said on its VirtualServer
+                about = planner.virtual_server(changed.virtual_server_key)
+                detail = f"endpoint {changed.spec.address}:{changed.spec.port}: {detail}"
+            if about is not None:
+                reason = ("Endpoint" if about is not changed else "RealServer") + ("Down" if down else "Up")
+                await self._reporter.event(about, reason, detail, warning=down)

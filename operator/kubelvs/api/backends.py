@@ -14,8 +14,9 @@ the agent's drainer removes its destination once its connections end or the drai
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,9 +69,16 @@ def pod_forwarding_problem(
     )
 
 
-def resolve(vs: VirtualServer, service: Service | None, slices: Iterable[EndpointSlice]) -> Resolution:
+def resolve(
+    vs: VirtualServer,
+    service: Service | None,
+    slices: Iterable[EndpointSlice],
+    reuse: Mapping[str, EndpointServer] | None = None,
+) -> Resolution:
     """The endpoint servers of ``vs``'s backends, given its Service (None: not found) and that Service's
-    EndpointSlices (of any family: only the VIP's is read)."""
+    EndpointSlices (of any family: only the VIP's is read). ``reuse``: the servers of the last resolution,
+    by key; one that is still what it was is handed back as it was (a slice change builds only its new
+    endpoints, and the planner finds the rest unchanged by identity)."""
     backends = vs.spec.backends
     if backends is None:
         return Resolution()
@@ -119,8 +127,9 @@ def resolve(vs: VirtualServer, service: Service | None, slices: Iterable[Endpoin
             found = best.get((address, target))
             if found is None or (found[0] and not draining):  # one endpoint in two slices: the ready one
                 best[(address, target)] = (draining, endpoint.node_name, age)
+    old = reuse or {}
     servers = tuple(
-        _server(vs, backends, address, target, *best[(address, target)]) for address, target in sorted(best)
+        _kept(old, vs, backends, address, target, *best[(address, target)]) for address, target in sorted(best)
     )
     problems: tuple[Problem, ...] = ()
     if bad:
@@ -167,6 +176,33 @@ def _protocol(vs: VirtualServer) -> str | None:
     return spec.fwmark_match.protocol.value if spec.fwmark_match is not None else None
 
 
+def _kept(
+    old: Mapping[str, EndpointServer],
+    vs: VirtualServer,
+    backends: Backends,
+    address: str,
+    port: int,
+    draining: bool,
+    node: str | None,
+    age: str,
+) -> EndpointServer:
+    before = old.get(f"{vs.metadata.namespace}/{_name(vs, address, port)}")
+    if (
+        before is not None
+        and before.draining == draining
+        and before.node_name == node
+        and before.spec.weight == (0 if draining else backends.weight)
+        and (before.metadata.model_extra or {}).get("creationTimestamp", "") == age
+    ):
+        return before
+    return _server(vs, backends, address, port, draining, node, age)
+
+
+def _name(vs: VirtualServer, address: str, port: int) -> str:
+    return f"{vs.metadata.name}{ENDPOINT_MARK}{with_port(address, port)}"  # no DNS name, on purpose
+
+
+@functools.lru_cache(maxsize=65536)  # the same endpoints come back in every change of their slice
 def _address(text: str, family: str) -> str | None:
     try:
         address = ipaddress.ip_address(text)
@@ -178,11 +214,18 @@ def _address(text: str, family: str) -> str | None:
 def _server(
     vs: VirtualServer, backends: Backends, address: str, port: int, draining: bool, node: str | None, age: str
 ) -> EndpointServer:
-    name = f"{vs.metadata.name}{ENDPOINT_MARK}{with_port(address, port)}"  # no DNS name, on purpose
+    name = _name(vs, address, port)
     extra = {"creationTimestamp": age} if age else {}  # what the judgement's age() reads
     meta = _construct_meta(name=name, namespace=vs.metadata.namespace, labels={}, generation=None, **extra)
-    spec = RealServerSpec(
-        virtual_server=vs.metadata.name, address=address, port=port, weight=0 if draining else backends.weight
+    # checked already: the address normalised by _address, the port by the slice's model, the weight by Backends
+    spec = _construct_spec(
+        virtual_server=vs.metadata.name,
+        address=address,
+        port=port,
+        weight=0 if draining else backends.weight,
+        forwarding=None,
+        upper_threshold=0,
+        lower_threshold=0,
     )
     construct: Any = EndpointServer.model_construct  # unvalidated on purpose (the name), typed loosely
     server: EndpointServer = construct(
@@ -199,6 +242,7 @@ def _server(
 
 
 _construct_meta: Any = ObjectMeta.model_construct
+_construct_spec: Any = RealServerSpec.model_construct
 
 
 class BackendIndex:
@@ -278,9 +322,8 @@ class BackendIndex:
                 self._resolved.pop(key, None)
             else:
                 service_key = _service_key(vs)
-                resolution = resolve(
-                    vs, self._services.get(service_key), self._slices.get(service_key, {}).values()
-                )
+                slices = self._slices.get(service_key, {}).values()
+                resolution = resolve(vs, self._services.get(service_key), slices, self._given.get(key))
                 self._resolved[key] = resolution
             if resolution.problems:
                 self._problems[key] = resolution.problems

@@ -108,7 +108,7 @@ class EndpointSlice(_Read):
         return f"{self.metadata.namespace}/{name}" if name else None
 
 
-KINDS: dict[tuple[object, object], type[Service] | type[EndpointSlice]] = {
+KINDS: dict[tuple[str, str], type[Service] | type[EndpointSlice]] = {
     ("v1", "Service"): Service,
     (ENDPOINT_SLICE_API_VERSION, "EndpointSlice"): EndpointSlice,
 }
@@ -116,12 +116,19 @@ KINDS: dict[tuple[object, object], type[Service] | type[EndpointSlice]] = {
 
 def is_service_object(raw: Mapping[str, Any]) -> bool:
     """A v1 Service or a discovery.k8s.io/v1 EndpointSlice: the other components' objects kube-lvs reads."""
-    return (raw.get("apiVersion"), raw.get("kind")) in KINDS
+    return _model_of(raw) is not None
+
+
+def _model_of(raw: Mapping[str, Any]) -> type[Service] | type[EndpointSlice] | None:
+    api_version, kind = raw.get("apiVersion"), raw.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):  # a list as kind: no key at all
+        return None
+    return KINDS.get((api_version, kind))
 
 
 def parse_service_object(raw: Mapping[str, Any]) -> Service | EndpointSlice | list[Problem]:
     """One Service or EndpointSlice, checked in the fields kube-lvs reads; problems name their field."""
-    model = KINDS.get((raw.get("apiVersion"), raw.get("kind")))
+    model = _model_of(raw)
     if model is None:
         return [Problem("kind", f"{shown(raw.get('kind'))} of {shown(raw.get('apiVersion'))} is not read here")]
     try:

@@ -38,6 +38,7 @@ def add(
     check = spec.health_check
     failing = down if check is not None and check.type is not HealthCheckType.NONE else ()
     destinations: dict[str, DestKey] = {}
+    nat, snat = False, effective_nat_return_path(spec) is NatReturnPath.SNAT
     for rs in real_servers:
         dest = ipvs.destination(spec, rs.spec, svc.key)
         destinations[rs.key] = dest.key
@@ -49,13 +50,15 @@ def add(
         parts.destinations[dest.key] = dest
         if dest.forwarding is not Fwd.MASQ:
             continue
-        # NAT replies come back through the director and are forwarded, de-masqueraded, to the client.
-        parts.sysctl(FORWARDING_SYSCTL[family], "1")
-        if effective_nat_return_path(spec) is NatReturnPath.SNAT:
-            parts.sysctl(CONNTRACK_SYSCTL, "1")
+        nat = True
+        if snat:
             for port in _ports(vs, effective_port(spec, rs.spec)):
-                snat = SnatRule(ipvs.address_family(rs.spec.address), rs.spec.address, ipvs.protocol(spec), port)
-                parts.snat_rules[snat] = snat
+                rule = SnatRule(ipvs.address_family(rs.spec.address), rs.spec.address, ipvs.protocol(spec), port)
+                parts.snat_rules[rule] = rule
+    if nat:  # NAT replies come back through the director and are forwarded, de-masqueraded, to the client
+        parts.sysctl(FORWARDING_SYSCTL[family], "1")
+        if snat:
+            parts.sysctl(CONNTRACK_SYSCTL, "1")
     if spec.fwmark is not None and spec.fwmark_match is not None:
         match = spec.fwmark_match
         parts.fwmark_rules[spec.fwmark] = FwmarkRule(

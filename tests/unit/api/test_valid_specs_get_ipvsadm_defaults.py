@@ -10,7 +10,13 @@ from kubelvs.api.durations import format_duration, parse_duration
 from kubelvs.api.enums import Forwarding, HealthCheckType, NatReturnPath, OnFailure, Scheduler
 from kubelvs.api.models import HealthCheck, RealServerSpec, VirtualServer, VirtualServerSpec
 from kubelvs.api.objects import parse_object
-from kubelvs.api.rules import effective_forwarding, effective_port, service_identity, virtual_server_problems
+from kubelvs.api.rules import (
+    effective_forwarding,
+    effective_nat_return_path,
+    effective_port,
+    service_identity,
+    virtual_server_problems,
+)
 from kubelvs.planner.ipvs import service as planner_service
 
 
@@ -22,7 +28,7 @@ def test_virtual_server_defaults_are_ipvsadm_defaults() -> None:
     assert spec.scheduler_flags == []
     assert spec.one_packet is False
     assert spec.health_check is None
-    assert spec.nat_return_path == NatReturnPath.ROUTE
+    assert effective_nat_return_path(spec) == NatReturnPath.ROUTE  # unset: route, as before backends existed
     assert service_identity(spec) == "TCP 192.0.2.10:80"  # -t
 
 

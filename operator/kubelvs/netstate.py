@@ -168,9 +168,9 @@ class FwmarkRule:
         return self.mark
 
 
-@dataclass(frozen=True, order=True)
-class SnatRule:
-    """Director-side masquerading of traffic to a NAT real server (natReturnPath: snat)."""
+class SnatRule(NamedTuple):
+    """Director-side masquerading of traffic to a NAT real server (natReturnPath: snat); one per destination,
+    so a named tuple too (sorted and hashed by the ten thousand when a Service's endpoints change)."""
 
     family: Family
     destination: str

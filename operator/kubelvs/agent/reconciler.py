@@ -55,16 +55,20 @@ from kubelvs.netstate import (
     DestStats,
     EditDestination,
     EditService,
+    FwmarkRule,
     IpvsOp,
     NodeState,
     Service,
     ServiceKey,
+    SnatRule,
     SvcFlag,
     op_key,
 )
 from kubelvs.planner.facts import Network, in_pools
 
 logger = logging.getLogger(__name__)
+
+Rules = tuple[set[FwmarkRule], set[SnatRule]]  # the nftables table's marks and masquerades
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -212,10 +216,10 @@ class Reconciler:
         self._addresses(state, outcome, removing=True)
         if state.tunnel:
             self._try(outcome, "tunnel tunl0", "tunnel.up", self._tunnel_up)
-        self._packet_rules(state, outcome, adding_only=True)
+        rules = self._packet_rules(state, outcome, adding_only=True)
         self._ipvs(state, outcome)
         self._sysctls(state, outcome)  # after IPVS: net/ipv4/vs/* only exist once ip_vs is loaded
-        self._packet_rules(state, outcome)
+        self._packet_rules(state, outcome, current=rules)
         self._policy_routes(state, outcome)
         self._addresses(state, outcome, removing=False)
         self._restore_sysctls(state, outcome)
@@ -247,15 +251,16 @@ class Reconciler:
         if state.tunnel and not last.tunnel:
             self._try(outcome, "tunnel tunl0", "tunnel.up", self._tunnel_up)
         rules = (state.fwmark_rules, state.snat_rules) != (last.fwmark_rules, last.snat_rules)
+        held: Rules | None = (set(last.fwmark_rules.values()), set(last.snat_rules.values()))  # the last pass's
         if rules and state.snat_rules.keys() - last.snat_rules.keys():
-            self._packet_rules(state, outcome, adding_only=True)
+            held = self._packet_rules(state, outcome, adding_only=True, current=held)
         if not self._ipvs_changes(last, state, outcome):
             logger.info("incremental IPVS update not possible; full pass")
             return self._full_after(state, outcome)
         if sysctls:
             self._sysctls(state, outcome)
         if rules:
-            self._packet_rules(state, outcome)
+            self._packet_rules(state, outcome, current=held)
         if state.policy_routes != last.policy_routes:
             self._policy_routes(state, outcome)
         if addresses:
@@ -561,23 +566,31 @@ class Reconciler:
 
     _may_have_routes = True  # read the kernel at least once, to clean up after an earlier run
 
-    def _packet_rules(self, state: NodeState, outcome: Outcome, *, adding_only: bool = False) -> None:
+    def _packet_rules(
+        self, state: NodeState, outcome: Outcome, *, adding_only: bool = False, current: Rules | None = None
+    ) -> Rules | None:
         """The packet rules as ``state`` wants them; ``adding_only``: only the masquerade rules it adds, the
         rest as they are (before IPVS gets new destinations: a connection scheduled to a destination whose
-        rule is not there yet would be pinned un-masqueraded by conntrack, its retransmissions too)."""
+        rule is not there yet would be pinned un-masqueraded by conntrack, its retransmissions too).
+        ``current``: what the kernel holds, if known (else it is read). Returns what it left there."""
         marks, snats = set(state.fwmark_rules.values()), set(state.snat_rules.values())
         if not (marks or snats or self._may_have_rules):
-            return
+            return None
+        left: list[Rules] = []
 
         def replace() -> bool:
-            current = self.kernel.rules.current()
-            wanted = (current[0], current[1] | snats) if adding_only else (marks, snats)
-            if current == wanted:
+            found = current if current is not None else self.kernel.rules.current()
+            wanted = (found[0], found[1] | snats) if adding_only else (marks, snats)
+            left.append(wanted)
+            if found == wanted:
                 return False
             self.kernel.rules.replace(sorted(wanted[0]), sorted(wanted[1]))
             return True
 
-        if self._try(outcome, "nftables table kubelvs", "rules.replace", replace) and not adding_only:
+        if not self._try(outcome, "nftables table kubelvs", "rules.replace", replace):
+            return None
+        if not adding_only:
             self._may_have_rules = bool(marks or snats)
+        return left[0] if left else None
 
     _may_have_rules = True

@@ -38,6 +38,7 @@ class EndpointServer(RealServer):
     service: str  # the Service's name
     node_name: str | None = None  # the endpoint's node (where a pod's replies need their return route)
     draining: bool = False  # serving and terminating: weight 0 until it is gone
+    age: str = ""  # its EndpointSlice's creationTimestamp (also in metadata, where the judgement reads it)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ def _kept(
         and before.draining == draining
         and before.node_name == node
         and before.spec.weight == (0 if draining else backends.weight)
-        and (before.metadata.model_extra or {}).get("creationTimestamp", "") == age
+        and before.age == age
     ):
         return before
     return _server(vs, backends, address, port, draining, node, age)
@@ -237,6 +238,7 @@ def _server(
         service=backends.service,
         node_name=node,
         draining=draining,
+        age=age,
     )
     return server
 

@@ -39,6 +39,7 @@ def add(
     failing = down if check is not None and check.type is not HealthCheckType.NONE else ()
     destinations: dict[str, DestKey] = {}
     nat, snat = False, effective_nat_return_path(spec) is NatReturnPath.SNAT
+    protocol = ipvs.protocol(spec)
     for rs in real_servers:
         dest = ipvs.destination(spec, rs.spec, svc.key)
         destinations[rs.key] = dest.key
@@ -53,7 +54,7 @@ def add(
         nat = True
         if snat:
             for port in _ports(vs, effective_port(spec, rs.spec)):
-                rule = SnatRule(ipvs.address_family(rs.spec.address), rs.spec.address, ipvs.protocol(spec), port)
+                rule = SnatRule(ipvs.address_family(rs.spec.address), rs.spec.address, protocol, port)
                 parts.snat_rules[rule] = rule
     if nat:  # NAT replies come back through the director and are forwarded, de-masqueraded, to the client
         parts.sysctl(FORWARDING_SYSCTL[family], "1")
@@ -62,7 +63,7 @@ def add(
     if spec.fwmark is not None and spec.fwmark_match is not None:
         match = spec.fwmark_match
         parts.fwmark_rules[spec.fwmark] = FwmarkRule(
-            spec.fwmark, family, match.destination, ipvs.protocol(spec), tuple(sorted(set(match.ports)))
+            spec.fwmark, family, match.destination, protocol, tuple(sorted(set(match.ports)))
         )
     return destinations
 

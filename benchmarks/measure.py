@@ -12,7 +12,7 @@ import math
 import os
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +114,21 @@ class CountingIpvs:
 
     def sync_daemons(self) -> dict[str, tuple[str, int]]:
         return self.real.sync_daemons()
+
+
+def host_main(what: str, measure: Callable[[], dict[str, Any]], argv: Sequence[str]) -> int:
+    """A host benchmark's entry point: ``measure()``, its figures printed and written to ``argv[0]`` if given;
+    a failure is a figure too (``{"error": ...}``, exit 1), so ``report.py`` says why instead of a number."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("__main__").setLevel(logging.INFO)
+    out = Path(argv[0]) if argv else None
+    try:
+        figures = measure()
+    except Exception as error:
+        logging.getLogger(__name__).exception("%s failed", what)
+        figures = {"error": f"{type(error).__name__}: {error}"}
+    text = json.dumps(figures, indent=1)
+    if out is not None:
+        out.write_text(text)
+    print(text)
+    return 1 if "error" in figures else 0

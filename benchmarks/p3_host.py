@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import random
@@ -34,7 +33,7 @@ from typing import Any
 
 import workload
 from kubernetes import client as k8s
-from measure import percentile
+from measure import host_main, percentile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit"))
 import fakes  # type: ignore[import-not-found]  # tests/unit, put on the path above
@@ -217,19 +216,7 @@ def edits(api: Client, agent: ClusterAgent, ipvs: CountingFakeIpvs, services: in
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
-    logger.setLevel(logging.INFO)
-    out = Path(argv[0]) if argv else None
-    try:
-        figures = measure()
-    except Exception as error:
-        logger.exception("host P3 failed")
-        figures = {"error": f"{type(error).__name__}: {error}"}
-    text = json.dumps(figures, indent=1)
-    if out is not None:
-        out.write_text(text)
-    print(text)
-    return 1 if "error" in figures else 0
+    return host_main("host P3", measure, argv)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ the PATCHing process it starts.
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import subprocess
 import sys
@@ -30,7 +28,7 @@ from typing import Any
 
 import workload
 from kubernetes import client as k8s
-from measure import percentile
+from measure import host_main, percentile
 from p3_host import CountingFakeIpvs, api_server, idle, run_agent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit"))
@@ -41,8 +39,6 @@ from kubelvs.agent.options import ClusterOptions as Options
 from kubelvs.agent.reconciler import Kernel
 from kubelvs.netstate import AddDestination, DeleteDestination, EditDestination, IpvsOp
 from kubelvs.testbed.apiclient import Client
-
-logger = logging.getLogger(__name__)
 
 GOAL_P99_S = 0.1
 GOAL_CPU = 0.25
@@ -233,19 +229,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["churn"]:
         churn(argv[1], int(argv[2]), int(argv[3]), float(argv[4]), float(argv[5]))
         return 0
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
-    logger.setLevel(logging.INFO)
-    out = Path(argv[0]) if argv else None
-    try:
-        figures = measure()
-    except Exception as error:
-        logger.exception("host P7 failed")
-        figures = {"error": f"{type(error).__name__}: {error}"}
-    text = json.dumps(figures, indent=1)
-    if out is not None:
-        out.write_text(text)
-    print(text)
-    return 1 if "error" in figures else 0
+    return host_main("host P7", measure, argv)
 
 
 if __name__ == "__main__":

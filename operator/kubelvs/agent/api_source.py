@@ -28,7 +28,7 @@ from kubelvs.api import status_fields as sf
 from kubelvs.api.judgement import node_addresses, operator_veto
 from kubelvs.api.objects import parse_object
 from kubelvs.api.problems import Problem
-from kubelvs.api.service_objects import ENDPOINT_SLICE_API_VERSION, SERVICE_NAME_LABEL, parse_service_object
+from kubelvs.api.service_objects import ENDPOINT_SLICE_API_VERSION, parse_service_object, raw_service_key
 from kubelvs.planner import Planner
 
 logger = logging.getLogger(__name__)
@@ -159,12 +159,12 @@ class ApiSource:
         moved = followed ^ self._followed  # newly followed: read them whole; no longer followed: forget them
         if moved:
             services.update((key, raw) for key, raw in self.services.items() if key in moved)
-            slices.update((key, raw) for key, raw in self.slices.items() if _slice_service(raw) in moved)
+            slices.update((key, raw) for key, raw in self.slices.items() if raw_service_key(raw) in moved)
         self._followed = followed
         changed = 0
         for kind, objects in (("Service", services), ("EndpointSlice", slices)):
             for key, raw in objects.items():
-                owner = key if kind == "Service" else _slice_service(raw)
+                owner = key if kind == "Service" else raw_service_key(raw)
                 if raw is None or owner not in followed:
                     planner.remove(kind, key)  # gone, or nobody follows it (any more): forget it if known
                     continue
@@ -187,18 +187,4 @@ def _service_ports(raw: dict[str, Any]) -> Any:
 
 def _slice_endpoints(raw: dict[str, Any]) -> Any:
     """What an EndpointSlice means to the agent: its Service, family, ports and endpoints."""
-    labels = (raw.get("metadata") or {}).get("labels") or {}
-    service = labels.get(SERVICE_NAME_LABEL) if isinstance(labels, Mapping) else None
-    return (service, raw.get("addressType"), raw.get("ports"), raw.get("endpoints"))
-
-
-def _slice_service(raw: Mapping[str, Any] | None) -> str | None:
-    """``namespace/name`` of the Service an EndpointSlice belongs to, read raw (before any parsing)."""
-    if raw is None:
-        return None
-    meta = raw.get("metadata") if isinstance(raw.get("metadata"), Mapping) else {}
-    assert isinstance(meta, Mapping)
-    labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
-    assert isinstance(labels, Mapping)
-    name = labels.get(SERVICE_NAME_LABEL)
-    return f"{meta.get('namespace') or 'default'}/{name}" if isinstance(name, str) and name else None
+    return (raw_service_key(raw), raw.get("addressType"), raw.get("ports"), raw.get("endpoints"))

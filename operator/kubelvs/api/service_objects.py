@@ -114,6 +114,19 @@ KINDS: dict[tuple[str, str], type[Service] | type[EndpointSlice]] = {
 }
 
 
+def raw_service_key(raw: Mapping[str, Any] | None) -> str | None:
+    """``namespace/name`` of the Service an EndpointSlice belongs to, read raw (a source decides by it whether
+    to parse the slice at all), or None."""
+    if raw is None:
+        return None
+    meta = raw.get("metadata") if isinstance(raw.get("metadata"), Mapping) else {}
+    assert isinstance(meta, Mapping)
+    labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
+    assert isinstance(labels, Mapping)
+    name = labels.get(SERVICE_NAME_LABEL)
+    return f"{meta.get('namespace') or 'default'}/{name}" if isinstance(name, str) and name else None
+
+
 def is_service_object(raw: Mapping[str, Any]) -> bool:
     """A v1 Service or a discovery.k8s.io/v1 EndpointSlice: the other components' objects kube-lvs reads."""
     return _model_of(raw) is not None

@@ -162,9 +162,8 @@ def virtual_server_status(
             counts = f"{ready}/{total} real servers ready"
             if ready:
                 new.append((Type.READY, "True", "Ready", counts))
-            elif backends is not None and (backends.problems or backends.refused):
-                reason = "BackendsNotFound" if backends.problems else "BackendsRefused"
-                why = "; ".join(str(problem) for problem in (*backends.problems, *backends.refused))
+            elif backends is not None and backends.unusable is not None:
+                reason, why = backends.unusable
                 new.append((Type.READY, "False", reason, f"{counts}; {why}"))
             elif backends is not None:
                 new.append(

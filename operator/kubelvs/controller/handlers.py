@@ -19,6 +19,7 @@ from typing import Any, cast
 import kopf
 
 from kubelvs import GROUP, VERSION
+from kubelvs.api.service_objects import SERVICE_NAME_LABEL
 from kubelvs.controller.notices import Notice
 from kubelvs.controller.reconciling import Outcome, Reconciler, World
 
@@ -143,7 +144,7 @@ async def service_changed(memo: Any, namespace: str | None, name: str, **kwargs:
 
 @kopf.on.event("discovery.k8s.io", "v1", "endpointslices", registry=REGISTRY)
 async def endpoints_changed(memo: Any, namespace: str | None, labels: Mapping[str, str], **kwargs: Any) -> None:
-    if _followed(namespace, labels.get("kubernetes.io/service-name"), kwargs):
+    if _followed(namespace, labels.get(SERVICE_NAME_LABEL), kwargs):
         await _reconcile(memo, kwargs)
 
 

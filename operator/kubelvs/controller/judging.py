@@ -18,7 +18,7 @@ from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import parse_object
 from kubelvs.api.problems import Problem
 from kubelvs.api.rejections import Rejection
-from kubelvs.api.service_objects import SERVICE_NAME_LABEL, EndpointSlice, Service, parse_service_object
+from kubelvs.api.service_objects import EndpointSlice, Service, parse_service_object, raw_service_key
 from kubelvs.controller.config import Network
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,15 @@ class Backends:
     ready: int = 0  # in force and not draining
     problems: tuple[Problem, ...] = ()  # the Service or its port not found, bad endpoint addresses
     refused: tuple[Problem, ...] = ()  # endpoints the judgement keeps out (DR to a pod, a duplicate)
+
+    @property
+    def unusable(self) -> tuple[str, str] | None:
+        """(reason, why) when some backends cannot serve: the Service or port is missing (BackendsNotFound),
+        or the judgement refuses endpoints (BackendsRefused); None when all is well."""
+        if not (self.problems or self.refused):
+            return None
+        reason = "BackendsNotFound" if self.problems else "BackendsRefused"
+        return reason, "; ".join(str(problem) for problem in (*self.problems, *self.refused))
 
 
 def is_deleting(raw: Raw) -> bool:
@@ -159,9 +168,7 @@ def _backends(
         if isinstance(found, Service):
             index.put_service(found)
     for raw in slices.values():
-        labels = (raw.get("metadata") or {}).get("labels") or {}
-        namespace = (raw.get("metadata") or {}).get("namespace") or "default"
-        if f"{namespace}/{labels.get(SERVICE_NAME_LABEL)}" in followed:
+        if raw_service_key(raw) in followed:
             found = parse(raw)
             if isinstance(found, EndpointSlice):
                 index.put_slice(found)

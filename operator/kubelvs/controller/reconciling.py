@@ -208,11 +208,11 @@ class Reconciler:
     def _backends_notices(self, key: str, backends: Backends | None) -> list[Notice]:
         """BackendsNotFound (the Service or port is missing) or BackendsRefused (endpoints the judgement keeps
         out), once per new reason, not once per pass."""
-        if backends is None or not (backends.problems or backends.refused):
+        unusable = backends.unusable if backends is not None else None
+        if unusable is None:
             self._unresolved.pop(key, None)
             return []
-        reason = "BackendsNotFound" if backends.problems else "BackendsRefused"
-        why = "; ".join(str(problem) for problem in (*backends.problems, *backends.refused))
+        reason, why = unusable
         if self._unresolved.get(key) == why:
             return []
         self._unresolved[key] = why

@@ -169,13 +169,14 @@ class FwmarkRule:
 
 
 class SnatRule(NamedTuple):
-    """Director-side masquerading of traffic to a NAT real server (natReturnPath: snat); one per destination,
-    so a named tuple too (sorted and hashed by the ten thousand when a Service's endpoints change)."""
+    """Director-side masquerading of traffic to a NAT real server (natReturnPath: snat); one per destination
+    and VIP, so a named tuple too (hashed by the ten thousand when a Service's endpoints change)."""
 
     family: Family
     destination: str
     protocol: Proto
     port: int
+    original: str  # the address the clients sent to (the VIP): only what IPVS rewrote is masqueraded
 
     @property
     def key(self) -> SnatRule:

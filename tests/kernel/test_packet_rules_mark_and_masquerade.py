@@ -68,7 +68,7 @@ def test_snat_makes_a_nat_backend_without_director_route_answer(lvs_factory) -> 
         ProcSysctls().write("net/ipv4/vs/conntrack", "1")  # IPVS traffic is NATed only when tracked
     assert lvs.client.http_get(lvs.vip, 80, timeout=2)[0].startswith("ERR")  # control: replies go astray
 
-    snat = SnatRule(Family.INET, rip, Proto.TCP, 8080)
+    snat = SnatRule(Family.INET, rip, Proto.TCP, 8080, lvs.vip)
     rules = NftPacketRules()
     with inside(director.name):
         rules.replace([], [snat])
@@ -92,14 +92,19 @@ def test_rules_round_trip_for_both_families_and_leave_other_tables_alone(netns: 
         FwmarkRule(0xFFFF0001, Family.INET6, "2001:db8:1::101", Proto.NONE, ()),
     }
     snats = {
-        SnatRule(Family.INET, "10.9.0.11", Proto.TCP, 8080),
-        SnatRule(Family.INET6, "2001:db8:9::11", Proto.UDP, 53),
+        SnatRule(Family.INET, "10.9.0.11", Proto.TCP, 8080, "192.0.2.101"),
+        SnatRule(Family.INET6, "2001:db8:9::11", Proto.UDP, 53, "2001:db8:1::100"),
     }
     rules = NftPacketRules()
     with inside(node.name):
         assert rules.current() == (set(), set())  # no table yet
         rules.replace(sorted(marks), sorted(snats))
         assert rules.current() == (marks, snats)
+        moved = SnatRule(Family.INET, "10.9.0.12", Proto.TCP, 8080, "192.0.2.101")
+        rules.change_snats([moved], [SnatRule(Family.INET, "10.9.0.11", Proto.TCP, 8080, "192.0.2.101")])
+        assert rules.current() == (marks, {moved, *(r for r in snats if r.family == Family.INET6)})
+        with pytest.raises(NftError, match="SNAT set elements"):  # not there: the transaction changes nothing
+            rules.change_snats([], [SnatRule(Family.INET, "10.9.0.99", Proto.TCP, 8080, "192.0.2.101")])
         rules.replace(sorted(marks)[:1], [])  # replaced whole, not merged
         assert rules.current() == (set(sorted(marks)[:1]), set())
         with pytest.raises(ValueError, match=r"fwmark rule 9: '192\.0\.2\.300' is not an IP address"):

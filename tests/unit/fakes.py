@@ -276,14 +276,25 @@ class FakePacketRules:
     def __init__(self) -> None:
         self.marks: set[FwmarkRule] = set()
         self.snats: set[SnatRule] = set()
-        self.writes = 0
+        self.writes = 0  # whole tables written
+        self.element_writes = 0  # SNAT element transactions
 
-    def current(self) -> tuple[set[FwmarkRule], set[SnatRule]]:
+    def current(self) -> tuple[set[FwmarkRule], set[SnatRule]] | None:
         return set(self.marks), set(self.snats)
 
     def replace(self, marks: Sequence[FwmarkRule], snats: Sequence[SnatRule]) -> None:
         self.writes += 1
         self.marks, self.snats = set(marks), set(snats)
+
+    def change_snats(self, add: Sequence[SnatRule], remove: Sequence[SnatRule]) -> None:
+        if not (self.marks or self.snats):
+            raise RuntimeError("no table inet kubelvs to add elements to")  # as nft: the sets live in it
+        missing = set(remove) - self.snats
+        if missing:
+            raise RuntimeError(f"Could not process rule: No such file or directory ({sorted(missing)[0]})")
+        self.element_writes += 1
+        self.snats.update(add)  # in place, as the kernel's set: a copy would bill ten thousand to each change
+        self.snats.difference_update(remove)
 
 
 # mypy proves each fake satisfies the gateway it stands in for.

@@ -230,10 +230,17 @@ def test_director_sysctls(spec, sysctls):
 def test_snat_rules_cover_each_nat_real_server():
     web = vs(forwarding="nat", natReturnPath="snat")
     state = plan([web], [rs("web-1", "10.9.0.11", port=8080), rs("web-2", "10.9.0.12")], DIRECTOR, set()).state
-    assert set(state.snat_rules) == {
-        SnatRule(Family.INET, "10.9.0.11", Proto.TCP, 8080),
-        SnatRule(Family.INET, "10.9.0.12", Proto.TCP, 80),
+    assert set(state.snat_rules) == {  # each with the VIP it was sent to: only what IPVS rewrote is masqueraded
+        SnatRule(Family.INET, "10.9.0.11", Proto.TCP, 8080, "192.0.2.100"),
+        SnatRule(Family.INET, "10.9.0.12", Proto.TCP, 80, "192.0.2.100"),
     }
+
+
+def test_snat_of_a_fwmark_service_without_its_address_is_a_skip_naming_what_is_missing():
+    marked = vs(address=None, port=None, fwmark=7, forwarding="nat", natReturnPath="snat")
+    planned = plan([marked], [rs("web-1", "10.9.0.11", port=8080)], DIRECTOR, set())
+    assert not planned.state.snat_rules and not planned.state.destinations
+    assert any("needs fwmarkMatch" in skip.reason for skip in planned.skipped), planned.skipped
 
 
 def test_fwmark_match_becomes_a_marking_rule_on_every_director():

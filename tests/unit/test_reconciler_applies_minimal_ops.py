@@ -55,7 +55,7 @@ FULL = state(
     tunnel=True,
     policy_routes={r.key: r for r in [PolicyRoute(Family.INET, "10.9.0.11", Proto.TCP, 8080, "10.9.0.254", 2001)]},
     fwmark_rules={7: FwmarkRule(7, Family.INET, "192.0.2.100", Proto.TCP, (80, 443))},
-    snat_rules={s: s for s in [SnatRule(Family.INET, "10.9.0.11", Proto.TCP, 8080)]},
+    snat_rules={s: s for s in [SnatRule(Family.INET, "10.9.0.11", Proto.TCP, 8080, "192.0.2.100")]},
 )
 
 

@@ -162,20 +162,28 @@ def _service_of(op: IpvsOp) -> ServiceKey:
 def _changes(old: Mapping[K, V], new: Mapping[K, V]) -> tuple[list[V], set[K]]:
     """Values of ``new`` that ``old`` lacks or holds otherwise, and the keys only ``old`` has.
 
-    The planner hands back the same key and value objects for what did not change, in the same order, so the
-    usual case (one edit) is settled by identity walking both maps side by side: no key is hashed (dataclass
-    keys hash in Python, which dominated an update of a large table).
+    The planner hands back the same key and value objects for what did not change, in the same order, so
+    both maps are walked side by side and settled by identity where their keys line up: no key is hashed
+    (dataclass keys hash in Python, which dominated an update of a large table). Only the places where they
+    do not (a Service's endpoints replaced, the same count in and out) are looked up; maps of different
+    sizes are looked up whole.
     """
-    if len(old) == len(new):
-        changed: list[V] = []
-        for (new_key, new_value), (old_key, old_value) in zip(new.items(), old.items(), strict=True):
-            if new_key is not old_key and new_key != old_key:
-                break  # not aligned: look every key up instead
-            if new_value is not old_value and new_value != old_value:
-                changed.append(new_value)
-        else:
-            return changed, set()
+    changed: list[V] = []
     missing = object()
+    if len(old) == len(new):
+        unaligned: list[tuple[K, V]] = []
+        left: list[K] = []
+        for (new_key, new_value), (old_key, old_value) in zip(new.items(), old.items(), strict=True):
+            if new_key is old_key or new_key == old_key:
+                if new_value is not old_value and new_value != old_value:
+                    changed.append(new_value)
+            else:
+                unaligned.append((new_key, new_value))
+                left.append(old_key)
+        for key, value in unaligned:
+            if (had := old.get(key, missing)) is not value and had != value:
+                changed.append(value)
+        return changed, {key for key in left if key not in new}
     changed = [value for key, value in new.items() if (had := old.get(key, missing)) is not value and had != value]
     return changed, set(old.keys() - new.keys())
 
@@ -250,16 +258,31 @@ class Reconciler:
             self._addresses(state, outcome, removing=True)
         if state.tunnel and not last.tunnel:
             self._try(outcome, "tunnel tunl0", "tunnel.up", self._tunnel_up)
-        rules = (state.fwmark_rules, state.snat_rules) != (last.fwmark_rules, last.snat_rules)
-        held: Rules | None = (set(last.fwmark_rules.values()), set(last.snat_rules.values()))  # the last pass's
-        if rules and state.snat_rules.keys() - last.snat_rules.keys():
-            held = self._packet_rules(state, outcome, adding_only=True, current=held)
+        marks = state.fwmark_rules != last.fwmark_rules
+        snats_added, snats_removed = _changes(last.snat_rules, state.snat_rules)
+        # only masquerades changed, and the table stays: set elements, the new before IPVS gets their
+        # destinations (see _packet_rules), the old after it let go of theirs
+        elements = (
+            not marks
+            and bool(last.fwmark_rules or last.snat_rules)
+            and bool(state.fwmark_rules or state.snat_rules)
+        )
+        rules = marks or bool(snats_added or snats_removed)
+        held: Rules | None = None
+        if rules and not elements:
+            held = (set(last.fwmark_rules.values()), set(last.snat_rules.values()))  # the last pass's
+            if snats_added:
+                held = self._packet_rules(state, outcome, adding_only=True, current=held)
+        elif snats_added:
+            self._snat_elements(outcome, add=snats_added)
         if not self._ipvs_changes(last, state, outcome):
             logger.info("incremental IPVS update not possible; full pass")
             return self._full_after(state, outcome)
         if sysctls:
             self._sysctls(state, outcome)
-        if rules:
+        if elements and snats_removed:
+            self._snat_elements(outcome, remove=list(snats_removed))
+        elif rules and not elements:
             self._packet_rules(state, outcome, current=held)
         if state.policy_routes != last.policy_routes:
             self._policy_routes(state, outcome)
@@ -332,7 +355,8 @@ class Reconciler:
             current = ipvs.services()
             marks = {rule.mark: rule.destination for rule in state.fwmark_rules.values()}
             if self.vip_pools and any(key.fwmark and key.fwmark not in marks for key in current):
-                marks = {rule.mark: rule.destination for rule in self.kernel.rules.current()[0]} | marks
+                found = self.kernel.rules.current() or (set(), set())  # None: not all ours, the marks unread
+                marks = {rule.mark: rule.destination for rule in found[0]} | marks
             owned = sorted(key for key in current if self._owns_service(key, state, marks))
             present = ipvs.destinations(owned) if owned else {}
         except Exception as error:
@@ -580,7 +604,8 @@ class Reconciler:
 
         def replace() -> bool:
             found = current if current is not None else self.kernel.rules.current()
-            wanted = (found[0], found[1] | snats) if adding_only else (marks, snats)
+            # a table holding what kube-lvs did not write (None) is written whole, even when only adding
+            wanted = (found[0], found[1] | snats) if adding_only and found is not None else (marks, snats)
             left.append(wanted)
             if found == wanted:
                 return False
@@ -594,3 +619,15 @@ class Reconciler:
         return left[0] if left else None
 
     _may_have_rules = True
+
+    def _snat_elements(
+        self, outcome: Outcome, add: Sequence[SnatRule] = (), remove: Sequence[SnatRule] = ()
+    ) -> None:
+        """Masquerades of NAT destinations that came or went, as set elements: no table rewrite."""
+        what = f"{len(add)} added, {len(remove)} removed"
+        self._try(
+            outcome,
+            f"nftables SNAT set ({what})",
+            "rules.snat_elements",
+            partial(self.kernel.rules.change_snats, add, remove),
+        )

@@ -139,6 +139,12 @@ class PolicyRoutes(Protocol):
 class PacketRules(Protocol):
     """The nftables table ``kubelvs``: fwmark marking and director-side SNAT. Replaced atomically."""
 
-    def current(self) -> tuple[set[FwmarkRule], set[SnatRule]]: ...
+    def current(self) -> tuple[set[FwmarkRule], set[SnatRule]] | None:
+        """What the table holds; None if it holds anything kube-lvs did not write (replace it whole)."""
+        ...
 
     def replace(self, marks: Sequence[FwmarkRule], snats: Sequence[SnatRule]) -> None: ...
+
+    def change_snats(self, add: Sequence[SnatRule], remove: Sequence[SnatRule]) -> None:
+        """Add and remove SNAT rules in one transaction, the rest as it is (the table as replace made it)."""
+        ...

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from kubelvs.api.enums import HealthCheckType, NatReturnPath, OnFailure
 from kubelvs.api.groups import director_group
-from kubelvs.api.models import RealServer, VirtualServer
+from kubelvs.api.models import HealthCheck, RealServer, VirtualServer
 from kubelvs.api.rules import effective_nat_return_path, effective_port
-from kubelvs.netstate import DestKey, Family, Fwd, FwmarkRule, SnatRule
+from kubelvs.netstate import Destination, DestKey, Family, Fwd, FwmarkRule, SnatRule
 from kubelvs.planner import ipvs
 from kubelvs.planner.facts import NodeFacts, Skip
 from kubelvs.planner.parts import Parts
@@ -23,13 +23,24 @@ def selects(vs: VirtualServer, facts: NodeFacts) -> bool:
     return all(facts.labels.get(label) == value for label, value in vs.spec.directors.node_selector.items())
 
 
+Made = dict[str, tuple[RealServer, Destination, tuple[SnatRule, ...]]]
+"""RealServer key -> (that object, its destination, its masquerades): what :func:`add` made of each, so the
+next call for the same VirtualServer object makes again only what a new RealServer object needs."""
+
+
 def add(
-    parts: Parts, vs: VirtualServer, real_servers: Sequence[RealServer], down: Collection[str] = ()
+    parts: Parts,
+    vs: VirtualServer,
+    real_servers: Sequence[RealServer],
+    down: Collection[str] = (),
+    made: Made | None = None,
+    before: Mapping[str, tuple[RealServer, Destination, tuple[SnatRule, ...]]] | None = None,
 ) -> dict[str, DestKey]:
     """The IPVS rules every director of ``vs`` programs; returns each RealServer's destination key.
 
     ``down``: keys of real servers failing their health checks, quiesced (weight 0) or left out as the
-    check's ``onFailure`` says.
+    check's ``onFailure`` says. ``made`` is filled with what was made of each real server; ``before``: what
+    an earlier call for this very ``vs`` object made (a Service's endpoints change ten at a time).
     """
     spec = vs.spec
     svc = ipvs.service(spec)
@@ -38,10 +49,27 @@ def add(
     check = spec.health_check
     failing = down if check is not None and check.type is not HealthCheckType.NONE else ()
     destinations: dict[str, DestKey] = {}
-    nat, snat = False, effective_nat_return_path(spec) is NatReturnPath.SNAT
-    protocol = ipvs.protocol(spec)
+    snat = effective_nat_return_path(spec) is NatReturnPath.SNAT
+    nat = False
+    protocol, original = ipvs.protocol(spec), ipvs.vip(spec)
+    before = before or {}
     for rs in real_servers:
-        dest = ipvs.destination(spec, rs.spec, svc.key)
+        hit = before.get(rs.key)
+        if hit is not None and hit[0] is rs:
+            dest, rules = hit[1], hit[2]
+        else:
+            dest = ipvs.destination(spec, rs.spec, svc.key)
+            rules = ()
+            if snat and dest.forwarding is Fwd.MASQ:
+                if original is None:
+                    raise ValueError(
+                        "natReturnPath snat of a fwmark service needs fwmarkMatch: the address clients use"
+                    )
+                rs_family = ipvs.address_family(rs.spec.address)
+                ports = _ports(vs, effective_port(spec, rs.spec))
+                rules = tuple(SnatRule(rs_family, rs.spec.address, protocol, port, original) for port in ports)
+        if made is not None:
+            made[rs.key] = (rs, dest, rules)
         destinations[rs.key] = dest.key
         if rs.key in failing:
             assert check is not None
@@ -49,12 +77,9 @@ def add(
                 continue
             dest = dest._replace(weight=0)
         parts.destinations[dest.key] = dest
-        if dest.forwarding is not Fwd.MASQ:
-            continue
-        nat = True
-        if snat:
-            for port in _ports(vs, effective_port(spec, rs.spec)):
-                rule = SnatRule(ipvs.address_family(rs.spec.address), rs.spec.address, protocol, port)
+        if dest.forwarding is Fwd.MASQ:
+            nat = True
+            for rule in rules:
                 parts.snat_rules[rule] = rule
     if nat:  # NAT replies come back through the director and are forwarded, de-masqueraded, to the client
         parts.sysctl(FORWARDING_SYSCTL[family], "1")
@@ -66,6 +91,15 @@ def add(
             spec.fwmark, family, match.destination, protocol, tuple(sorted(set(match.ports)))
         )
     return destinations
+
+
+def checks(vs: VirtualServer, real_servers: Sequence[RealServer]) -> dict[str, tuple[HealthCheck, str, int]]:
+    """RealServer key -> (its check, address, port) of a VirtualServer this node directs: every director
+    checks, so a standby has current health when it takes over."""
+    check = vs.spec.health_check
+    if check is None or check.type is HealthCheckType.NONE:
+        return {}
+    return {rs.key: (check, rs.spec.address, effective_port(vs.spec, rs.spec)) for rs in real_servers}
 
 
 def _ports(vs: VirtualServer, port: int) -> tuple[int, ...]:

@@ -32,6 +32,7 @@ from kubelvs import API_VERSION
 from kubelvs.agent.api_source import ApiSource
 from kubelvs.agent.draining import Drainer
 from kubelvs.agent.health import Checker, CheckSpec, Health, HealthEngine, Transition, default_checkers
+from kubelvs.agent.heap import HeapSettler
 from kubelvs.agent.holding import ElectedGroups
 from kubelvs.agent.leases import KubernetesLeases
 from kubelvs.agent.metrics import AgentMetrics
@@ -43,8 +44,9 @@ from kubelvs.agent.reporting import PassReports, Reporter
 from kubelvs.agent.runner import DRAIN_RECHECK, Runner
 from kubelvs.api.enums import HealthCheckType
 from kubelvs.api.judgement import warn_without_pools
+from kubelvs.api.models import HealthCheck
 from kubelvs.netstate import DestKey, ServiceKey
-from kubelvs.planner import Plan, Planner, candidacies, health_checks
+from kubelvs.planner import Plan, Planner, candidacies
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +99,9 @@ class ClusterAgent:
         )
         self._owned: tuple[Plan, dict[ServiceKey, str], dict[DestKey, str]] | None = None
         self._transitions: list[Transition[str]] = []
+        # the mirrors and the plan out of the garbage collector's walk, when the agent owns its process
+        self.heap = HeapSettler() if options.settle_heap else None
+        self._checks: Mapping[str, tuple[HealthCheck, str, int]] | None = None  # the targets last given
 
     @property
     def planner(self) -> Planner:
@@ -154,12 +159,16 @@ class ClusterAgent:
         if done.outcome.draining:
             self.runner.wake_later(DRAIN_RECHECK)
         planner = self.pipeline.planner
-        in_force = planner.in_force()
-        checks = health_checks(*in_force, done.facts)
-        self.health.set_targets({key: CheckSpec.from_model(*check) for key, check in checks.items()})
-        await self.holding.stand(candidacies(in_force[0], done.facts, in_force[1]))
+        checks = planner.health_checks()
+        if checks is not self._checks:  # the same mapping while no share with checks changed
+            self.health.set_targets({key: CheckSpec.from_model(*check) for key, check in checks.items()})
+            self._checks = checks
+        virtual_servers, _ = planner.in_force()
+        await self.holding.stand(candidacies(virtual_servers, done.facts, backend_of=done.plan.backend_of()))
         transitions, self._transitions = self._transitions, []
         await self.reports.report(done, planner, health, transitions, self.source.status_of)
+        if self.heap is not None:
+            self.heap.after_pass()
         return done.outcome
 
     def _timed(self, reconcile: Any) -> Outcome:

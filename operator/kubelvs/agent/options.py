@@ -34,6 +34,7 @@ class StandaloneOptions:
     drain_timeout: float
     timeouts: tuple[int, int, int]  # tcp, tcpfin, udp; 0 leaves one unchanged
     debounce: float = 0.0  # a file edit is one event: nothing to let settle
+    settle_heap: bool = False  # the agent owns its process (the command line): tune and freeze the GC heap
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class ClusterOptions:
     metrics_port: int | None = None  # serve Prometheus metrics here; None: do not serve
     metrics_address: str = "127.0.0.1"  # one explicit address: a hostNetwork pod must not serve on its VIPs
     debounce: float = 0.05  # let a burst of watch events settle into one pass
+    settle_heap: bool = False  # the agent owns its process (the command line): tune and freeze the GC heap
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,6 +111,7 @@ def standalone_options(args: argparse.Namespace) -> StandaloneOptions:
         resync_period=parse_duration(args.resync_period),
         drain_timeout=_drain_timeout(args.drain_timeout),
         timeouts=(args.tcp_timeout, args.tcpfin_timeout, args.udp_timeout),
+        settle_heap=True,
     )
 
 
@@ -140,4 +143,5 @@ def cluster_options(args: argparse.Namespace) -> ClusterOptions:
         sync_daemon=sync,
         metrics_port=args.metrics_port or None,
         metrics_address=listen_address(args.metrics_address),
+        settle_heap=True,
     )

@@ -138,9 +138,7 @@ class PassReports:
             if done.plan.shares[key].group not in self._announced:
                 vip = vs.spec.address or f"fwmark {vs.spec.fwmark}"
                 await self._reporter.event(vs, "DirectorActive", f"{self._node} is the active director of {vip}")
-            for rs in planner.real_servers_of(key):
-                if isinstance(rs, EndpointServer):
-                    continue  # an endpoint is no API object: it has no status (the operator counts it)
+            for rs in planner.real_server_objects_of(key):  # an endpoint has no status: the operator counts it
                 dest_key = done.plan.destination_of(key, rs.key)
                 destination = done.plan.state.destinations.get(dest_key) if dest_key is not None else None
                 rs_fields: dict[str, Any] = {sf.EFFECTIVE_WEIGHT: destination.weight if destination else 0}

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import sys
@@ -26,6 +25,7 @@ from collections.abc import Mapping
 from types import FrameType
 
 from kubelvs.agent.draining import Drainer
+from kubelvs.agent.heap import HeapSettler
 from kubelvs.agent.holding import HoldEverything
 from kubelvs.agent.manifest_files import ManifestFiles, Stamps
 from kubelvs.agent.manifest_watch import ManifestWatch
@@ -121,7 +121,7 @@ class StandaloneAgent:
         self.watch: ManifestWatch | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
-        self._first = True
+        self.heap = HeapSettler() if options.settle_heap else None
 
     @property
     def planner(self) -> Planner:
@@ -150,12 +150,8 @@ class StandaloneAgent:
         _, outcome = await asyncio.to_thread(self.run_pass, full)
         if outcome.draining:
             self.runner.wake_later(DRAIN_RECHECK)
-        if self._first:
-            # The loaded manifests are long-lived and many: out of the cyclic collector's sight, its full
-            # collections do not walk them during an edit's pass.
-            gc.collect()
-            gc.freeze()
-            self._first = False
+        if self.heap is not None:  # the loaded manifests are long-lived and many: out of the collector's walk
+            self.heap.after_pass()
 
     def run(self, once: bool) -> int:
         warn_without_pools(self.options.vip_pools, logger)

@@ -74,12 +74,12 @@ def resolve(
     vs: VirtualServer,
     service: Service | None,
     slices: Iterable[EndpointSlice],
-    reuse: Mapping[str, EndpointServer] | None = None,
+    reuse: Mapping[tuple[str, int], EndpointServer] | None = None,
 ) -> Resolution:
     """The endpoint servers of ``vs``'s backends, given its Service (None: not found) and that Service's
     EndpointSlices (of any family: only the VIP's is read). ``reuse``: the servers of the last resolution,
-    by key; one that is still what it was is handed back as it was (a slice change builds only its new
-    endpoints, and the planner finds the rest unchanged by identity)."""
+    by (address, port); one that is still what it was is handed back as it was (a slice change builds only
+    its new endpoints, and the planner finds the rest unchanged by identity)."""
     backends = vs.spec.backends
     if backends is None:
         return Resolution()
@@ -129,9 +129,20 @@ def resolve(
             if found is None or (found[0] and not draining):  # one endpoint in two slices: the ready one
                 best[(address, target)] = (draining, endpoint.node_name, age)
     old = reuse or {}
-    servers = tuple(
-        _kept(old, vs, backends, address, target, *best[(address, target)]) for address, target in sorted(best)
-    )
+    weight = backends.weight
+    servers: list[EndpointServer] = []
+    for key in sorted(best):
+        draining, node, age = best[key]
+        before = old.get(key)
+        if (
+            before is None
+            or before.draining != draining
+            or before.node_name != node
+            or before.age != age
+            or before.spec.weight != (0 if draining else weight)
+        ):
+            before = _server(vs, backends, key[0], key[1], draining, node, age)
+        servers.append(before)
     problems: tuple[Problem, ...] = ()
     if bad:
         listed = ", ".join(bad[:PROBLEMS_SHOWN]) + (
@@ -143,7 +154,7 @@ def resolve(
                 f"endpoints of Service {backends.service!r} left out: {listed} is not an {family} address",
             ),
         )
-    return Resolution(servers, problems, port)
+    return Resolution(tuple(servers), problems, port)
 
 
 def _service_port(backends: Backends, service: Service) -> tuple[ServicePort | None, Problem | None]:
@@ -175,28 +186,6 @@ def _protocol(vs: VirtualServer) -> str | None:
     if spec.fwmark is None:
         return (spec.protocol or Protocol.TCP).value
     return spec.fwmark_match.protocol.value if spec.fwmark_match is not None else None
-
-
-def _kept(
-    old: Mapping[str, EndpointServer],
-    vs: VirtualServer,
-    backends: Backends,
-    address: str,
-    port: int,
-    draining: bool,
-    node: str | None,
-    age: str,
-) -> EndpointServer:
-    before = old.get(f"{vs.metadata.namespace}/{_name(vs, address, port)}")
-    if (
-        before is not None
-        and before.draining == draining
-        and before.node_name == node
-        and before.spec.weight == (0 if draining else backends.weight)
-        and before.age == age
-    ):
-        return before
-    return _server(vs, backends, address, port, draining, node, age)
 
 
 def _name(vs: VirtualServer, address: str, port: int) -> str:
@@ -257,7 +246,8 @@ class BackendIndex:
         self._services: dict[str, Service] = {}
         self._slices: dict[str, dict[str, EndpointSlice]] = {}  # Service key -> slice key -> slice
         self._slice_service: dict[str, str] = {}  # slice key -> its Service key
-        self._given: dict[str, dict[str, EndpointServer]] = {}  # VirtualServer key -> what was handed out
+        # VirtualServer key -> (address, port) -> the endpoint server handed out
+        self._given: dict[str, dict[tuple[str, int], EndpointServer]] = {}
         self._resolved: dict[str, Resolution] = {}
         self._problems: dict[str, tuple[Problem, ...]] = {}  # VirtualServer key -> its backends' problems
         self._dirty: set[str] = set()
@@ -332,11 +322,11 @@ class BackendIndex:
             else:
                 self._problems.pop(key, None)
             before = self._given.pop(key, {})
-            now = {server.key: server for server in resolution.servers}
+            now = {(server.spec.address, server.spec.port or 0): server for server in resolution.servers}
             if now:
                 self._given[key] = now
-            put.extend(server for name, server in now.items() if before.get(name) != server)
-            removed.extend(name for name in before if name not in now)
+            put.extend(server for at, server in now.items() if before.get(at) is not server)  # else made anew
+            removed.extend(server.key for at, server in before.items() if at not in now)
         return put, removed
 
     def problems(self) -> dict[str, tuple[Problem, ...]]:

@@ -16,10 +16,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable
 
-from kubelvs.api.enums import HealthCheckType
 from kubelvs.api.judgement import Placement, placement_verdict
 from kubelvs.api.models import HealthCheck, RealServer, VirtualServer
-from kubelvs.api.rules import effective_port
 from kubelvs.planner import director
 from kubelvs.planner.facts import NodeFacts, Skip, parse_pools
 from kubelvs.planner.ipvs import ipvs_rules
@@ -60,12 +58,16 @@ def candidacies(
     virtual_servers: Iterable[VirtualServer],
     facts: NodeFacts,
     real_servers: Iterable[RealServer] = (),
+    backend_of: Collection[str] | None = None,
 ) -> dict[str, list[str]]:
     """Director groups this node may hold -> their preferred node order, for the election.
 
     A node that is a real server of any VirtualServer of a group does not stand for that group.
+    ``backend_of``: the keys of those VirtualServers when known (:meth:`Plan.backend_of`), else they are
+    found among ``real_servers``.
     """
-    backend_of = {rs.virtual_server_key for rs in real_servers if rs.spec.address in facts.local_addresses}
+    if backend_of is None:
+        backend_of = {rs.virtual_server_key for rs in real_servers if rs.spec.address in facts.local_addresses}
     placement = Placement(facts.vip_pools)
     groups: dict[str, list[str]] = {}
     excluded: set[str] = set()
@@ -83,17 +85,12 @@ def health_checks(
     virtual_servers: Iterable[VirtualServer], real_servers: Iterable[RealServer], facts: NodeFacts
 ) -> dict[str, tuple[HealthCheck, str, int]]:
     """RealServer key -> (its check, address, port), for every VirtualServer this node directs that checks
-    health: every director checks, so a standby has current health when it takes over."""
-    checked = {
-        vs.key: vs
-        for vs in virtual_servers
-        if vs.spec.health_check is not None
-        and vs.spec.health_check.type is not HealthCheckType.NONE
-        and director.selects(vs, facts)
-    }
-    found: dict[str, tuple[HealthCheck, str, int]] = {}
+    health (what :meth:`Planner.health_checks` keeps, from the objects alone)."""
+    children: dict[str, list[RealServer]] = {}
     for rs in real_servers:
-        vs = checked.get(rs.virtual_server_key)
-        if vs is not None and vs.spec.health_check is not None:
-            found[rs.key] = (vs.spec.health_check, rs.spec.address, effective_port(vs.spec, rs.spec))
+        children.setdefault(rs.virtual_server_key, []).append(rs)
+    found: dict[str, tuple[HealthCheck, str, int]] = {}
+    for vs in virtual_servers:
+        if director.selects(vs, facts):
+            found.update(director.checks(vs, children.get(vs.key, [])))
     return found

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 
 from kubelvs.api.backends import BackendIndex, EndpointServer
 from kubelvs.api.judgement import Changes, Key, Placement, Tribunal, Verdict
-from kubelvs.api.models import RealServer, VirtualServer
+from kubelvs.api.models import HealthCheck, RealServer, VirtualServer
 from kubelvs.api.problems import Problem
 from kubelvs.api.rejections import Rejection
 from kubelvs.api.service_objects import EndpointSlice, Service
 from kubelvs.netstate import AddressKey, DestKey, NodeState, ServiceKey
 from kubelvs.planner import backend, director
+from kubelvs.planner.director import Made
 from kubelvs.planner.facts import NodeFacts, Skip
 from kubelvs.planner.ipvs import service_key
 from kubelvs.planner.parts import Parts
@@ -44,6 +45,10 @@ class Share:
     service: ServiceKey | None = None  # the director role's service
     destinations: Mapping[str, DestKey] = field(default_factory=dict)  # RealServer key -> its destination
     backend: Parts = field(default_factory=Parts)
+    checks: Mapping[str, tuple[HealthCheck, str, int]] = field(default_factory=dict)  # the director's checks
+    backend_here: bool = False  # this node is one of its real servers
+    source: VirtualServer | None = None  # the object this share was made of
+    made: Made = field(default_factory=dict)  # what the director role made of each real server
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,10 @@ class Plan:
             if share.director is not None and share.group in groups:
                 yield key
 
+    def backend_of(self) -> set[str]:
+        """Keys of the VirtualServers this node is a real server of."""
+        return {key for key, share in self.shares.items() if share.backend_here}
+
     def owners(self) -> tuple[dict[ServiceKey, str], dict[DestKey, str]]:
         """Service -> VirtualServer key and destination -> RealServer key of the director roles."""
         services: dict[ServiceKey, str] = {}
@@ -107,6 +116,7 @@ class Planner:
         self._virtual_servers: dict[str, VirtualServer] = {}  # in force
         self._real_servers: dict[str, RealServer] = {}  # in force
         self._children: dict[str, dict[str, RealServer]] = {}  # VirtualServer key -> RealServer key -> it
+        self._written: dict[str, dict[str, RealServer]] = {}  # the same for RealServer objects (no endpoints)
         self._rejected: dict[Key, tuple[VirtualServer | RealServer | None, Verdict]] = {}
         self._entries: dict[str, Share] = {}
         self._stale: set[str] = set()  # VirtualServer keys whose objects changed since their share was made
@@ -115,6 +125,7 @@ class Planner:
         self._down: frozenset[str] = frozenset()  # RealServer keys failing their health checks
         self._objects: dict[Key, tuple[VirtualServer | RealServer, Verdict | None]] = {}  # as given, with vetoes
         self._backends = BackendIndex()
+        self._checks: dict[str, tuple[HealthCheck, str, int]] | None = None  # merged from the shares; None: stale
 
     # --- inputs --------------------------------------------------------------------------------------
 
@@ -201,7 +212,8 @@ class Planner:
             if kind == "VirtualServer":
                 if self._virtual_servers.pop(key, None) is not None:
                     self._order = None
-                    self._entries.pop(key, None)
+                    if (gone := self._entries.pop(key, None)) is not None and gone.checks:
+                        self._checks = None
                     self._stale.discard(key)
             else:
                 old = self._real_servers.pop(key, None)
@@ -230,6 +242,8 @@ class Planner:
                 siblings = children[parent] = {}
             siblings[obj.key] = obj
             stale.add(parent)
+            if not isinstance(obj, EndpointServer):
+                self._written.setdefault(parent, {})[obj.key] = obj
         for judged, verdict in changes.judged:
             if verdict is None or verdict.accepted:
                 self._rejected.pop(judged, None)
@@ -239,16 +253,27 @@ class Planner:
 
     def _drop_child(self, rs: RealServer) -> None:
         self._stale.add(rs.virtual_server_key)
-        siblings = self._children.get(rs.virtual_server_key)
-        if siblings is not None:
-            siblings.pop(rs.key, None)
-            if not siblings:
-                del self._children[rs.virtual_server_key]
+        for children in (self._children, self._written):
+            siblings = children.get(rs.virtual_server_key)
+            if siblings is not None:
+                siblings.pop(rs.key, None)
+                if not siblings:
+                    del children[rs.virtual_server_key]
 
     def in_force(self) -> tuple[list[VirtualServer], list[RealServer]]:
         """The objects in force as of the last plan, in no particular order: what that plan programmed, not
         what was fed since (the next plan judges that)."""
         return list(self._virtual_servers.values()), list(self._real_servers.values())
+
+    def health_checks(self) -> Mapping[str, tuple[HealthCheck, str, int]]:
+        """RealServer key -> (its check, address, port) as of the last plan, for every VirtualServer this node
+        directs that checks health; the same mapping until a share with checks is made again (so a caller
+        compares by identity)."""
+        if self._checks is None:
+            self._checks = {}
+            for share in self._entries.values():
+                self._checks.update(share.checks)
+        return self._checks
 
     def virtual_server(self, key: str) -> VirtualServer | None:
         """The VirtualServer ``key`` if it is in force (as of the last plan)."""
@@ -258,9 +283,10 @@ class Planner:
         """The RealServer ``key`` if it is in force (as of the last plan)."""
         return self._real_servers.get(key)
 
-    def real_servers_of(self, virtual_server: str) -> list[RealServer]:
-        """The RealServers in force of one VirtualServer, in key order."""
-        return sorted(self._children.get(virtual_server, {}).values(), key=_rs_key)
+    def real_server_objects_of(self, virtual_server: str) -> list[RealServer]:
+        """The RealServer objects in force of one VirtualServer, in key order: what has a status (the
+        endpoints of its ``backends`` have none, and are not walked here on every pass)."""
+        return sorted(self._written.get(virtual_server, {}).values(), key=_rs_key)
 
     def rejections(self) -> list[tuple[str, str, Verdict]]:
         """(kind, key, verdict) of every object given that the judgement keeps out of force, VirtualServers
@@ -284,6 +310,7 @@ class Planner:
         if facts != self._facts:
             self._entries.clear()
             self._facts = facts
+            self._checks = None
         if self._order is None:
             self._order = sorted(self._virtual_servers)
         parts = Parts()
@@ -294,8 +321,10 @@ class Planner:
                 vs = self._virtual_servers[key]
                 siblings = self._children.get(key, {})
                 children = [siblings[name] for name in sorted(siblings)]  # key order, sorted in C
-                share = _share(vs, children, facts, self._down)
+                old, share = share, _share(vs, children, facts, self._down, share)
                 self._entries[key] = share
+                if share.checks or (old is not None and old.checks):
+                    self._checks = None
             _merge(parts, share, share.group in held_groups)
         parts.skipped.extend(self._rejections(facts))
         for key, problems in sorted(self._backends.problems().items()):
@@ -326,7 +355,10 @@ def _rs_key(rs: RealServer) -> str:
     return rs.key
 
 
-def _share(vs: VirtualServer, children: list[RealServer], facts: NodeFacts, down: Collection[str]) -> Share:
+def _share(
+    vs: VirtualServer, children: list[RealServer], facts: NodeFacts, down: Collection[str], before: Share | None
+) -> Share:
+    """``before``: this VirtualServer's last share, whose destinations are taken where nothing changed."""
     obj = f"VirtualServer {vs.key}"
     group = director.group(vs)
     try:
@@ -338,7 +370,9 @@ def _share(vs: VirtualServer, children: list[RealServer], facts: NodeFacts, down
         holder: Parts | None = None
         service: ServiceKey | None = None
         destinations: dict[str, DestKey] = {}
-        if director.selects(vs, facts):
+        made: Made = {}
+        directing = director.selects(vs, facts)
+        if directing:
             if local:
                 # A director that is also a real server of the same service would re-balance the packets
                 # other directors send it (the classic LVS-DR two-node loop).
@@ -348,7 +382,8 @@ def _share(vs: VirtualServer, children: list[RealServer], facts: NodeFacts, down
                 )
             else:
                 director_parts, holder = Parts(), Parts()
-                destinations = director.add(director_parts, vs, children, down)
+                reuse = before.made if before is not None and before.source is vs else None
+                destinations = director.add(director_parts, vs, children, down, made, reuse)
                 director.bind(holder, vs, facts)
                 service = service_key(vs.spec)
         backend_parts = Parts()
@@ -356,7 +391,9 @@ def _share(vs: VirtualServer, children: list[RealServer], facts: NodeFacts, down
             backend.add(backend_parts, vs, rs)
         for rs in pods:
             backend.add_pod(backend_parts, vs, rs)
-        return Share(group, tuple(skipped), director_parts, holder, service, destinations, backend_parts)
+        checks = director.checks(vs, children) if directing else {}
+        roles = (director_parts, holder, service, destinations, backend_parts)
+        return Share(group, tuple(skipped), *roles, checks, bool(local), vs, made)
     except (ValueError, KeyError, AssertionError) as error:  # never let one object sink the rest
         return Share(group, skipped=(Skip(obj, f"not planned: {error!r}"),))
 

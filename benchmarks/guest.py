@@ -1,8 +1,9 @@
 """Inside the VM: run the kernel benchmarks in one boot and leave their figures in ``results.json``.
 
-``python guest.py OUTDIR [P1 P2 P3 P4 P6]`` (``benchmarks/run`` boots the VM with OUTDIR shared). The order is
+``python guest.py OUTDIR [P1 P2 P3 P4 P6 P7]`` (``benchmarks/run`` boots the VM with OUTDIR shared). The order is
 the life of one agent: full sync (P1), no-op resync (P2), single edits (P3), then keepalived's failover (P4),
-then a real standalone agent process for memory and the file-edit path (P6, P3-agent), the longest, last.
+then a real standalone agent process for memory and the file-edit path (P6, P3-agent), then Service endpoints
+churn through another standalone agent (P7), the longest, last.
 """
 
 from __future__ import annotations
@@ -16,17 +17,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import ipvsadm_tool
 import p1_full_sync
 import p2_noop_resync
 import p3_weight_change
 import p4_failover
 import p6_memory
+import p7_guest
 from lab import Lab
 from measure import Results
 
 logger = logging.getLogger(__name__)
 
-ALL = ("P1", "P2", "P3", "P4", "P6")
+ALL = ("P1", "P2", "P3", "P4", "P6", "P7")
 STEPS: dict[str, Callable[[Lab], dict[str, Any]]] = {
     "P1": p1_full_sync.run,
     "P2": p2_noop_resync.run,
@@ -94,6 +97,16 @@ def _run(outdir: Path, local: Path, wanted: set[str]) -> int:
         except Exception as error:
             logger.exception("P6 failed")
             results.put("P6", {"error": f"{type(error).__name__}: {error}"})
+            failed += 1
+    if "P7" in wanted:  # an agent and a world of its own: the table the others left is cleared first
+        print("guest: P7 ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        try:
+            ipvsadm_tool.clear()
+            results.put("P7", {**p7_guest.run(local), "bench_seconds": time.perf_counter() - start})
+        except Exception as error:
+            logger.exception("P7 failed")
+            results.put("P7", {"error": f"{type(error).__name__}: {error}"})
             failed += 1
     print(f"guest: done, {failed} benchmark(s) failed; figures in {results.path}", file=sys.stderr)
     return 1 if failed else 0

@@ -47,6 +47,7 @@ from kubelvs.netstate import (
     DeleteService,
     Destination,
     DestKey,
+    DestStats,
     IpvsOp,
     ServiceKey,
 )
@@ -87,6 +88,12 @@ class CountingFakeIpvs(fakes.FakeIpvs):  # type: ignore[misc]
     def destinations(self, services: Sequence[ServiceKey]) -> dict[DestKey, Destination]:
         self.services_read += len(services)
         return {key: self.dests[key] for service in services for key in self._by_service.get(service, ())}
+
+    def stats(self, services: Sequence[ServiceKey]) -> dict[DestKey, DestStats]:
+        # one shared record for every idle destination: the fake's own allocations are not the agent's
+        idle = DestStats()
+        keys = (key for service in services for key in self._by_service.get(service, ()))
+        return {key: DestStats(active_conns=self.active[key]) if key in self.active else idle for key in keys}
 
 
 def run_agent(agent: ClusterAgent, ready: threading.Event, box: dict[str, Any]) -> None:
@@ -150,7 +157,10 @@ def measure() -> dict[str, Any]:
         for raw in objects:
             api.create("virtualservers" if raw["kind"] == "VirtualServer" else "realservers", raw)
         created = time.perf_counter() - start
-        options = Options(node=workload.NODE, lease_namespace="kube-lvs", state_file=None, resync_period=3600.0)
+        # settle_heap as the command line sets it: the agent owns this process's heap as it owns a pod's
+        options = Options(
+            node=workload.NODE, lease_namespace="kube-lvs", state_file=None, resync_period=3600.0, settle_heap=True
+        )
         agent = ClusterAgent(options, kernel, k8s.ApiClient(k8s.Configuration(host=url)))
         ready, box = threading.Event(), dict[str, Any]()
         thread = threading.Thread(target=run_agent, args=(agent, ready, box), name="agent", daemon=True)

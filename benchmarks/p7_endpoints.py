@@ -164,7 +164,10 @@ def measure() -> dict[str, Any]:
         api = Client(url)
         for plural, raw in objects(services, endpoints):
             api.create(plural, raw)
-        options = Options(node=workload.NODE, lease_namespace="kube-lvs", state_file=None, resync_period=3600.0)
+        # settle_heap as the command line sets it: the agent owns this process's heap as it owns a pod's
+        options = Options(
+            node=workload.NODE, lease_namespace="kube-lvs", state_file=None, resync_period=3600.0, settle_heap=True
+        )
         agent = ClusterAgent(options, kernel, k8s.ApiClient(k8s.Configuration(host=url)))
         ready, box = threading.Event(), dict[str, Any]()
         thread = threading.Thread(target=run_agent, args=(agent, ready, box), name="agent", daemon=True)

@@ -217,7 +217,7 @@ def edits(api: Client, agent: ClusterAgent, ipvs: CountingFakeIpvs, services: in
         "p99_s": percentile(latencies, 0.99),
         "max_s": max(latencies),
         "patch_round_trip_p50_s": percentile(patches, 0.5),
-        "agent_debounce_s": agent.options.debounce,
+        "agent_min_pass_interval_s": agent.options.min_pass_interval,
         "netlink_ops_per_change": sorted(set(ops)),
         "services_read_per_change": sorted(set(reads)),
         "goal": f"1 write, p99 < {GOAL_P99_S * 1000:.0f} ms",

@@ -135,8 +135,8 @@ def rows(
                 "1 write, p99 < 200 ms",
                 f"p50 {s(p3_host.get('p50_s'))} p99 {s(p3_host.get('p99_s'))}; ops/change "
                 f"{p3_host.get('netlink_ops_per_change')} ({p3_host.get('samples')} samples; API emulator over "
-                f"HTTP, PATCH round trip p50 {s(p3_host.get('patch_round_trip_p50_s'))}, agent debounce "
-                f"{s(p3_host.get('agent_debounce_s'))}; in-memory kernel gateways)"
+                f"HTTP, PATCH round trip p50 {s(p3_host.get('patch_round_trip_p50_s'))}, agent passes at "
+                f"most every {s(p3_host.get('agent_min_pass_interval_s'))}; in-memory kernel gateways)"
                 if "error" not in p3_host
                 else f"error: {p3_host['error']}",
                 "-",

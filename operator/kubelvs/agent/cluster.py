@@ -1,7 +1,7 @@
 """The in-cluster agent: API watches in, election and health checks beside, kernel state and status out.
 
 The parts, each in its own module: the source (:mod:`kubelvs.agent.api_source`: watches, the operator's
-vetoes), the runner (:mod:`kubelvs.agent.runner`: debounced passes, resync), the pipeline
+vetoes), the runner (:mod:`kubelvs.agent.runner`: passes at a bounded rate, resync), the pipeline
 (:mod:`kubelvs.agent.pipeline`: plan, reconcile), the holding (:mod:`kubelvs.agent.holding`: Leases, VIPs
 moved at once) and the reports (:mod:`kubelvs.agent.reporting`: status and Events as holder). This module
 only wires them and adds what is the cluster's own: health checks on every director (so a standby has
@@ -85,7 +85,7 @@ class ClusterAgent:
             timed=self._timed,
             after=self._after_reconcile,
         )
-        self.runner = Runner(self._run_pass, options.resync_period, options.debounce)
+        self.runner = Runner(self._run_pass, options.resync_period, options.min_pass_interval)
         self.holding.attach(self.pipeline, self.runner)
         self.reporter = Reporter(api, options.node)
         self.reports = PassReports(self.reporter, options.node)

@@ -33,7 +33,7 @@ class StandaloneOptions:
     resync_period: float
     drain_timeout: float
     timeouts: tuple[int, int, int]  # tcp, tcpfin, udp; 0 leaves one unchanged
-    debounce: float = 0.0  # a file edit is one event: nothing to let settle
+    min_pass_interval: float = 0.0  # a file edit is one event: nothing to gather
     settle_heap: bool = False  # the agent owns its process (the command line): tune and freeze the GC heap
 
 
@@ -52,7 +52,7 @@ class ClusterOptions:
     sync_daemon: tuple[str, int] | None = None  # (interface, syncid) of IPVS connection sync, or off
     metrics_port: int | None = None  # serve Prometheus metrics here; None: do not serve
     metrics_address: str = "127.0.0.1"  # one explicit address: a hostNetwork pod must not serve on its VIPs
-    debounce: float = 0.05  # let a burst of watch events settle into one pass
+    min_pass_interval: float = 0.05  # under a stream of watch events, at most 20 passes a second
     settle_heap: bool = False  # the agent owns its process (the command line): tune and freeze the GC heap
 
 

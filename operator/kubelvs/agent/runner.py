@@ -1,10 +1,10 @@
-"""One debounced runner of passes for both modes of the agent (kube-proxy's bounded-frequency runner, simplified).
+"""One runner of passes for both modes of the agent (kube-proxy's bounded-frequency runner, simplified).
 
-Events only mark work pending (:meth:`Runner.wake`, from any thread); the runner runs one pass at a time,
-after a short debounce so a burst of events becomes one pass, and a full pass (node facts again, drift
+Events only mark work pending (:meth:`Runner.wake`, from any thread); the runner runs one pass at a time, at
+most one per ``min_interval`` (kube-proxy's minSyncPeriod: an event after a quiet spell is planned at once, a
+stream of them in passes that each take everything since the last), and a full pass (node facts again, drift
 repair) when one is asked for or the resync period passed without one. Passes are numbered, so a caller
-can wait for the pass that starts after its change (:meth:`Runner.wait_for_pass`).
-"""
+can wait for the pass that starts after its change (:meth:`Runner.wait_for_pass`)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ DRAIN_RECHECK = 1.0  # seconds between looks at destinations draining (weight 0 
 class Runner:
     """Runs ``run_pass(full)`` whenever woken, and a full pass at least every ``resync_period`` seconds."""
 
-    def __init__(self, run_pass: PassFunction, resync_period: float, debounce: float = 0.0) -> None:
+    def __init__(self, run_pass: PassFunction, resync_period: float, min_interval: float = 0.0) -> None:
         self._run_pass = run_pass
         self._resync_period = resync_period
-        self._debounce = debounce
+        self._min_interval = min_interval
+        self._last_start = float("-inf")
         self._wake = asyncio.Event()
         self._done = asyncio.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -68,8 +69,10 @@ class Runner:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._resync_period)
             except TimeoutError:
                 self.full_due = True  # the resync: facts again, and a full reconcile
-            if self._debounce:
-                await asyncio.sleep(self._debounce)  # let a burst of events settle into one pass
+            wait = self._last_start + self._min_interval - self._loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)  # events meanwhile go into this pass
+            self._last_start = self._loop.time()
             self._wake.clear()
             full, self.full_due = self.full_due, False
             self.started += 1

@@ -116,7 +116,7 @@ class StandaloneAgent:
             options.vip_pools,
             options.timeouts,
         )
-        self.runner = Runner(self._run_pass, options.resync_period, options.debounce)
+        self.runner = Runner(self._run_pass, options.resync_period, options.min_pass_interval)
         self.stopping = threading.Event()
         self.watch: ManifestWatch | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

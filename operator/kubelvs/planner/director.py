@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 
 from kubelvs.api.enums import HealthCheckType, NatReturnPath, OnFailure
 from kubelvs.api.groups import director_group
@@ -34,7 +34,7 @@ def add(
     real_servers: Sequence[RealServer],
     down: Collection[str] = (),
     made: Made | None = None,
-    before: Mapping[str, tuple[RealServer, Destination, tuple[SnatRule, ...]]] | None = None,
+    before: Made | None = None,
 ) -> dict[str, DestKey]:
     """The IPVS rules every director of ``vs`` programs; returns each RealServer's destination key.
 

@@ -163,8 +163,8 @@ class ClusterAgent:
         if checks is not self._checks:  # the same mapping while no share with checks changed
             self.health.set_targets({key: CheckSpec.from_model(*check) for key, check in checks.items()})
             self._checks = checks
-        virtual_servers, _ = planner.in_force()
-        await self.holding.stand(candidacies(virtual_servers, done.facts, backend_of=done.plan.backend_of()))
+        wanted = candidacies(planner.virtual_servers(), done.facts, backend_of=done.plan.backend_of())
+        await self.holding.stand(wanted)
         transitions, self._transitions = self._transitions, []
         await self.reports.report(done, planner, health, transitions, self.source.status_of)
         if self.heap is not None:

@@ -159,33 +159,42 @@ def _service_of(op: IpvsOp) -> ServiceKey:
     return key if isinstance(key, ServiceKey) else key.service
 
 
+CHUNK = 64  # entries compared at once in C (by identity first) before any is looked at in Python
+
+
 def _changes(old: Mapping[K, V], new: Mapping[K, V]) -> tuple[list[V], set[K]]:
     """Values of ``new`` that ``old`` lacks or holds otherwise, and the keys only ``old`` has.
 
-    The planner hands back the same key and value objects for what did not change, in the same order, so
-    both maps are walked side by side and settled by identity where their keys line up: no key is hashed
-    (dataclass keys hash in Python, which dominated an update of a large table). Only the places where they
-    do not (a Service's endpoints replaced, the same count in and out) are looked up; maps of different
-    sizes are looked up whole.
+    The planner hands back the same key and value objects for what did not change, in the same order. Maps of
+    one size are compared side by side a chunk at a time as lists (in C, identity first): only chunks that
+    differ are walked in Python, settled by identity where keys line up and looked up where they do not (a
+    Service's endpoints replaced, as many in as out). No key is hashed where nothing changed (dataclass keys
+    hash in Python, which dominated an update of a large table). Maps of different sizes are looked up whole.
     """
     changed: list[V] = []
     missing = object()
-    if len(old) == len(new):
-        unaligned: list[tuple[K, V]] = []
-        left: list[K] = []
-        for (new_key, new_value), (old_key, old_value) in zip(new.items(), old.items(), strict=True):
+    if len(old) != len(new):
+        changed = [
+            value for key, value in new.items() if (had := old.get(key, missing)) is not value and had != value
+        ]
+        return changed, set(old.keys() - new.keys())
+    new_keys, old_keys = list(new), list(old)
+    new_values, old_values = list(new.values()), list(old.values())
+    left: list[K] = []
+    for start in range(0, len(new_keys), CHUNK):
+        end = start + CHUNK
+        if new_keys[start:end] == old_keys[start:end] and new_values[start:end] == old_values[start:end]:
+            continue
+        for index in range(start, min(end, len(new_keys))):
+            new_key, value, old_key = new_keys[index], new_values[index], old_keys[index]
             if new_key is old_key or new_key == old_key:
-                if new_value is not old_value and new_value != old_value:
-                    changed.append(new_value)
-            else:
-                unaligned.append((new_key, new_value))
-                left.append(old_key)
-        for key, value in unaligned:
-            if (had := old.get(key, missing)) is not value and had != value:
+                if value is not old_values[index] and value != old_values[index]:
+                    changed.append(value)
+                continue
+            if (had := old.get(new_key, missing)) is not value and had != value:
                 changed.append(value)
-        return changed, {key for key in left if key not in new}
-    changed = [value for key, value in new.items() if (had := old.get(key, missing)) is not value and had != value]
-    return changed, set(old.keys() - new.keys())
+            left.append(old_key)
+    return changed, {key for key in left if key not in new}
 
 
 OP_NAMES = {

@@ -265,6 +265,10 @@ class Planner:
         what was fed since (the next plan judges that)."""
         return list(self._virtual_servers.values()), list(self._real_servers.values())
 
+    def virtual_servers(self) -> list[VirtualServer]:
+        """The VirtualServers in force as of the last plan (without a walk of every RealServer)."""
+        return list(self._virtual_servers.values())
+
     def health_checks(self) -> Mapping[str, tuple[HealthCheck, str, int]]:
         """RealServer key -> (its check, address, port) as of the last plan, for every VirtualServer this node
         directs that checks health; the same mapping until a share with checks is made again (so a caller

@@ -198,6 +198,17 @@ class NodeState:
 
 
 @dataclass(frozen=True)
+class TableChanges:
+    """How a NodeState's IPVS services, destinations and masquerades differ from those of ``since``, an
+    earlier state: (new or changed values, removed keys) of each, as a planner that keeps them knows it."""
+
+    since: NodeState
+    services: tuple[list[Service], set[ServiceKey]] = field(default_factory=lambda: ([], set()))
+    destinations: tuple[list[Destination], set[DestKey]] = field(default_factory=lambda: ([], set()))
+    snat_rules: tuple[list[SnatRule], set[SnatRule]] = field(default_factory=lambda: ([], set()))
+
+
+@dataclass(frozen=True)
 class DestStats:
     """Counters of one destination, as ``ipvsadm -Ln --stats`` shows them."""
 

@@ -113,8 +113,12 @@ class Pipeline:
             outcome = Outcome()
             if full and any(self.timeouts):
                 self.reconciler.set_timeouts(*self.timeouts, outcome)
-            reconcile = self.reconciler.reconcile if full else self.reconciler.update
-            passed = self._timed(lambda: reconcile(plan.state))
+            reconciler = self.reconciler
+            passed = self._timed(
+                (lambda: reconciler.reconcile(plan.state))
+                if full
+                else (lambda: reconciler.update(plan.state, plan.changes))
+            )
             passed.writes.update(outcome.writes)
             passed.errors[:0] = outcome.errors
             if self._after is not None:

@@ -62,6 +62,7 @@ from kubelvs.netstate import (
     ServiceKey,
     SnatRule,
     SvcFlag,
+    TableChanges,
     op_key,
 )
 from kubelvs.planner.facts import Network, in_pools
@@ -253,11 +254,15 @@ class Reconciler:
             outcome.errors.append(("ownership record", str(error)))
             logger.error("cannot save the ownership record %s: %s", self.store.path, error)
 
-    def update(self, state: NodeState) -> Outcome:
-        """The incremental pass: only what differs from the last applied state, else a full pass."""
+    def update(self, state: NodeState, changes: TableChanges | None = None) -> Outcome:
+        """The incremental pass: only what differs from the last applied state, else a full pass.
+        ``changes``: how ``state``'s IPVS tables differ from an earlier state's, as the planner knows it; used
+        when that earlier state is the last applied one, else the tables are diffed."""
         last = self.applied
         if last is None:
             return self.reconcile(state)
+        if changes is not None and changes.since is not last:
+            changes = None
         self.applied = None
         outcome = Outcome()
         addresses = state.addresses != last.addresses
@@ -268,7 +273,9 @@ class Reconciler:
         if state.tunnel and not last.tunnel:
             self._try(outcome, "tunnel tunl0", "tunnel.up", self._tunnel_up)
         marks = state.fwmark_rules != last.fwmark_rules
-        snats_added, snats_removed = _changes(last.snat_rules, state.snat_rules)
+        snats_added, snats_removed = (
+            changes.snat_rules if changes is not None else _changes(last.snat_rules, state.snat_rules)
+        )
         # only masquerades changed, and the table stays: set elements, the new before IPVS gets their
         # destinations (see _packet_rules), the old after it let go of theirs
         elements = (
@@ -284,7 +291,7 @@ class Reconciler:
                 held = self._packet_rules(state, outcome, adding_only=True, current=held)
         elif snats_added:
             self._snat_elements(outcome, add=snats_added)
-        if not self._ipvs_changes(last, state, outcome):
+        if not self._ipvs_changes(last, state, outcome, changes):
             logger.info("incremental IPVS update not possible; full pass")
             return self._full_after(state, outcome)
         if sysctls:
@@ -397,13 +404,18 @@ class Reconciler:
         failed_deletes = self._apply(ops, outcome)
         self.record.services = set(state.services) | failed_deletes
 
-    def _ipvs_changes(self, last: NodeState, state: NodeState, outcome: Outcome) -> bool:
+    def _ipvs_changes(
+        self, last: NodeState, state: NodeState, outcome: Outcome, changes: TableChanges | None
+    ) -> bool:
         """IPVS ops from ``last`` to ``state``, checked against the kernel's destinations of the touched
         services only. False: this change needs a full pass (nothing was written)."""
         old_services, new_services = last.services, state.services
         old_dests, new_dests = last.destinations, state.destinations
-        changed, removed_dests = _changes(old_dests, new_dests)
-        edited, removed = _changes(old_services, new_services)
+        if changes is not None:
+            (changed, removed_dests), (edited, removed) = changes.destinations, changes.services
+        else:
+            changed, removed_dests = _changes(old_dests, new_dests)
+            edited, removed = _changes(old_services, new_services)
         touched = {d.key.service for d in changed} | {k.service for k in removed_dests} | {s.key for s in edited}
         touched -= removed
         if not touched and not removed:

@@ -41,16 +41,19 @@ class Parts:
     def sysctl(self, path: str, value: str) -> None:
         self.sysctls[path] = Sysctl(path, value)
 
-    def merge(self, other: Parts) -> None:
-        """Add ``other``'s parts; on equal keys ``other`` wins, as if its role had been planned last."""
-        self.services.update(other.services)
-        self.destinations.update(other.destinations)
+    def merge(self, other: Parts, tables: bool = True) -> None:
+        """Add ``other``'s parts; on equal keys ``other`` wins, as if its role had been planned last.
+        ``tables=False`` leaves out its services, destinations and masquerades (kept merged elsewhere:
+        :mod:`kubelvs.planner.tables`)."""
+        if tables:
+            self.services.update(other.services)
+            self.destinations.update(other.destinations)
+            self.snat_rules.update(other.snat_rules)
         self.addresses.update(other.addresses)
         self.sysctls.update(other.sysctls)
         self.tunnel = self.tunnel or other.tunnel
         self.policy_routes.update(other.policy_routes)
         self.fwmark_rules.update(other.fwmark_rules)
-        self.snat_rules.update(other.snat_rules)
         self.skipped.extend(other.skipped)
 
     def sort(self) -> None:

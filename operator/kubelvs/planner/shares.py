@@ -24,12 +24,13 @@ from kubelvs.api.models import HealthCheck, RealServer, VirtualServer
 from kubelvs.api.problems import Problem
 from kubelvs.api.rejections import Rejection
 from kubelvs.api.service_objects import EndpointSlice, Service
-from kubelvs.netstate import AddressKey, DestKey, NodeState, ServiceKey
+from kubelvs.netstate import AddressKey, DestKey, NodeState, ServiceKey, TableChanges
 from kubelvs.planner import backend, director
 from kubelvs.planner.director import Made
 from kubelvs.planner.facts import NodeFacts, Skip
 from kubelvs.planner.ipvs import service_key
 from kubelvs.planner.parts import Parts
+from kubelvs.planner.tables import MergedTables
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class Plan:
     state: NodeState
     skipped: tuple[Skip, ...] = ()
     shares: Mapping[str, Share] = field(default_factory=dict)  # VirtualServer key -> its share
+    # its IPVS tables against the last plan's (None: diff them); how it was made, not what it says
+    changes: TableChanges | None = field(default=None, compare=False)
 
     def service_of(self, virtual_server: str) -> ServiceKey | None:
         """The IPVS service this node programs for a VirtualServer (None: not a director of it here)."""
@@ -126,6 +129,8 @@ class Planner:
         self._objects: dict[Key, tuple[VirtualServer | RealServer, Verdict | None]] = {}  # as given, with vetoes
         self._backends = BackendIndex()
         self._checks: dict[str, tuple[HealthCheck, str, int]] | None = None  # merged from the shares; None: stale
+        self._tables = MergedTables()
+        self._last_state: NodeState | None = None  # the last plan's, which the tables' changes are against
 
     # --- inputs --------------------------------------------------------------------------------------
 
@@ -318,6 +323,7 @@ class Planner:
         if self._order is None:
             self._order = sorted(self._virtual_servers)
         parts = Parts()
+        directors: dict[str, Parts | None] = {}
         stale, self._stale = self._stale, set()
         for key in self._order:
             share = self._entries.get(key)
@@ -330,6 +336,14 @@ class Planner:
                 if share.checks or (old is not None and old.checks):
                     self._checks = None
             _merge(parts, share, share.group in held_groups)
+            directors[key] = share.director
+        changes: TableChanges | None = None
+        if self._last_state is None:
+            self._tables.rebuild(directors.items())
+        else:
+            changes = self._tables.update(directors, self._last_state)
+        parts.services, parts.destinations = self._tables.services, self._tables.destinations
+        parts.snat_rules = self._tables.snat_rules
         parts.skipped.extend(self._rejections(facts))
         for key, problems in sorted(self._backends.problems().items()):
             if key in self._virtual_servers:
@@ -338,7 +352,9 @@ class Planner:
         backend.assign_tables(parts)
         if sort:
             parts.sort()
-        return Plan(parts.state(), tuple(parts.skipped), dict(self._entries))
+        state = parts.state()
+        self._last_state = state
+        return Plan(state, tuple(parts.skipped), dict(self._entries), changes)
 
     def _rejections(self, facts: NodeFacts) -> list[Skip]:
         """The judgement's rejections this node should say something of: every VirtualServer's, and a
@@ -407,9 +423,10 @@ def _pod_of(rs: RealServer, facts: NodeFacts) -> bool:
 
 
 def _merge(parts: Parts, share: Share, held: bool) -> None:
+    """Everything of ``share`` but its director's IPVS tables (:class:`MergedTables` keeps those)."""
     parts.skipped.extend(share.skipped)
     if share.director is not None:
-        parts.merge(share.director)
+        parts.merge(share.director, tables=False)
         if held and share.holder is not None:
             parts.merge(share.holder)
     parts.merge(share.backend)

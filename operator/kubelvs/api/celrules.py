@@ -197,6 +197,20 @@ BY_MODEL: dict[str, tuple[CelRule, ...]] = {
     "HealthCheck": HEALTH_CHECK,
     "HttpCheck": HTTP_CHECK,
     "RealServerSpec": REAL_SERVER_SPEC,
+    "LabelSelectorRequirement": (
+        CelRule(
+            "!(self.operator in ['In', 'NotIn']) || (has(self.values) && size(self.values) > 0)",
+            "operators In and NotIn need at least one value",
+            ".values",
+            _REQUIRED,
+        ),
+        CelRule(
+            "!(self.operator in ['Exists', 'DoesNotExist']) || !has(self.values) || size(self.values) == 0",
+            "operators Exists and DoesNotExist take no values",
+            ".values",
+            _FORBIDDEN,
+        ),
+    ),
 }
 
 # Address classes (kubelvs.api.address_classes): of those, CEL without its IP library can tell only a zone id

@@ -1,4 +1,4 @@
-"""The VirtualServer and RealServer CustomResourceDefinitions, generated from the pydantic models.
+"""The VirtualServer, RealServer and VIPPool CustomResourceDefinitions, generated from the pydantic models.
 
 pydantic's JSON schema is turned into a *structural* OpenAPI v3 schema as apiextensions.k8s.io/v1 wants
 it: ``$ref`` inlined, titles dropped, ``anyOf [X, null]`` collapsed to X (optional fields are simply
@@ -23,6 +23,7 @@ from pydantic_core import PydanticSerializationError, SchemaError, SchemaSeriali
 from kubelvs import GROUP, VERSION
 from kubelvs.api import celrules
 from kubelvs.api.models import RealServerSpec, RealServerStatus, VirtualServerSpec, VirtualServerStatus
+from kubelvs.api.vip_pools import VIPPoolSpec, VIPPoolStatus
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ def _crd(
     spec: type[BaseModel],
     status: type[BaseModel],
     columns: list[Schema],
+    scope: str = "Namespaced",
 ) -> Schema:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -162,7 +164,7 @@ def _crd(
                 "shortNames": [short_name],
                 "categories": ["lvs"],
             },
-            "scope": "Namespaced",
+            "scope": scope,
             "versions": [
                 {
                     "name": VERSION,
@@ -187,9 +189,25 @@ def real_server_crd() -> Schema:
     return _crd("RealServer", "realservers", "lvsrs", RealServerSpec, RealServerStatus, REAL_SERVER_COLUMNS)
 
 
+VIP_POOL_COLUMNS = [
+    _column("Addresses", ".spec.addresses", description="CIDRs and ranges"),
+    _column("Auto", ".spec.autoAssign", "boolean", description="Hands addresses to Services that ask for none"),
+    _column("Accepted", '.status.conditions[?(@.type=="Accepted")].status'),
+    _column("Allocated-IPv4", ".status.allocatedIPv4", "integer"),
+    _column("Allocated-IPv6", ".status.allocatedIPv6", "integer"),
+    _AGE,
+    _column("Available-IPv4", ".status.availableIPv4", "integer", priority=1),
+    _column("Available-IPv6", ".status.availableIPv6", "integer", priority=1),
+]
+
+
+def vip_pool_crd() -> Schema:
+    return _crd("VIPPool", "vippools", "lvspool", VIPPoolSpec, VIPPoolStatus, VIP_POOL_COLUMNS, scope="Cluster")
+
+
 def crds() -> list[Schema]:
-    """Both CRDs, VirtualServer first."""
-    return [virtual_server_crd(), real_server_crd()]
+    """Every CRD, VirtualServer first."""
+    return [virtual_server_crd(), real_server_crd(), vip_pool_crd()]
 
 
 def file_name(crd: Schema) -> str:
@@ -203,5 +221,5 @@ def to_yaml(crd: Schema) -> str:
 
 
 def rendered() -> dict[str, str]:
-    """File name -> YAML text of both CRDs."""
+    """File name -> YAML text of every CRD."""
     return {file_name(crd): to_yaml(crd) for crd in crds()}

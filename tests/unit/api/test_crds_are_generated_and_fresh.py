@@ -181,6 +181,7 @@ def test_kubectl_parses_the_crds_offline(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert sorted(done.stdout.split()) == [
         "customresourcedefinition.apiextensions.k8s.io/realservers.lvs.kubelvs.io",
+        "customresourcedefinition.apiextensions.k8s.io/vippools.lvs.kubelvs.io",
         "customresourcedefinition.apiextensions.k8s.io/virtualservers.lvs.kubelvs.io",
     ]
 

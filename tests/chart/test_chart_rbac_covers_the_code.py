@@ -4,7 +4,8 @@ the code makes no call that is not declared.
 How the calls are found, so a new call without a rule fails here:
 - the Kubernetes client: every attribute in the source that is a method of a ``kubernetes.client.*Api``
   class (``read_namespaced_lease``, ``patch_namespaced_custom_object_status``...) is parsed into
-  (API group, resource[/status], verb). Custom-object calls count for the plurals the file names, else both.
+  (API group, resource[/status], verb). Custom-object calls count for the plurals their function names,
+  else those the file names, else all of them.
 - kopf: every ``@kopf.on.*`` / ``@kopf.index`` / ``@kopf.timer`` / ``@kopf.daemon`` decorator means list and
   watch of its resource; the ones that keep state on the object (not ``on.event``/``index``) mean patch;
   ``kopf.event/info/warn/exception`` mean creating core Events.
@@ -23,7 +24,7 @@ import kubernetes.client
 import pytest
 
 GROUP = "lvs.kubelvs.io"
-LVS_PLURALS = ("virtualservers", "realservers")
+LVS_PLURALS = ("virtualservers", "realservers", "vippools")
 CLUSTER, NAMESPACE = "cluster", "release-namespace"
 
 # (group, resource, verb, where) the chart grants; "where" is CLUSTER (ClusterRole) or NAMESPACE (Role in
@@ -34,10 +35,17 @@ BACKENDS = {
     for g, r in (("", "services"), ("discovery.k8s.io", "endpointslices"))
     for v in ("list", "watch")
 }
+JUDGED = ("virtualservers", "realservers")
 DECLARED: dict[str, set[tuple[str, str, str, str]]] = {
     "operator": {
-        *{(GROUP, plural, verb, CLUSTER) for plural in LVS_PLURALS for verb in ("get", "list", "watch", "patch")},
-        *{(GROUP, f"{plural}/status", verb, CLUSTER) for plural in LVS_PLURALS for verb in ("get", "patch")},
+        *{(GROUP, plural, verb, CLUSTER) for plural in JUDGED for verb in ("get", "list", "watch", "patch")},
+        *{(GROUP, f"{plural}/status", verb, CLUSTER) for plural in JUDGED for verb in ("get", "patch")},
+        # LoadBalancer Services: the VirtualServers made for them, their status, VIPPools, namespace labels
+        *{(GROUP, "virtualservers", verb, CLUSTER) for verb in ("create", "delete")},
+        ("", "services/status", "patch", CLUSTER),
+        *{(GROUP, "vippools", verb, CLUSTER) for verb in ("list", "watch")},
+        (GROUP, "vippools/status", "patch", CLUSTER),
+        *{("", "namespaces", verb, CLUSTER) for verb in ("list", "watch")},
         *{("", "nodes", verb, CLUSTER) for verb in ("get", "list", "watch")},
         *BACKENDS,
         ("", "events", "create", CLUSTER),
@@ -47,8 +55,8 @@ DECLARED: dict[str, set[tuple[str, str, str, str]]] = {
         *{("kopf.dev", "clusterkopfpeerings", verb, CLUSTER) for verb in ("get", "list", "watch", "patch")},
     },
     "agent": {
-        *{(GROUP, plural, verb, CLUSTER) for plural in LVS_PLURALS for verb in ("get", "list", "watch")},
-        *{(GROUP, f"{plural}/status", "patch", CLUSTER) for plural in LVS_PLURALS},
+        *{(GROUP, plural, verb, CLUSTER) for plural in JUDGED for verb in ("get", "list", "watch")},
+        *{(GROUP, f"{plural}/status", "patch", CLUSTER) for plural in JUDGED},
         *{("", "nodes", verb, CLUSTER) for verb in ("get", "list", "watch")},
         *BACKENDS,
         ("", "events", "create", CLUSTER),
@@ -149,6 +157,19 @@ def _kopf_calls(tree: ast.AST) -> set[tuple[str, str, str]]:
     return calls
 
 
+def _attributes(tree: ast.AST, source: str) -> set[tuple[str, str]]:
+    """(attribute, source of the innermost function that holds it, else the whole file)."""
+    found: dict[str, str] = {}
+    scopes = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            holders = [s for s in scopes if s.lineno <= node.lineno <= (s.end_lineno or s.lineno)]
+            inner = max(holders, key=lambda s: s.lineno, default=None)
+            scope = (ast.get_source_segment(source, inner) or source) if inner is not None else source
+            found.setdefault(f"{node.attr}\0{scope}", node.attr)
+    return {(attribute, key.split("\0", 1)[1]) for key, attribute in found.items()}
+
+
 def code_calls(component: str, source_root: Path) -> set[tuple[str, str, str]]:
     """(group, resource, verb) of every API call the component's code makes."""
     files: list[Path] = []
@@ -165,11 +186,13 @@ def code_calls(component: str, source_root: Path) -> set[tuple[str, str, str]]:
             n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
         }
         plurals = tuple(p for p in LVS_PLURALS if p in source) or LVS_PLURALS
-        for attribute in {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}:
+        for attribute, scope in _attributes(tree, source):
             if attribute in API_METHODS:
                 owners = API_METHODS[attribute]
                 classes = (owners & named) or owners  # the API class the file names, if it names one
-                calls |= _client_call(attribute, classes, plurals, watched)
+                calls |= _client_call(
+                    attribute, classes, tuple(p for p in plurals if p in scope) or plurals, watched
+                )
         calls |= _kopf_calls(tree)
         raw_paths = re.findall(r"[\"'](/apis?/[^\"']*)", source)
         assert not raw_paths, f"{file}: raw API paths {raw_paths}; call the client so this test sees them"

@@ -7,6 +7,7 @@ in a thread of its own, exactly as it would against a real API server. A module 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import threading
@@ -59,19 +60,17 @@ def operator_namespaces() -> tuple[str, ...]:
     return ()
 
 
-@pytest.fixture(scope="module")
-def operator(
-    cluster: emulator.Served, operator_config: OperatorConfig, operator_namespaces: tuple[str, ...]
-) -> Iterator[None]:
-    """``kubelvs operator --standalone`` in a thread, against the emulator, until the module ends."""
+@contextlib.contextmanager
+def running_operator(config: OperatorConfig, namespaces: tuple[str, ...] = ()) -> Iterator[None]:
+    """``kubelvs operator --standalone`` in a thread, against the emulator ``$KUBECONFIG`` names."""
     stop, ready = threading.Event(), threading.Event()
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
             flags = {"stop_flag": stop, "ready_flag": ready}
-            serve(operator_config, Scope(namespaces=operator_namespaces, standalone=True, extra=flags))
-        except BaseException as error:  # surfaced by the fixture below
+            serve(config, Scope(namespaces=namespaces, standalone=True, extra=flags))
+        except BaseException as error:  # surfaced below
             failure.append(error)
             ready.set()
 
@@ -79,10 +78,21 @@ def operator(
     thread.start()
     assert ready.wait(30), "kopf did not get ready within 30 s"
     assert not failure, f"the operator failed to start: {failure[0]!r}"
-    yield
-    stop.set()
-    thread.join(30)
-    assert not thread.is_alive(), "the operator did not stop within 30 s"
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(30)
+        assert not thread.is_alive(), "the operator did not stop within 30 s"
+
+
+@pytest.fixture(scope="module")
+def operator(
+    cluster: emulator.Served, operator_config: OperatorConfig, operator_namespaces: tuple[str, ...]
+) -> Iterator[None]:
+    """``kubelvs operator --standalone`` in a thread, against the emulator, until the module ends."""
+    with running_operator(operator_config, operator_namespaces):
+        yield
 
 
 def virtual_server(name: str, namespace: str = "default", **spec: Any) -> dict[str, Any]:

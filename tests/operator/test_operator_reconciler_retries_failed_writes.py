@@ -10,8 +10,9 @@ import asyncio
 
 from conftest import real_server, virtual_server
 
+from kubelvs.controller.coalescing import Outcome
 from kubelvs.controller.config import OperatorConfig
-from kubelvs.controller.reconciling import Outcome, Reconciler, World
+from kubelvs.controller.reconciling import Reconciler, World
 from kubelvs.controller.writing import WriteOutcome
 
 

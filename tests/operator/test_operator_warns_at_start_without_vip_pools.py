@@ -12,6 +12,7 @@ import pytest
 
 from kubelvs.controller import running
 from kubelvs.controller.config import OperatorConfig
+from kubelvs.controller.load_balancer_writes import LoadBalancerWriter
 from kubelvs.controller.writing import StatusWriter
 
 
@@ -26,7 +27,12 @@ def test_the_operator_warns_once_at_start_without_pools(
     started: list[dict[str, Any]] = []
     monkeypatch.setattr(running.kopf, "run", lambda **kwargs: started.append(kwargs))
     with caplog.at_level(logging.WARNING):
-        running.serve(OperatorConfig(vip_pools=pools), running.Scope(standalone=True), StatusWriter(None))
+        running.serve(
+            OperatorConfig(vip_pools=pools),
+            running.Scope(standalone=True),
+            StatusWriter(None),
+            LoadBalancerWriter(None, None),
+        )
     assert len(started) == 1, "serve went on to start kopf"
     lines = [
         r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "VIP pools" in r.getMessage()

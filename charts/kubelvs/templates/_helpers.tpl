@@ -111,6 +111,9 @@ explicit opt-out `config.allowAnyVIP: true`; without it rendering fails and says
 {{- include "kubelvs.vipPoolsArg" . }}
 - --metrics-port={{ .Values.operator.metricsPort }}
 - --metrics-address=$(POD_IP)
+{{- if .Values.loadBalancer.default }}
+- --default-load-balancer
+{{- end }}
 {{- if .Values.operator.peering.enabled }}
 - --peering={{ .Values.operator.peering.name }}
 {{- else }}

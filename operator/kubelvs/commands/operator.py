@@ -65,6 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="IP",
         help="the one address metrics listen on (the chart passes the pod IP; env KUBELVS_METRICS_ADDRESS)",
     )
+    parser.add_argument(
+        "--default-load-balancer",
+        action="store_true",
+        default=os.environ.get("KUBELVS_DEFAULT_LOAD_BALANCER", "") == "true",
+        help="also serve LoadBalancer Services that name no loadBalancerClass (env KUBELVS_DEFAULT_LOAD_BALANCER)",
+    )
     peering = parser.add_mutually_exclusive_group()
     peering.add_argument("--peering", metavar="NAME", help="kopf peering object the replicas meet in")
     peering.add_argument("--standalone", action="store_true", help="no peering: the only replica")
@@ -96,5 +102,5 @@ def run(args: argparse.Namespace) -> int:
         peering=args.peering,
         liveness=args.liveness,
     )
-    serve(OperatorConfig(vip_pools=pools), scope)
+    serve(OperatorConfig(vip_pools=pools, default_load_balancer=args.default_load_balancer), scope)
     return 0

@@ -1,4 +1,5 @@
-"""Operator-wide settings that come from flags: the VIP pools kube-lvs may claim."""
+"""Operator-wide settings that come from flags: the VIP pools kube-lvs may claim, the classless
+LoadBalancer Services it serves."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class OperatorConfig:
 
     vip_pools: tuple[Network, ...] = ()
     """Networks VIPs must lie in; empty means any address may be claimed."""
+    default_load_balancer: bool = False
+    """Also serve LoadBalancer Services that name no loadBalancerClass (--default-load-balancer)."""
 
 
 def warn_at_start(config: OperatorConfig, log: logging.Logger) -> None:

@@ -20,14 +20,20 @@ import kopf
 
 from kubelvs import GROUP, VERSION
 from kubelvs.api.service_objects import SERVICE_NAME_LABEL
+from kubelvs.controller.coalescing import Outcome
+from kubelvs.controller.load_balancers import LoadBalancers, served_or_ours
 from kubelvs.controller.notices import Notice
-from kubelvs.controller.reconciling import Outcome, Reconciler, World
+from kubelvs.controller.reconciling import Reconciler, World
+from kubelvs.loadbalancer import generation, passes
 
 logger = logging.getLogger(__name__)
 
 NODE_ADDRESS_TYPES = frozenset({"InternalIP", "ExternalIP"})
 RETRY_DELAY = 5.0
 SERVICE_METADATA = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp")
+LOAD_BALANCER_METADATA = (*SERVICE_METADATA, "labels", "annotations")
+LOAD_BALANCER_SPEC = ("type", "loadBalancerClass", "ports", "ipFamilies", "ipFamilyPolicy", "loadBalancerIP",
+                      "sessionAffinity", "sessionAffinityConfig", "externalTrafficPolicy")  # fmt: skip
 RESYNC_INTERVAL = 30.0
 # Our own registry, so that importing this module next to other kopf code (the agent's watcher, tests)
 # never mixes handlers.
@@ -64,6 +70,36 @@ def services(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dic
     meta = {k: v for k, v in body.get("metadata", {}).items() if k in SERVICE_METADATA}
     spec = {"ports": copy.deepcopy((body.get("spec") or {}).get("ports") or [])}
     return {f"{namespace}/{name}": {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec}}
+
+
+def _load_balancer_or_ours(body: kopf.Body, **_: Any) -> bool:
+    return served_or_ours(body, set())
+
+
+# a filter, not an empty result: kopf drops an object from an index once it stops matching the filter
+@kopf.index("", "v1", "services", when=_load_balancer_or_ours, registry=REGISTRY)
+def load_balancer_services(
+    body: kopf.Body, namespace: str | None, name: str, **_: Any
+) -> dict[str, dict[str, Any]]:
+    """LoadBalancer Services, and Services whose status this operator wrote (their type or class changed
+    since), cut to what the load-balancer controller reads."""
+    meta = {k: copy.deepcopy(v) for k, v in body.get("metadata", {}).items() if k in LOAD_BALANCER_METADATA}
+    spec = {k: copy.deepcopy(v) for k, v in (body.get("spec") or {}).items() if k in LOAD_BALANCER_SPEC}
+    status = body.get("status") or {}
+    kept = {k: copy.deepcopy(status[k]) for k in ("loadBalancer", "conditions") if k in status}
+    cut = {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec, "status": kept}
+    return {f"{namespace}/{name}": cut}
+
+
+@kopf.index(GROUP, VERSION, "vippools", registry=REGISTRY)
+def vip_pools(body: kopf.Body, name: str, **_: Any) -> dict[str, dict[str, Any]]:
+    return {name: _snapshot(body)}
+
+
+@kopf.index("", "v1", "namespaces", registry=REGISTRY)
+def namespace_labels(name: str, labels: Mapping[str, str], **_: Any) -> dict[str, dict[str, str]]:
+    """Every namespace's labels: what VIPPools' namespaceSelectors match."""
+    return {name: dict(labels)}
 
 
 @kopf.index("discovery.k8s.io", "v1", "endpointslices", registry=REGISTRY)
@@ -104,6 +140,35 @@ def _reconciler(memo: Any) -> Reconciler:
     return reconciler
 
 
+def _load_balancers(memo: Any) -> LoadBalancers:
+    load_balancers = memo.get("load_balancers")
+    if not isinstance(load_balancers, LoadBalancers):
+        raise kopf.PermanentError("the operator was started without a load-balancer controller in its memo")
+    return load_balancers
+
+
+async def _serve_load_balancers(memo: Any, indexes: Mapping[str, Any]) -> Outcome:
+    """One load-balancer pass over the indexes."""
+
+    def read_world() -> passes.World:
+        return passes.World(
+            services=_latest(indexes["load_balancer_services"]),
+            pools=_latest(indexes["vip_pools"]),
+            namespaces=_latest(indexes["namespace_labels"]),
+            virtual_servers=_latest(indexes["virtual_servers"]),
+        )
+
+    return await _load_balancers(memo).reconcile(read_world)
+
+
+def _generated_owners(indexes: Mapping[str, Any]) -> set[str]:
+    return {
+        uid
+        for raw in _latest(indexes["virtual_servers"]).values()
+        if generation.is_generated(raw) and (uid := generation.owner_uid(raw)) is not None
+    }
+
+
 async def _reconcile(memo: Any, indexes: Mapping[str, Any]) -> Outcome:
     """One pass over the world as the indexes (handler kwargs named after the index functions) hold it."""
 
@@ -122,9 +187,22 @@ async def _reconcile(memo: Any, indexes: Mapping[str, Any]) -> Outcome:
 @kopf.on.event(GROUP, VERSION, "virtualservers", registry=REGISTRY)
 @kopf.on.event(GROUP, VERSION, "realservers", registry=REGISTRY)
 @kopf.on.event("", "v1", "nodes", registry=REGISTRY)
-async def world_changed(memo: Any, **kwargs: Any) -> None:
+async def world_changed(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
     # Event handlers are not retried; a failed write leaves needs_retry for the resync timers.
     await _reconcile(memo, kwargs)
+    if body.get("kind") == "VirtualServer" and generation.is_generated(body):
+        await _serve_load_balancers(memo, kwargs)  # made for a Service: someone may have edited or deleted it
+
+
+@kopf.on.event(GROUP, VERSION, "vippools", registry=REGISTRY)
+async def pools_changed(memo: Any, **kwargs: Any) -> None:
+    await _serve_load_balancers(memo, kwargs)
+
+
+@kopf.on.event("", "v1", "namespaces", registry=REGISTRY)
+async def namespace_changed(memo: Any, **kwargs: Any) -> None:
+    if any((raw.get("spec") or {}).get("namespaceSelector") for raw in _latest(kwargs["vip_pools"]).values()):
+        await _serve_load_balancers(memo, kwargs)
 
 
 def _followed(namespace: str | None, service: str | None, indexes: Mapping[str, Any]) -> bool:
@@ -137,7 +215,9 @@ def _followed(namespace: str | None, service: str | None, indexes: Mapping[str, 
 
 
 @kopf.on.event("", "v1", "services", registry=REGISTRY)
-async def service_changed(memo: Any, namespace: str | None, name: str, **kwargs: Any) -> None:
+async def service_changed(memo: Any, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any) -> None:
+    if served_or_ours(body, _generated_owners(kwargs)):
+        await _serve_load_balancers(memo, kwargs)
     if _followed(namespace, name, kwargs):
         await _reconcile(memo, kwargs)
 

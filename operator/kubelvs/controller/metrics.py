@@ -28,3 +28,13 @@ OBJECTS = Gauge(
     "Objects the operator judges now, by kind and acceptance.",
     ["kind", "accepted"],
 )
+LOAD_BALANCER_PASSES = Counter(
+    "kubelvs_operator_load_balancer_passes_total",
+    "Passes over the LoadBalancer Services and VIPPools, by outcome.",
+    ["outcome"],
+)
+LOAD_BALANCER_WRITES = Counter(
+    "kubelvs_operator_load_balancer_writes_total",
+    "Writes of the load-balancer controller, by what was written and outcome.",
+    ["write", "outcome"],
+)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime
-import enum
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +21,7 @@ from kubelvs.api import status_fields as sf
 from kubelvs.api.objects import parse_object
 from kubelvs.api.service_objects import parse_service_object
 from kubelvs.controller import metrics
+from kubelvs.controller.coalescing import Coalescer, Outcome
 from kubelvs.controller.conditions import (
     REAL_SERVER_FIELDS,
     VIRTUAL_SERVER_FIELDS,
@@ -86,13 +86,6 @@ def _parent_key(key: str, raw: Raw) -> str:
     return f"{key.split('/', 1)[0]}/{(raw.get('spec') or {}).get('virtualServer')}"
 
 
-class Outcome(enum.StrEnum):
-    """How a pass ended: every status stored, or some writes to retry."""
-
-    CLEAN = "clean"
-    RETRY = "retry"
-
-
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -104,9 +97,7 @@ class Reconciler:
         self.config = config
         self._writer = writer
         self._announce = announce
-        self._lock = asyncio.Lock()
-        self._requested = 0
-        self._served = 0
+        self._passes = Coalescer()
         # (kind, key) -> (when, what was written). The operator is the only writer of its fields, so what
         # it wrote last is their truth until the watch shows it: events from before the write may still
         # be on their way, and judging them would rewrite transition times and repeat Events.
@@ -115,20 +106,20 @@ class Reconciler:
         self._parse = ParseCache(parse_object)
         self._parse_services = ParseCache(parse_service_object, version="resourceVersion")
         self._unresolved: dict[str, str] = {}  # VirtualServer key -> why its backends were not found, announced
-        self.needs_retry = False
+
+    @property
+    def needs_retry(self) -> bool:
+        return self._passes.needs_retry
 
     async def reconcile(self, read_world: Callable[[], World]) -> Outcome:
         """Ask for a pass; returns at once if a pass that started after this request already ran."""
-        self._requested += 1
-        ticket = self._requested
-        async with self._lock:
-            if self._served >= ticket:  # a pass that started after this request already ran
-                return Outcome.RETRY if self.needs_retry else Outcome.CLEAN
-            self._served = self._requested
+
+        async def run_pass() -> Outcome:
             outcome = await self._pass(read_world())
-            self.needs_retry = outcome is Outcome.RETRY
             metrics.RECONCILES.labels(outcome=outcome.value).inc()
             return outcome
+
+        return await self._passes.request(run_pass)
 
     async def _pass(self, world: World) -> Outcome:
         plans = self._plan(world)

@@ -12,6 +12,8 @@ import kopf
 from kubelvs import GROUP
 from kubelvs.controller import handlers
 from kubelvs.controller.config import OperatorConfig, warn_at_start
+from kubelvs.controller.load_balancer_writes import LoadBalancerWriter
+from kubelvs.controller.load_balancers import LoadBalancers
 from kubelvs.controller.reconciling import Reconciler
 from kubelvs.controller.writing import StatusWriter
 
@@ -45,10 +47,21 @@ def settings() -> kopf.OperatorSettings:
     return result
 
 
-def serve(config: OperatorConfig, scope: Scope, writer: StatusWriter | None = None) -> None:
+def serve(
+    config: OperatorConfig,
+    scope: Scope,
+    writer: StatusWriter | None = None,
+    load_balancer_writer: LoadBalancerWriter | None = None,
+) -> None:
     """Run the operator until it is stopped (a signal, or ``stop_flag`` in ``scope.extra``)."""
     warn_at_start(config, logger)
     reconciler = Reconciler(config, writer or StatusWriter.from_environment(), handlers.announce)
+    load_balancers = LoadBalancers(
+        load_balancer_writer or LoadBalancerWriter.from_environment(),
+        handlers.announce,
+        config.default_load_balancer,
+        config.vip_pools,
+    )
     namespaces: Sequence[str] = scope.namespaces
     kopf.run(
         clusterwide=not namespaces,
@@ -58,6 +71,6 @@ def serve(config: OperatorConfig, scope: Scope, writer: StatusWriter | None = No
         liveness_endpoint=scope.liveness,
         registry=handlers.REGISTRY,
         settings=settings(),
-        memo=kopf.Memo(reconciler=reconciler),
+        memo=kopf.Memo(reconciler=reconciler, load_balancers=load_balancers),
         **scope.extra,
     )

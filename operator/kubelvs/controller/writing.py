@@ -1,4 +1,5 @@
-"""The one way the operator writes: a merge patch of an object's ``status`` subresource.
+"""How the operator writes: a merge patch of an object's ``status`` subresource (and :func:`call`, which
+every write goes through).
 
 Uses the official Kubernetes client (in a worker thread, it is synchronous) with the same credentials
 kopf logs in with: the in-cluster service account, else ``$KUBECONFIG`` / ``~/.kube/config``.
@@ -10,7 +11,7 @@ import asyncio
 import enum
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kubernetes
@@ -28,6 +29,7 @@ class WriteOutcome(enum.StrEnum):
 
     WRITTEN = "written"
     GONE = "gone"
+    EXISTS = "exists"  # a create of a name already taken
     FAILED = "failed"
 
 
@@ -39,33 +41,43 @@ class StatusWriter:
 
     @classmethod
     def from_environment(cls) -> StatusWriter:
-        try:
-            kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
-        except kubernetes.config.ConfigException:
-            # The client reads $KUBECONFIG once, at import; read it now, as kopf does.
-            kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
+        load_credentials()
         return cls(kubernetes.client.CustomObjectsApi())
 
     async def patch_status(self, kind: str, namespace: str, name: str, status: Mapping[str, Any]) -> WriteOutcome:
-        try:
-            await asyncio.to_thread(
-                self._api.patch_namespaced_custom_object_status,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURALS[kind],
-                name,
-                {"status": dict(status)},
-                _content_type="application/merge-patch+json",
-            )
-        except kubernetes.client.ApiException as error:
-            if error.status == 404:
-                return WriteOutcome.GONE
-            logger.warning(
-                "status of %s %s/%s not written: %s %s", kind, namespace, name, error.status, error.reason
-            )
-            return WriteOutcome.FAILED
-        except (OSError, urllib3.exceptions.HTTPError) as error:  # unreachable API server
-            logger.warning("status of %s %s/%s not written: %s", kind, namespace, name, error)
-            return WriteOutcome.FAILED
-        return WriteOutcome.WRITTEN
+        return await call(
+            f"status of {kind} {namespace}/{name}",
+            self._api.patch_namespaced_custom_object_status,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURALS[kind],
+            name,
+            {"status": dict(status)},
+            _content_type="application/merge-patch+json",
+        )
+
+
+def load_credentials() -> None:
+    """The in-cluster service account, else ``$KUBECONFIG`` read now (the client reads it once, at import)."""
+    try:
+        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
+
+
+async def call(what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> WriteOutcome:
+    """One blocking client write in a worker thread, its failure classified and logged against ``what``."""
+    try:
+        await asyncio.to_thread(method, *args, **kwargs)
+    except kubernetes.client.ApiException as error:
+        if error.status == 404:
+            return WriteOutcome.GONE
+        if error.status == 409 and "AlreadyExists" in str(error.body):
+            return WriteOutcome.EXISTS
+        logger.warning("%s not written: %s %s", what, error.status, error.reason)
+        return WriteOutcome.FAILED
+    except (OSError, urllib3.exceptions.HTTPError) as error:  # unreachable API server
+        logger.warning("%s not written: %s", what, error)
+        return WriteOutcome.FAILED
+    return WriteOutcome.WRITTEN

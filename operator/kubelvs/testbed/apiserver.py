@@ -121,6 +121,7 @@ def register_kubelvs(server: kmock.KubernetesEmulator) -> None:
     EndpointSlices."""
     register(server, GROUP, VERSION, "virtualservers", "VirtualServer", subresources=("status",))
     register(server, GROUP, VERSION, "realservers", "RealServer", subresources=("status",))
+    register(server, GROUP, VERSION, "vippools", "VIPPool", namespaced=False, subresources=("status",))
     register(server, "", "v1", "nodes", "Node", namespaced=False, subresources=("status",))
     register(server, "coordination.k8s.io", "v1", "leases", "Lease")
     register(server, "", "v1", "services", "Service", subresources=("status",))

@@ -1,4 +1,5 @@
-"""``kubelvs import ipvsadm|keepalived FILE``: turn existing LVS configuration into CR YAML.
+"""``kubelvs import ipvsadm|keepalived|metallb FILE``: turn existing LVS configuration (or MetalLB's
+IPAddressPools) into CR YAML.
 
 The YAML goes to stdout; every note (what was dropped, assumed or rejected, with its line) goes to
 stderr. Exit 0 if anything was imported, 1 if nothing was (the input had errors only, or no rules).
@@ -11,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from kubelvs.formats import ipvsadm, keepalived, manifests, tables
+from kubelvs.formats import ipvsadm, keepalived, manifests, metallb, tables
 from kubelvs.formats.manifests import Document
 from kubelvs.formats.notes import Note
 
@@ -23,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, help_text in (
         ("ipvsadm", "ipvsadm -S / -Sn output, or a shell script of ipvsadm commands"),
         ("keepalived", "a keepalived.conf (virtual_server, real_server, checkers, vrrp_instance)"),
+        ("metallb", "MetalLB IPAddressPool objects (YAML), as VIPPools"),
     ):
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.add_argument("file", metavar="FILE", help="the file to read; - for stdin")
@@ -53,11 +55,16 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"{source}: {error.strerror or error}", file=sys.stderr)
         return 1
-    documents, notes = convert(args.format, text, source, args.namespace)
+    if args.format == "metallb":
+        converted = metallb.convert(text)
+        notes, output = converted.notes, manifests.render_bodies(converted.pools)
+    else:
+        documents, notes = convert(args.format, text, source, args.namespace)
+        output = manifests.render(documents)
     for note in sorted(notes, key=lambda n: n.line):
         print(note.format(source), file=sys.stderr)
-    if not documents:
+    if not output:
         print(f"{source}: nothing imported", file=sys.stderr)
         return 1
-    sys.stdout.write(manifests.render(documents))
+    sys.stdout.write(output)
     return 0

@@ -7,7 +7,7 @@ The output is exactly what ``kubelvs validate`` and ``kubectl apply -f`` read ba
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,9 +54,21 @@ def as_dict(obj: VirtualServer | RealServer) -> dict[str, Any]:
 
 def render(documents: Iterable[Document]) -> str:
     """A multi-document YAML stream, ``---`` between objects."""
-    parts = []
-    for document in documents:
-        comments = "".join(f"# {line}\n" if line else "#\n" for line in document.comments)
-        body = yaml.dump(as_dict(document.obj), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
-        parts.append(comments + body)
-    return "---\n" + "---\n".join(parts) if parts else ""
+    return _stream(
+        "".join(f"# {line}\n" if line else "#\n" for line in document.comments) + _dump(as_dict(document.obj))
+        for document in documents
+    )
+
+
+def render_bodies(bodies: Iterable[Mapping[str, Any]]) -> str:
+    """Objects already in manifest form (a VIPPool), in the same style."""
+    return _stream(_dump(body) for body in bodies)
+
+
+def _dump(body: Mapping[str, Any]) -> str:
+    return yaml.dump(dict(body), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+
+
+def _stream(parts: Iterable[str]) -> str:
+    listed = list(parts)
+    return "---\n" + "---\n".join(listed) if listed else ""

@@ -7,8 +7,9 @@ stop (SIGTERM) hands over faster; never do two directors hold the VIP at once; a
 quiesced (weight 0) and comes back. Every process runs the command line the Helm chart renders (helm is required:
 without it the stack fails to start), and each agent's metrics answer on its node address, never on a VIP.
 Of two claimants of one VIP:port in different namespaces the older one is programmed on both directors, and a
-VIP that is a director's own address never is. One stack for the module: the boot and the imports are the
-slow part.
+VIP that is a director's own address never is. A LoadBalancer Service gets its VIP from a VIPPool, carries
+traffic to its endpoints through both directors' IPVS, and takes the VIP and the IPVS service with it when it
+is deleted. One stack for the module: the boot and the imports are the slow part.
 """
 
 from __future__ import annotations
@@ -356,6 +357,62 @@ def test_the_older_claimant_and_no_node_address_are_programmed_on_every_director
         stack.api.delete(st.API_VERSION, "virtualservers", namespace, name)
     for director in st.DIRECTORS:
         st.wait_until(lambda d=director: f"{SHARED_VIP}:80" not in services_of(d), timeout=120)
+
+
+LB_POOL = "192.0.2.150-192.0.2.151"
+
+
+def lb_objects() -> list[tuple[str, dict[str, Any]]]:
+    """A VIPPool, a LoadBalancer Service of kube-lvs' class and the EndpointSlice of its two pods (no
+    EndpointSlice controller runs here: the slice stands in for its work)."""
+    selector = ",".join(f"{key}={value}" for key, value in st.DIRECTOR_LABELS.items())
+    annotations = {"lvs.kubelvs.io/directors": selector, "lvs.kubelvs.io/scheduler": "rr"}
+    endpoints = [
+        {"addresses": [address], "conditions": {"ready": True}, "nodeName": node}
+        for node, address in (("rs1", RS1), ("rs2", RS2))
+    ]
+    return [
+        ("vippools", {"apiVersion": st.API_VERSION, "kind": "VIPPool", "metadata": {"name": "lb"},
+                      "spec": {"addresses": [LB_POOL]}}),
+        ("services", {"apiVersion": "v1", "kind": "Service",
+                      "metadata": {"name": "shop", "namespace": "default", "annotations": annotations},
+                      "spec": {"type": "LoadBalancer", "loadBalancerClass": "lvs.kubelvs.io/ipvs",
+                               "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}),
+        ("endpointslices", {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                            "metadata": {"name": "shop-a", "namespace": "default",
+                                         "labels": {"kubernetes.io/service-name": "shop"}},
+                            "addressType": "IPv4", "ports": [{"name": "http", "port": 8080}],
+                            "endpoints": endpoints}),
+    ]  # fmt: skip
+
+
+def lb_ingress(stack: st.Stack) -> list[str]:
+    status = stack.api.get("v1", "services", "default", "shop").get("status") or {}
+    return [item["ip"] for item in (status.get("loadBalancer") or {}).get("ingress") or []]
+
+
+def test_a_load_balancer_service_gets_a_vip_from_a_pool_and_carries_traffic(stack: st.Stack) -> None:
+    for plural, body in lb_objects():
+        stack.api.create(plural, body)
+    took = st.wait_until(lambda: lb_ingress(stack), timeout=120)
+    (vip,) = lb_ingress(stack)
+    print(f"Service default/shop got {vip} after {took:.1f} s")
+    assert vip == "192.0.2.150"
+    took = st.wait_until(lambda: st.serving(vip), timeout=300, every=1)
+    answers = st.requests_from_client(vip, 80, 6)
+    print(f"{vip} answers after {took:.1f} s: {answers}")
+    assert sorted(set(answers)) == ["rs1", "rs2"], answers
+    for director in st.DIRECTORS:
+        assert real_servers_of(director, vip) == {RS1, RS2}, director
+    # the Service goes: the VirtualServer made for it, its IPVS service on every director and the VIP go too
+    stack.api.delete("v1", "services", "default", "shop")
+    for director in st.DIRECTORS:
+        st.wait_until(lambda d=director: f"{vip}:80" not in services_of(d), timeout=120)
+    st.wait_until(lambda: not st.vip_holders(vip), timeout=120)
+    names = {vs["metadata"]["name"] for vs in stack.api.list(st.API_VERSION, "virtualservers", "default")}
+    assert "shop-http" not in names, names
+    stack.api.delete("discovery.k8s.io/v1", "endpointslices", "default", "shop-a")
+    stack.api.delete(st.API_VERSION, "vippools", None, "lb")
 
 
 def test_a_crashed_holder_loses_the_vip_and_an_established_dr_connection_survives(

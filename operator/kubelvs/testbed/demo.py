@@ -8,7 +8,8 @@ nodes as one director group: the same node selector and the same ``preferred`` o
 decides every VIP), shows the active director's ``ipvsadm -Ln``, sends requests to every service and counts the
 answers per real server, scrapes every agent's metrics on its node address and the operator's on its pod
 address, crashes the holding director (agent SIGKILLed, links down) while clients keep asking, and prints the
-measured gap per service and a summary. The processes run the Helm chart's command lines (:mod:`stack`). Exit
+measured gap per service and a summary; then a LoadBalancer Service whose pods roll over under a client
+(:mod:`demo_load_balancer`). The processes run the Helm chart's command lines (:mod:`stack`). Exit
 status 0 only if every step worked.
 """
 
@@ -27,7 +28,9 @@ from typing import Any
 
 import yaml
 
+from kubelvs.testbed import demo_load_balancer
 from kubelvs.testbed import stack as st
+from kubelvs.testbed.demo_load_balancer import LoadBalancerFailed
 from kubelvs.testbed.namespaces import run as sh
 
 logger = logging.getLogger(__name__)
@@ -362,8 +365,9 @@ def run(examples: Path, workdir: Path) -> int:
         say(f"every VirtualServer's status says activeDirector {new} (+{took:.1f} s after the requests)")
         say("summary:")
         print(summary(services, crash), flush=True)
+        demo_load_balancer.run(stack, say)
         return 0
-    except (DemoFailed, AssertionError, RuntimeError, OSError) as error:
+    except (DemoFailed, LoadBalancerFailed, AssertionError, RuntimeError, OSError) as error:
         say(f"FAILED: {error}")
         for child in stack.children.values():
             if child.name.startswith(("agent", "operator", "apiserver")):

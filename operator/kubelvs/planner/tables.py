@@ -84,12 +84,13 @@ class MergedTables:
                 destinations = _apply(
                     destinations, self.destinations, old.destinations, new.destinations, destination_changes
                 )
-                for rule in old.snat_rules:
-                    counts[rule] -= 1
-                    touched.add(rule)
-                for rule in new.snat_rules:
-                    counts[rule] = counts.get(rule, 0) + 1
-                    touched.add(rule)
+                if old.snat_rules is not new.snat_rules:  # set views: the endpoints that stayed cost C time only
+                    for rule in old.snat_rules.keys() - new.snat_rules.keys():
+                        counts[rule] -= 1
+                        touched.add(rule)
+                    for rule in new.snat_rules.keys() - old.snat_rules.keys():
+                        counts[rule] = counts.get(rule, 0) + 1
+                        touched.add(rule)
         except Overlap:
             self.rebuild(shares.items())
             return None
@@ -123,8 +124,8 @@ def _apply(
     if old is new:
         return merged
     changed, removed = changes
-    gone = [key for key in old if key not in new]
-    fresh = [(key, value) for key, value in new.items() if (was := old.get(key)) is not value and was != value]
+    gone = old.keys() - new.keys()
+    fresh = new.items() - old.items()  # new or changed entries, found in C (the values are named tuples)
     if not gone and not fresh:
         return merged
     if merged is handed:

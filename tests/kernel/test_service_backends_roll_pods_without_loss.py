@@ -219,10 +219,11 @@ def test_a_rolling_update_of_every_pod_loses_nothing(cluster: Cluster, tmp_path:
     for index in (1, 2):
         cluster.add_pod(index)
     write(path, manifests({1: "ready", 2: "ready"}))
-    running = start(
-        cluster.director, path.parent, tmp_path, tmp_path / "director.log", "--vip-pools", "192.0.2.0/24"
-    )
+    log = tmp_path / "director.log"
+    running = start(cluster.director, path.parent, tmp_path, log, "--vip-pools", "192.0.2.0/24")
     try:
+        # a python start-up can take minutes under emulation: the scenario's clock starts after it
+        until(lambda: "pass over" in log.read_text(), "the agent's first pass", timeout=600)
         until(lambda: weights(cluster) == {pod_address(1): 1, pod_address(2): 1}, "both pods programmed")
         answers = new_connections(cluster, 4)
         assert {a.split()[0] for a in answers} == {"pod-1", "pod-2"}
@@ -267,6 +268,8 @@ def test_a_rolling_update_of_every_pod_loses_nothing(cluster: Cluster, tmp_path:
         until(lambda: not cluster.director.exec("nft", "list", "ruleset").stdout.count("masquerade"), "snat gone")
         seen = {a.split()[1] for a in new_connections(cluster, 4)}
         assert seen == {"192.0.2.10"}, seen
+    except AssertionError as error:
+        raise AssertionError(f"{error}; director.log ends:\n{log.read_text()[-4000:]}") from error
     finally:
         running.terminate()
         running.wait(timeout=60)

@@ -38,11 +38,16 @@ def test_one_real_server_edit_keeps_every_other_planned_object() -> None:
     planner = Planner()
     planner.replace_all(servers, real)
     before = planner.plan(DIRECTOR, HELD).state
+    destinations_before = dict(before.destinations)  # a copy: the planner writes its maps in place
     planner.put(rs("web3-1", "10.9.3.1", virtual_server="web3", weight=40))
-    after = planner.plan(DIRECTOR, HELD).state
-    changed = [k for k, d in after.destinations.items() if before.destinations[k] is not d]
+    replanned = planner.plan(DIRECTOR, HELD)
+    after = replanned.state
+    changed = [k for k, d in after.destinations.items() if destinations_before[k] is not d]
     # only web3's share was made again, and in it only the edited real server's destination
     assert changed == [dest_key(3, 1)]
+    assert replanned.changes is not None and replanned.changes.since is before
+    assert [d.key for d in replanned.changes.destinations[0]] == changed
+    assert replanned.changes.destinations[1] == set()
     assert after.destinations[dest_key(3, 1)].weight == 40
     assert all(after.services[k] is s for k, s in before.services.items() if k.address != "192.0.2.3")
 

@@ -263,6 +263,11 @@ class Reconciler:
             return self.reconcile(state)
         if changes is not None and changes.since is not last:
             changes = None
+        shared = state.destinations is last.destinations or state.snat_rules is last.snat_rules
+        if changes is None and shared and state is not last:
+            # the planner wrote these maps in place since ``last`` (planner/tables.py): no diff can tell
+            logger.info("IPVS tables changed without a record of how; full pass")
+            return self.reconcile(state)
         self.applied = None
         outcome = Outcome()
         addresses = state.addresses != last.addresses
@@ -276,17 +281,21 @@ class Reconciler:
         snats_added, snats_removed = (
             changes.snat_rules if changes is not None else _changes(last.snat_rules, state.snat_rules)
         )
+        last_snats = len(last.snat_rules)
+        if state.snat_rules is last.snat_rules:  # written in place: the last pass's are these less the changes
+            last_snats += len(snats_removed) - len(snats_added)
         # only masquerades changed, and the table stays: set elements, the new before IPVS gets their
         # destinations (see _packet_rules), the old after it let go of theirs
         elements = (
-            not marks
-            and bool(last.fwmark_rules or last.snat_rules)
-            and bool(state.fwmark_rules or state.snat_rules)
+            not marks and bool(last.fwmark_rules or last_snats) and bool(state.fwmark_rules or state.snat_rules)
         )
         rules = marks or bool(snats_added or snats_removed)
         held: Rules | None = None
         if rules and not elements:
-            held = (set(last.fwmark_rules.values()), set(last.snat_rules.values()))  # the last pass's
+            held_snats = set(last.snat_rules.values())
+            if state.snat_rules is last.snat_rules:
+                held_snats = (held_snats - set(snats_added)) | set(snats_removed)
+            held = (set(last.fwmark_rules.values()), held_snats)  # the last pass's
             if snats_added:
                 held = self._packet_rules(state, outcome, adding_only=True, current=held)
         elif snats_added:

@@ -14,11 +14,12 @@ the agent's drainer removes its destination once its connections end or the drai
 
 from __future__ import annotations
 
+import copy
 import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from kubelvs import API_VERSION
 from kubelvs.address_text import with_port
@@ -131,6 +132,7 @@ def resolve(
     old = reuse or {}
     weight = backends.weight
     servers: list[EndpointServer] = []
+    make = _ServerMaker(vs, backends)
     for key in sorted(best):
         draining, node, age = best[key]
         before = old.get(key)
@@ -141,7 +143,7 @@ def resolve(
             or before.age != age
             or before.spec.weight != (0 if draining else weight)
         ):
-            before = _server(vs, backends, key[0], key[1], draining, node, age)
+            before = make(key[0], key[1], draining, node, age)
         servers.append(before)
     problems: tuple[Problem, ...] = ()
     if bad:
@@ -234,6 +236,33 @@ def _server(
 
 _construct_meta: Any = ObjectMeta.model_construct
 _construct_spec: Any = RealServerSpec.model_construct
+
+
+class _ServerMaker:
+    """The endpoint servers of one resolution: the first made by :func:`_server`, the others as shallow
+    copies of it with their own fields written in (three ``model_construct`` calls cost about 2.6 times three
+    copies, and a slice change under churn makes a dozen servers; benchmarks/README.md, P7)."""
+
+    def __init__(self, vs: VirtualServer, backends: Backends) -> None:
+        self._vs, self._backends = vs, backends
+        self._first: EndpointServer | None = None
+
+    def __call__(self, address: str, port: int, draining: bool, node: str | None, age: str) -> EndpointServer:
+        first = self._first
+        if first is None or bool(first.age) != bool(age):  # an empty age leaves a field unset: made in full
+            server = _server(self._vs, self._backends, address, port, draining, node, age)
+            if first is None:
+                self._first = server
+            return server
+        meta = copy.copy(first.metadata)  # its extra (creationTimestamp, where age() reads it) copied too
+        meta.__dict__.update(name=_name(self._vs, address, port), labels={})
+        if age:
+            cast(dict[str, Any], meta.__pydantic_extra__)["creationTimestamp"] = age
+        spec = copy.copy(first.spec)
+        spec.__dict__.update(address=address, port=port, weight=0 if draining else self._backends.weight)
+        server = copy.copy(first)
+        server.__dict__.update(metadata=meta, spec=spec, node_name=node, draining=draining, age=age)
+        return server
 
 
 class BackendIndex:

@@ -20,6 +20,7 @@ from functools import partial
 from types import TracebackType
 
 from pyroute2 import IPVS
+from pyroute2.netlink.exceptions import NetlinkError
 
 from kubelvs.kernel import ipvs_dump as dump
 from kubelvs.kernel import ipvs_wire as wire
@@ -44,6 +45,10 @@ class IpvsTableError(OSError):
     """A request the kernel refused (timeouts, sync daemon, a dump)."""
 
 
+class IpvsUnavailable(OSError):
+    """The kernel has no IPVS netlink family: ip_vs is neither loaded nor built in."""
+
+
 class KernelIpvsTable:
     """:class:`kubelvs.kernel.interfaces.IpvsTable` over the network namespace this process is in."""
 
@@ -54,7 +59,10 @@ class KernelIpvsTable:
         # One socket, one conversation at a time: the agent's pass thread and its metrics thread (stats() at
         # scrape time) both call in; interleaved they steal each other's replies (as kube-proxy's ipvs_linux.go).
         self._lock = threading.Lock()
-        self._ipvs = IPVS()  # binds the IPVS family: fails here, clearly, if ip_vs is not loaded
+        try:
+            self._ipvs = IPVS()  # binds the IPVS family: fails here, clearly, if ip_vs is not loaded
+        except NetlinkError as error:
+            raise IpvsUnavailable(error.code, "this kernel has no IPVS (the ip_vs module is not loaded)") from None
         self._family: int = self._ipvs.prid
         try:
             self._netlink = netlink.Socket(

@@ -22,6 +22,9 @@ def test_agent_privileges_match_the_values(rendered) -> None:
         assert context["allowPrivilegeEscalation"] is False
         assert context["capabilities"]["drop"] == ["ALL"]
         assert context["capabilities"]["add"] == agent_values.get("capabilities", ["NET_ADMIN", "NET_RAW"])
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    pod = rendered.agent()["spec"]["template"]["spec"]
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, "a pod securityContext always"
 
 
 def test_unprivileged_agent_gets_exactly_the_listed_capabilities(render) -> None:
@@ -57,8 +60,11 @@ def test_operator_is_unprivileged_non_root_and_read_only(rendered) -> None:
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
         "privileged": False,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
         "capabilities": {"drop": ["ALL"]},
     }
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
 
 
 def test_operator_replicas_follow_the_values(rendered) -> None:

@@ -2,7 +2,8 @@
 IPAddressPools) into CR YAML.
 
 The YAML goes to stdout; every note (what was dropped, assumed or rejected, with its line) goes to
-stderr. Exit 0 if anything was imported, 1 if nothing was (the input had errors only, or no rules).
+stderr. Exit 0 if anything was imported, 1 if nothing was (the input had errors only, or no rules, or was an
+``ipvsadm -L`` listing: one line says to use ``ipvsadm -Sn``), 2 for a file that cannot be read.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("keepalived", "a keepalived.conf (virtual_server, real_server, checkers, vrrp_instance)"),
         ("metallb", "MetalLB IPAddressPool objects (YAML), as VIPPools"),
     ):
-        command = sub.add_parser(name, help=help_text, description=help_text)
-        command.add_argument("file", metavar="FILE", help="the file to read; - for stdin")
-        command.add_argument(
-            "--namespace", default="default", help="namespace of the generated objects (default: default)"
+        command = sub.add_parser(
+            name, help=help_text, description=help_text, formatter_class=parser.formatter_class
         )
+        command.add_argument("file", metavar="FILE", help="the file to read; - for stdin")
+        command.add_argument("--namespace", default="default", help="namespace of the generated objects")
 
 
 def _read(name: str) -> bytes:
@@ -50,11 +51,12 @@ def convert(fmt: str, text: str | bytes, source: str, namespace: str) -> tuple[l
 
 def run(args: argparse.Namespace) -> int:
     source = "<stdin>" if args.file == "-" else args.file
-    try:
-        text = _read(args.file)
-    except OSError as error:
-        print(f"{source}: {error.strerror or error}", file=sys.stderr)
-        return 1
+    text = _read(args.file)  # a missing or unreadable file: the CLI's handler names it (exit 2)
+    if args.format == "ipvsadm":
+        listed = ipvsadm.parse(text).listing
+        if listed is not None:  # the usual slip: ipvsadm -Ln piped in for ipvsadm -Sn
+            print(f"{source}:{listed}: error: nothing imported: {ipvsadm.LISTING_REFUSED}", file=sys.stderr)
+            return 1
     if args.format == "metallb":
         converted = metallb.convert(text)
         notes, output = converted.notes, manifests.render_bodies(converted.pools)

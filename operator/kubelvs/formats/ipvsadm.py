@@ -125,6 +125,15 @@ _SHELL_OPERATORS = {";", "&&", "||", "|", "&", ">", ">>", "2>", "2>&1", "<"}
 _SHELL_SPECIAL = re.compile(r"""["'\\#();<>|&]""")
 _BLANKS = re.compile(r"[ \t]+")
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+# ipvsadm -L's banner, its two header lines, and a service or destination row of any of its layouts
+_LISTING = re.compile(
+    r"IP Virtual Server version \d|Prot LocalAddress:Port\b|\s*-> (RemoteAddress:Port\b|\S+:\d+\s+\w)"
+    r"|(TCP|UDP|SCTP) +\S+:\d+( |$)|FWM +\d+( |$)"
+)
+LISTING_REFUSED = (
+    "this is a listing (ipvsadm -L/-Ln output), not rules; "
+    "give what `ipvsadm -Sn` prints: ipvsadm -Sn | kubelvs import ipvsadm -"
+)
 _SERVICE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._+-]{0,63}")  # an /etc/services name, so the lookup is sane
 
 
@@ -144,6 +153,7 @@ class Table:
     destinations: dict[DestKey, Destination] = field(default_factory=dict)
     lines: dict[ServiceKey | DestKey, int] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
+    listing: int | None = None  # the line that shows the input is an ipvsadm -L listing, refused whole
     # each service's destinations, so -D does not scan every destination of the table
     by_service: dict[ServiceKey, set[DestKey]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -182,11 +192,20 @@ class _Shell:
 
 
 def parse(data: str | bytes) -> Table:
-    """Replay ``ipvsadm -S`` output or a shell script of ipvsadm commands (UTF-8 bytes or text)."""
+    """Replay ``ipvsadm -S`` output or a shell script of ipvsadm commands (UTF-8 bytes or text).
+
+    A listing (``ipvsadm -L``/``-Ln``) is refused whole, with one note: it is not a script, and it leaves out
+    what a restore needs (tunnel types, thresholds under ``--stats``), so guessing rules from it would mislead.
+    """
     table = Table()
     read = reading.lines(data)
     for note in read.notes:
         table.note(note.line, note.keyword, note.message, note.level)
+    listed = listing_line(read.text)
+    if listed is not None:
+        table.listing = listed
+        table.note(listed, "ipvsadm -L", LISTING_REFUSED, Level.ERROR)
+        return table
     shell = _Shell()
     for number, line in _logical_lines(read.text):
         try:
@@ -196,6 +215,14 @@ def parse(data: str | bytes) -> Table:
         except LineError as error:
             table.note(number, error.keyword, str(error), Level.ERROR)
     return table
+
+
+def listing_line(lines: list[str]) -> int | None:
+    """The number of the first line shaped like ``ipvsadm -L`` output (its banner, a header, a ``->`` row)."""
+    for number, line in enumerate(lines, start=1):
+        if _LISTING.match(line):
+            return number
+    return None
 
 
 def _logical_lines(lines: list[str]) -> Iterator[tuple[int, str]]:
@@ -600,7 +627,7 @@ def service_switch(key: ServiceKey) -> str:
     return f"{option} {with_port(key.address, key.port)}"
 
 
-def _flag_names(service: Service) -> list[str]:
+def flag_names(service: Service) -> list[str]:
     """sh-/mh- names for the schedulers that define them, ipvsadm's generic flag-N otherwise."""
     names = _SCHED_FLAGS.get(service.scheduler)
     if names:
@@ -620,7 +647,7 @@ def render_service(service: Service) -> str:
             parts.append(f"-M {ipaddress.IPv4Network(f'0.0.0.0/{service.netmask}').netmask}")
     if service.flags & SvcFlag.ONEPACKET:
         parts.append("-o")
-    flags = _flag_names(service)
+    flags = flag_names(service)
     if flags:
         parts.append(f"-b {','.join(flags)}")
     return " ".join(parts)

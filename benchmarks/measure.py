@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kubelvs.kernel.interfaces import IpvsTable
-from kubelvs.netstate import Destination, DestKey, DestStats, IpvsOp, Service, ServiceKey
+from kubelvs.netstate import Destination, DestKey, DestStats, IpvsOp, Service, ServiceKey, ServiceStats
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +93,9 @@ class CountingIpvs:
 
     def stats(self, services: Sequence[ServiceKey]) -> dict[DestKey, DestStats]:
         return self.real.stats(services)
+
+    def service_stats(self, services: Sequence[ServiceKey]) -> dict[ServiceKey, ServiceStats]:
+        return self.real.service_stats(services)
 
     def apply(self, ops: Sequence[IpvsOp]) -> list[str | None]:
         self.batches += 1

@@ -50,6 +50,7 @@ from kubelvs.netstate import (
     DestStats,
     IpvsOp,
     ServiceKey,
+    ServiceStats,
 )
 from kubelvs.testbed.apiclient import Client
 
@@ -97,6 +98,9 @@ class CountingFakeIpvs(fakes.FakeIpvs):  # type: ignore[misc]
         idle = DestStats()
         keys = (key for service in services for key in self._by_service.get(service, ()))
         return {key: DestStats(active_conns=self.active[key]) if key in self.active else idle for key in keys}
+
+    def service_stats(self, services: Sequence[ServiceKey]) -> dict[ServiceKey, ServiceStats]:
+        return {key: ServiceStats() for key in services if key in self._by_service}
 
 
 def run_agent(agent: ClusterAgent, ready: threading.Event, box: dict[str, Any]) -> None:

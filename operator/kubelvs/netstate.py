@@ -227,6 +227,23 @@ class DestStats:
     outbps: int = 0
 
 
+@dataclass(frozen=True)
+class ServiceStats:
+    """The kernel's own counters of one service (``ipvsadm -Ln --stats`` on its line): they keep what deleted
+    destinations counted, so they are not the sum of the current destinations'."""
+
+    conns: int = 0
+    inpkts: int = 0
+    outpkts: int = 0
+    inbytes: int = 0
+    outbytes: int = 0
+    cps: int = 0
+    inpps: int = 0
+    outpps: int = 0
+    inbps: int = 0
+    outbps: int = 0
+
+
 # IPVS edits, in the order the reconciler issues them. Values, so a batch can be logged and tested.
 @dataclass(frozen=True)
 class AddService:

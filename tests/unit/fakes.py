@@ -33,6 +33,7 @@ from kubelvs.netstate import (
     PolicyRoute,
     Service,
     ServiceKey,
+    ServiceStats,
     SnatRule,
 )
 
@@ -56,6 +57,9 @@ class FakeIpvs:
 
     def stats(self, services: Sequence[ServiceKey]) -> dict[DestKey, DestStats]:
         return {k: DestStats(active_conns=self.active.get(k, 0)) for k in self.destinations(services)}
+
+    def service_stats(self, services: Sequence[ServiceKey]) -> dict[ServiceKey, ServiceStats]:
+        return {key: ServiceStats() for key in services if key in self.table}
 
     def apply(self, ops: Sequence[IpvsOp]) -> list[str | None]:
         return [self._one(op) for op in ops]

@@ -16,6 +16,7 @@ from kubelvs.netstate import (
     PolicyRoute,
     Service,
     ServiceKey,
+    ServiceStats,
     SnatRule,
 )
 
@@ -33,6 +34,10 @@ class IpvsTable(Protocol):
 
     def stats(self, services: Sequence[ServiceKey]) -> dict[DestKey, DestStats]:
         """Connection and traffic counters of the destinations of the given services."""
+        ...
+
+    def service_stats(self, services: Sequence[ServiceKey]) -> dict[ServiceKey, ServiceStats]:
+        """The kernel's own counters of the given services (those it holds), read in one dump."""
         ...
 
     def apply(self, ops: Sequence[IpvsOp]) -> list[str | None]:

@@ -32,6 +32,7 @@ from kubelvs.netstate import (
     IpvsOp,
     Service,
     ServiceKey,
+    ServiceStats,
 )
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class KernelIpvsTable:
             self._ipvs.close()
             raise
         self._dest_reader = dump.Reader(wire.CmdAttr.DEST)  # stats(): learns each reply shape once
+        self._service_stats_reader = dump.Reader(wire.CmdAttr.SERVICE, counters=True)  # service_stats()
         self._service_reads = dump.ServiceReads()  # services() and destinations(): whole reads
         self._dest_reads = dump.DestinationReads()
 
@@ -128,6 +130,23 @@ class KernelIpvsTable:
             return {
                 dump.destination(key, nest).key: dump.dest_stats(nest) for key, nest in self._dest_nests(services)
             }
+
+    def service_stats(self, services: Sequence[ServiceKey]) -> dict[ServiceKey, ServiceStats]:
+        """The kernel's counters of each of ``services`` it holds, from one GET_SERVICE dump read reply by reply
+        (the services' own counters, which keep what deleted destinations counted)."""
+        wanted = set(services)
+        with self._lock:
+            seq = self._netlink.sequence()
+            code, replies = self._netlink.replies(dump.service_dump_request(self._family, seq), seq, dump=True)
+            if code:
+                raise IpvsTableError(code, f"IPVS GET_SERVICE: {os.strerror(code)}")
+            found: dict[ServiceKey, ServiceStats] = {}
+            for payload in replies:
+                values = self._service_stats_reader.values(payload)
+                key = dump.service_key(values)
+                if key in wanted:
+                    found[key] = dump.service_stats(values)
+            return found
 
     def _dest_nests(self, services: Sequence[ServiceKey]) -> Iterator[tuple[ServiceKey, dict[int, int | bytes]]]:
         """Every destination nest of each service, read reply by reply (counters: not the hot path)."""

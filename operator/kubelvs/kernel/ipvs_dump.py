@@ -29,6 +29,7 @@ from kubelvs.netstate import (
     Proto,
     Service,
     ServiceKey,
+    ServiceStats,
     SvcFlag,
 )
 
@@ -169,15 +170,23 @@ _SERVICE_OVERRIDES: dict[int, str] = {
 }
 _DEST_OVERRIDES: dict[int, str] = {wire.DestAttr.ADDR: _RAW}
 _DEST_NESTS = frozenset({DestReplyAttr.STATS, DestReplyAttr.STATS64})
+_SERVICE_NESTS = frozenset({SvcReplyAttr.STATS, SvcReplyAttr.STATS64})
 _MAX_LAYOUTS = 8
 
 
 class Reader:
-    """Reads the replies of one kind (services or destinations), learning each reply shape once."""
+    """Reads the replies of one kind (services or destinations), learning each reply shape once.
 
-    def __init__(self, cmd_attr: wire.CmdAttr) -> None:
+    Destination counters are always read; a service's only with ``counters`` (the resync does not need them).
+    """
+
+    def __init__(self, cmd_attr: wire.CmdAttr, *, counters: bool = False) -> None:
         self.cmd_attr = cmd_attr
-        self.descend = _DEST_NESTS if cmd_attr == wire.CmdAttr.DEST else frozenset()
+        self.descend: frozenset[int]
+        if cmd_attr == wire.CmdAttr.DEST:
+            self.descend = _DEST_NESTS
+        else:
+            self.descend = _SERVICE_NESTS if counters else frozenset()
         self.overrides = _SERVICE_OVERRIDES if cmd_attr == wire.CmdAttr.SERVICE else _DEST_OVERRIDES
         self.layouts: list[_Layout] = []
         self.last: _Layout | None = None  # the layout that read the latest reply
@@ -322,6 +331,20 @@ def dest_stats(values: dict[int, int | bytes]) -> DestStats:
         inbps=counters[8],
         outbps=counters[9],
     )
+
+
+_SERVICE_STATS64_KEYS = tuple((SvcReplyAttr.STATS64 << 8) | kind for kind in range(1, len(STATS_FIELDS) + 1))
+_SERVICE_STATS_KEYS = tuple((SvcReplyAttr.STATS << 8) | kind for kind in range(1, len(STATS_FIELDS) + 1))
+
+
+def service_stats(values: dict[int, int | bytes]) -> ServiceStats:
+    """Counters of a service nest read with ``Reader(SERVICE, counters=True)``: the 64-bit ones when the kernel
+    sends them; absent counters are 0."""
+    keys = _SERVICE_STATS64_KEYS if any(key in values for key in _SERVICE_STATS64_KEYS) else _SERVICE_STATS_KEYS
+    found = [values.get(key, 0) for key in keys]
+    if not all(isinstance(value, int) for value in found):
+        raise ValueError(f"IPVS service reply with a counter of the wrong size: {values}")
+    return ServiceStats(*cast(list[int], found))
 
 
 # ---- whole reads of dumps: the hot path of a resync ---------------------------------------------------------

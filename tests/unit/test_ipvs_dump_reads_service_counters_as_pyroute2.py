@@ -81,7 +81,11 @@ COUNTING = {f: i + 1 for i, f in enumerate(dump.STATS_FIELDS)}
             id="stats64-preferred",
         ),
         pytest.param(
-            TCP4_KEY, TCP4, [_stats("IPVS_SVC_ATTR_STATS", COUNTING)], ServiceStats(*range(1, 11)), id="stats32-only"
+            TCP4_KEY,
+            TCP4,
+            [_stats("IPVS_SVC_ATTR_STATS", COUNTING)],
+            ServiceStats(*range(1, 11)),
+            id="stats32-only",
         ),
         pytest.param(
             FWM6_KEY,

@@ -1,7 +1,8 @@
 """A service reply's own counters (IPVS_SVC_ATTR_STATS / STATS64) read by ``ipvs_dump`` as pyroute2 reads them.
 
-The bytes are encoded by pyroute2's ``ipvsmsg``; the VM test ``tests/kernel/test_metrics_count_the_real_traffic.py``
-holds ``KernelIpvsTable.service_stats()`` equal to ``ipvsadm -Ln --stats --exact`` on real kernel replies.
+The bytes are encoded by pyroute2's ``ipvsmsg``; the VM test
+``tests/kernel/test_metrics_count_the_real_traffic.py`` holds ``KernelIpvsTable.service_stats()`` equal to
+``ipvsadm -Ln --stats --exact`` on real kernel replies.
 """
 
 from __future__ import annotations

@@ -164,7 +164,7 @@ def test_metrics_are_served_on_each_node_address_and_scraped_there(stack: st.Sta
 
     def counted() -> dict[str, float]:
         scheduled = st.series(
-            st.scrape(holder, *stack.agent_metrics(holder)), "kubelvs_real_server_connections_scheduled_total"
+            st.scrape(holder, *stack.agent_metrics(holder)), "kubelvs_real_server_connections_total"
         )
         return {labels: n for labels, n in scheduled.items() if 'virtual_server="default/web-dr"' in labels}
 

@@ -1,7 +1,9 @@
 """The agent's metrics count real traffic: N HTTP requests through an LVS-NAT VIP programmed by the agent,
 then ``/metrics`` scraped over HTTP equals ``ipvsadm -Ln --stats --exact`` per real server and per virtual
 server, and both say N connections split round-robin, with packets both ways and bytes that carry exactly the
-requests and answers sent (their payloads plus 40 to 120 bytes of IP and TCP header per packet).
+requests and answers sent (their payloads plus 40 to 120 bytes of IP and TCP header per packet). The series are
+found by node_exporter's labels; the kernel's weight is ipvsadm's, 0 once quiesced; and a destination deleted
+by hand takes its series along while the virtual server's counters, the kernel's per service, keep its share.
 
 The standalone agent serves no metrics (the in-cluster one does, on ``--metrics-port``), so the test serves
 :class:`kubelvs.agent.metrics.AgentMetrics` over the real ``KernelIpvsTable`` of the director's namespace,
@@ -62,37 +64,58 @@ def ipvsadm_stats(ns: Namespace) -> tuple[Counters, dict[str, int]]:
     return found, service
 
 
+def ipvsadm_weights(ns: Namespace) -> dict[str, int]:
+    """SERVICE's destinations -> their weight, as ``ipvsadm -Ln`` prints them."""
+    found: dict[str, int] = {}
+    inside = False
+    for line in ns.exec("ipvsadm", "-Ln").stdout.splitlines()[3:]:
+        fields = line.split()
+        if fields[0] != "->":
+            inside = " ".join(fields[:2]) == SERVICE
+        elif inside:
+            found[fields[1]] = int(fields[3])
+    return found
+
+
+# the counter families and the ipvsadm column each is; labels as node_exporter's node_ipvs_backend_* series
+NAMES = {
+    "connections_total": "conns",
+    "incoming_packets_total": "inpkts",
+    "outgoing_packets_total": "outpkts",
+    "incoming_bytes_total": "inbytes",
+    "outgoing_bytes_total": "outbytes",
+    "effective_weight": "weight",
+}
+SERVICE_LABELS = {"local_address": "192.0.2.100", "local_port": "80", "proto": "TCP", "local_mark": ""}
+
+
 def scrape(ns: Namespace, port: int) -> tuple[Counters, dict[str, int]]:
-    """GET /metrics inside ``ns``: the per-real-server counters of SERVICE and the virtual server's totals."""
+    """GET /metrics inside ``ns``: the per-real-server counters (and kernel weight) of SERVICE and the virtual
+    server's counters, found by node_exporter's labels."""
     with ns.entered(), urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as reply:
         text = reply.read().decode()
     assert "kubelvs_ipvs_scrape_success 1.0" in text, text
     real: Counters = {}
     virtual: dict[str, int] = {}
-    names = {
-        "connections_scheduled_total": "conns",
-        ("packets_total", "in"): "inpkts",
-        ("packets_total", "out"): "outpkts",
-        ("bytes_total", "in"): "inbytes",
-        ("bytes_total", "out"): "outbytes",
-    }
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.labels.get("service") != SERVICE:
+            if any(sample.labels.get(k) != v for k, v in SERVICE_LABELS.items()):
                 continue
             for prefix, target in (("kubelvs_real_server_", "real"), ("kubelvs_virtual_server_", "virtual")):
-                short = sample.name.removeprefix(prefix)
-                if short == sample.name:
-                    continue
-                column = names.get(short) or names.get((short, sample.labels.get("direction", "")))
+                column = NAMES.get(sample.name.removeprefix(prefix)) if sample.name.startswith(prefix) else None
                 if column is None:
                     continue
                 if target == "real":
-                    real.setdefault(sample.labels["destination"], {})[column] = int(sample.value)
+                    where = f"{sample.labels['remote_address']}:{sample.labels['remote_port']}"
+                    real.setdefault(where, {})[column] = int(sample.value)
                 else:
                     virtual[column] = int(sample.value)
     assert real and virtual, f"no counters of {SERVICE} in:\n{text}"
     return real, virtual
+
+
+def without_weights(real: Counters) -> Counters:
+    return {where: {k: v for k, v in columns.items() if k != "weight"} for where, columns in real.items()}
 
 
 @pytest.fixture
@@ -157,6 +180,11 @@ def test_scraped_counters_are_ipvsadm_s_and_count_the_requests(
 
     before, _ = scrape(dir1, port)
     assert set(before) == set(DESTINATIONS.values())
+    assert (
+        {where: columns.pop("weight") for where, columns in before.items()}
+        == ipvsadm_weights(dir1)
+        == {where: 1 for where in DESTINATIONS.values()}
+    )
     assert all(value == 0 for columns in before.values() for value in columns.values()), before
 
     # a generous timeout: on a loaded TCG guest a slow answer must not become a failed (yet counted) request
@@ -164,10 +192,11 @@ def test_scraped_counters_are_ipvsadm_s_and_count_the_requests(
     assert counts(answers) == {"rs1": N // 2, "rs2": N // 2}, answers
 
     kernel, kernel_service = settled(dir1, N)
-    real, virtual = scrape(dir1, port)
+    scraped, virtual = scrape(dir1, port)
+    real = without_weights(scraped)
     assert real == kernel  # the metrics are the kernel's counters, field by field
     assert ipvsadm_stats(dir1) == (kernel, kernel_service)  # and nothing moved while scraping
-    assert virtual == kernel_service  # the virtual server's totals are the kernel's service counters
+    assert virtual == kernel_service  # the virtual server's counters are the kernel's service counters
     assert virtual == {column: sum(d[column] for d in real.values()) for column in COLUMNS}
     assert virtual["conns"] == N
     for destination in DESTINATIONS.values():
@@ -180,3 +209,14 @@ def test_scraped_counters_are_ipvsadm_s_and_count_the_requests(
             packets, sent = columns[f"{way}pkts"], columns[f"{way}bytes"]
             low, high = (N // 2 * payload + packets * header for header in HEADERS)
             assert low <= sent <= high, f"{destination} {way}: {sent} bytes in {packets} packets: {real}"
+
+    # quiesced (weight 0) and then deleted by hand: the kernel's weight is reported as it is, and the virtual
+    # server keeps what the deleted destination counted (its counters are the service's, not a sum of the rest)
+    rs1, rs2 = DESTINATIONS["rs1"], DESTINATIONS["rs2"]
+    dir1.exec("ipvsadm", "-e", "-t", "192.0.2.100:80", "-r", rs2, "-m", "-w", "0")
+    weights, _ = scrape(dir1, port)
+    assert {where: columns["weight"] for where, columns in weights.items()} == {rs1: 1, rs2: 0}
+    dir1.exec("ipvsadm", "-d", "-t", "192.0.2.100:80", "-r", rs2)
+    after, virtual_after = scrape(dir1, port)
+    assert set(after) == {rs1}
+    assert virtual_after == virtual == ipvsadm_stats(dir1)[1]

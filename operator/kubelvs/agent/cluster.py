@@ -96,6 +96,7 @@ class ClusterAgent:
             destinations=lambda: self._owners()[1],
             health=self._health_by_pair,
             leases=self.election.holders,
+            weights=self._configured_weights,
         )
         self._owned: tuple[Plan, dict[ServiceKey, str], dict[DestKey, str]] | None = None
         self._transitions: list[Transition[str]] = []
@@ -214,6 +215,17 @@ class ClusterAgent:
             services, destinations = last.plan.owners()
             self._owned = (last.plan, services, destinations)
         return self._owned[1], self._owned[2]
+
+    def _configured_weights(self) -> dict[DestKey, int]:
+        """The weight each programmed destination's RealServer asks for, for the metrics (the kernel's: 0 if
+        it drains or failed)."""
+        planner = self.pipeline.planner
+        found: dict[DestKey, int] = {}
+        for dest, key in self._owners()[1].items():
+            rs = planner.real_server(key)
+            if rs is not None:
+                found[dest] = rs.spec.weight
+        return found
 
     def _health_by_pair(self) -> dict[tuple[str, str], Health]:
         planner = self.pipeline.planner

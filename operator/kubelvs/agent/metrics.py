@@ -1,20 +1,20 @@
 """Prometheus metrics of the node agent, served by prometheus-client on ``--metrics-port``.
 
-Kernel counters are read at scrape time by a custom collector (no background polling): one
-``IpvsTable.stats()`` call per scrape, for the services the agent programs. What the collector reports
-comes from four sources the agent hands in as plain callables, so the collector knows nothing of the
-reconciler, the election or the health engine, and can be pointed at the real kernel gateway alone
-(``IpvsCollector(ipvs)`` reports every service in the table under its ipvsadm name).
+Kernel counters are read at scrape time by a custom collector (no background polling): per scrape, the
+destinations' counters and weights and one dump of the services' own counters, for the services the agent
+programs. What the collector reports comes from sources the agent hands in as plain callables, so the collector
+knows nothing of the reconciler, the election or the health engine, and can be pointed at the real kernel gateway
+alone (``IpvsCollector(ipvs)`` reports every service in the table, unnamed).
 
-Labels, the same on every family: ``virtual_server`` and ``real_server`` are "namespace/name" of the CRs,
-``service`` is the ipvsadm spelling of the IPVS service ("TCP 192.0.2.10:80"), ``destination`` the real
-server's "address:port" as the kernel sees it. Virtual-server totals are sums over the destinations the
-kernel holds now, so they drop when a destination is deleted (Prometheus treats that as a counter reset).
+Names and labels follow node_exporter's ipvs collector, so its ``node_ipvs_*`` series join ours:
+``local_address``, ``local_port``, ``proto``, ``local_mark`` name the IPVS service, ``remote_address`` and
+``remote_port`` the destination; ``virtual_server`` and ``real_server`` are "namespace/name" of the CRs. The
+virtual-server counters are the kernel's own per service (``ipvsadm -Ln --stats`` on the service line), which keep
+what deleted destinations counted.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import socket
 import socketserver
@@ -30,11 +30,10 @@ from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from kubelvs.address_text import with_port
 from kubelvs.agent.health.engine import Health
 from kubelvs.agent.reconciler import Outcome
 from kubelvs.kernel.interfaces import IpvsTable
-from kubelvs.netstate import DestKey, DestStats, ServiceKey
+from kubelvs.netstate import DestKey, DestStats, ServiceKey, ServiceStats
 
 logger = logging.getLogger(__name__)
 
@@ -48,72 +47,95 @@ HealthStates = Callable[[], Mapping[tuple[str, str], Health]]
 """(virtual_server, real_server) -> the health engine's current state."""
 LeaseHolders = Callable[[], Mapping[str, str | None]]
 """Director group (its Lease name) -> holder node, None while nobody holds it."""
+ConfiguredWeights = Callable[[], Mapping[DestKey, int]]
+"""IPVS destinations -> the weight their RealServer asks for (what the kernel has may be 0: draining, failed)."""
+
+SERVICE_LABELS = ["local_address", "local_port", "proto", "local_mark"]
+"""The labels of an IPVS service, node_exporter's (``node_ipvs_backend_*``), for joins with its series."""
 
 
-def destination_label(key: DestKey) -> str:
-    return with_port(key.address, key.port)
+def service_labels(key: ServiceKey) -> list[str]:
+    """``local_address``, ``local_port``, ``proto``, ``local_mark`` of a service, spelt as node_exporter's ipvs
+    collector spells them (it reads /proc/net/ip_vs): "TCP", "UDP", "SCTP"; a fwmark service is "FWM" with its
+    mark as the kernel prints it (8 upper-case hex digits), no address and port 0; so the two join on them."""
+    if key.fwmark:
+        return ["", "0", "FWM", f"{key.fwmark:08X}"]
+    return [key.address, str(key.port), key.protocol.name, ""]
 
 
-def add_stats(left: DestStats, right: DestStats) -> DestStats:
-    """Field-by-field sum: a virtual server's counters from its destinations'."""
-    return DestStats(*(a + b for a, b in zip(dataclasses.astuple(left), dataclasses.astuple(right), strict=True)))
+def _counters(stats: DestStats | ServiceStats) -> list[tuple[str, int]]:
+    """(family, value) of the counters and rates a destination and a service both carry."""
+    return [
+        ("connections", stats.conns),
+        ("incoming_packets", stats.inpkts),
+        ("outgoing_packets", stats.outpkts),
+        ("incoming_bytes", stats.inbytes),
+        ("outgoing_bytes", stats.outbytes),
+        ("connections_per_second", stats.cps),
+        ("incoming_packets_per_second", stats.inpps),
+        ("outgoing_packets_per_second", stats.outpps),
+        ("incoming_bytes_per_second", stats.inbps),
+        ("outgoing_bytes_per_second", stats.outbps),
+    ]
 
 
 class _Families:
-    """The metric families of one scrape, keyed by what they are about."""
+    """The metric families of one scrape about real servers or virtual servers, named as node_exporter's
+    ``node_ipvs_*``: counters end in ``_total``, the kernel's rate estimates in ``_per_second``."""
 
     def __init__(self, prefix: str, labels: list[str]) -> None:
-        def gauge(name: str, doc: str, *extra: str) -> GaugeMetricFamily:
-            return GaugeMetricFamily(f"{prefix}_{name}", doc, labels=[*labels, *extra])
-
-        def counter(name: str, doc: str, *extra: str) -> CounterMetricFamily:
-            return CounterMetricFamily(f"{prefix}_{name}", doc, labels=[*labels, *extra])
-
         what = prefix.removeprefix("kubelvs_").replace("_", " ")
-        self.connections = gauge("connections", f"Connections of the {what} now, by state.", "state")
-        self.scheduled = counter("connections_scheduled", f"Connections scheduled to the {what}.")
-        self.packets = counter("packets", f"Packets through the {what}, by direction.", "direction")
-        self.bytes = counter("bytes", f"Bytes through the {what}, by direction.", "direction")
-        self.connection_rate = gauge("connection_rate", f"Connections per second to the {what} (kernel estimate).")
-        self.packet_rate = gauge(
-            "packet_rate", f"Packets per second through the {what} (kernel estimate).", "direction"
-        )
-        self.byte_rate = gauge("byte_rate", f"Bytes per second through the {what} (kernel estimate).", "direction")
-
-    def add(self, labels: list[str], stats: DestStats) -> None:
-        for state, value in (
-            ("active", stats.active_conns),
-            ("inactive", stats.inactive_conns),
-            ("persistent", stats.persistent_conns),
+        self.families: dict[str, Metric] = {}
+        for name, doc in (
+            ("connections", f"Connections scheduled to the {what}."),
+            ("incoming_packets", f"Packets from clients through the {what}."),
+            (
+                "outgoing_packets",
+                f"Packets to clients through the {what} (NAT only: DR, TUN replies bypass it).",
+            ),
+            ("incoming_bytes", f"Bytes from clients through the {what}."),
+            ("outgoing_bytes", f"Bytes to clients through the {what} (NAT only)."),
         ):
-            self.connections.add_metric([*labels, state], value)
-        self.scheduled.add_metric(labels, stats.conns)
-        self.packets.add_metric([*labels, "in"], stats.inpkts)
-        self.packets.add_metric([*labels, "out"], stats.outpkts)
-        self.bytes.add_metric([*labels, "in"], stats.inbytes)
-        self.bytes.add_metric([*labels, "out"], stats.outbytes)
-        self.connection_rate.add_metric(labels, stats.cps)
-        self.packet_rate.add_metric([*labels, "in"], stats.inpps)
-        self.packet_rate.add_metric([*labels, "out"], stats.outpps)
-        self.byte_rate.add_metric([*labels, "in"], stats.inbps)
-        self.byte_rate.add_metric([*labels, "out"], stats.outbps)
+            self.families[name] = CounterMetricFamily(f"{prefix}_{name}", doc, labels=labels)
+        for name, doc in (
+            ("connections_per_second", f"Connections per second to the {what} (estimated)."),
+            (
+                "incoming_packets_per_second",
+                f"Packets per second from clients through the {what} (estimated).",
+            ),
+            (
+                "outgoing_packets_per_second",
+                f"Packets per second to clients through the {what} (estimated).",
+            ),
+            ("incoming_bytes_per_second", f"Bytes per second from clients through the {what} (estimated)."),
+            ("outgoing_bytes_per_second", f"Bytes per second to clients through the {what} (estimated)."),
+        ):
+            self.families[name] = GaugeMetricFamily(f"{prefix}_{name}", doc, labels=labels)
+
+    def add(self, labels: list[str], stats: DestStats | ServiceStats) -> None:
+        for name, value in _counters(stats):
+            family = self.families[name]
+            assert isinstance(family, CounterMetricFamily | GaugeMetricFamily)
+            family.add_metric(labels, value)
 
     def __iter__(self) -> Iterator[Metric]:
-        return iter(vars(self).values())
+        return iter(self.families.values())
 
 
 class IpvsCollector(Collector):
-    """IPVS counters per real server and per virtual server, read from the kernel at each scrape."""
+    """IPVS weights and counters per real server, the kernel's counters per virtual server, read at each scrape."""
 
     def __init__(
         self,
         ipvs: IpvsTable,
         services: ServiceNames | None = None,
         destinations: DestinationNames | None = None,
+        weights: ConfiguredWeights | None = None,
     ) -> None:
         self._ipvs = ipvs
         self._services = services
         self._destinations: DestinationNames = destinations or dict
+        self._weights: ConfiguredWeights = weights or dict
 
     def _names(self) -> Mapping[ServiceKey, str]:
         if self._services is not None:
@@ -124,29 +146,56 @@ class IpvsCollector(Collector):
         up = GaugeMetricFamily("kubelvs_ipvs_scrape_success", "1 if the IPVS counters could be read.")
         try:
             services = self._names()
-            stats = self._ipvs.stats(sorted(services))
-            dest_names = self._destinations()
+            wanted = sorted(services)
+            stats = self._ipvs.stats(wanted)
+            kernel = self._ipvs.destinations(wanted)
+            totals = self._ipvs.service_stats(wanted)
+            dest_names, configured = self._destinations(), self._weights()
         except Exception as error:  # a scrape must answer even when netlink does not
             logger.warning("IPVS counters unreadable: %s", error)
             up.add_metric([], 0)
             yield up
             return
         up.add_metric([], 1)
-        real = _Families("kubelvs_real_server", ["virtual_server", "real_server", "service", "destination"])
-        virtual = _Families("kubelvs_virtual_server", ["virtual_server", "service"])
-        sums = {key: DestStats() for key in services}
+        real_labels = ["virtual_server", "real_server", *SERVICE_LABELS, "remote_address", "remote_port"]
+        weight = GaugeMetricFamily(
+            "kubelvs_real_server_weight", "Weight the RealServer asks for (spec.weight).", labels=real_labels
+        )
+        effective = GaugeMetricFamily(
+            "kubelvs_real_server_effective_weight",
+            "Weight of the destination in the kernel now: 0 while draining or failed (quiesced).",
+            labels=real_labels,
+        )
+        active, inactive, persistent = (
+            GaugeMetricFamily(f"kubelvs_real_server_connections_{state}", doc, labels=real_labels)
+            for state, doc in (
+                ("active", "Connections of the real server now in the kernel's active state (TCP established)."),
+                ("inactive", "Connections of the real server now in any other state (TCP closing, UDP)."),
+                ("persistent", "Persistence templates pointing at the real server now."),
+            )
+        )
+        real = _Families("kubelvs_real_server", real_labels)
+        virtual = _Families("kubelvs_virtual_server", ["virtual_server", *SERVICE_LABELS])
+        own = {key: service_labels(key) for key in services}
         for dest in sorted(stats):
             if dest.service not in services:
                 continue
             counters = stats[dest]
-            real.add(
-                [services[dest.service], dest_names.get(dest, ""), str(dest.service), destination_label(dest)],
-                counters,
-            )
-            sums[dest.service] = add_stats(sums[dest.service], counters)
-        for key in sorted(sums):
-            virtual.add([services[key], str(key)], sums[key])
+            labels = [services[dest.service], dest_names.get(dest, ""), *own[dest.service]]
+            labels += [dest.address, str(dest.port)]
+            real.add(labels, counters)
+            active.add_metric(labels, counters.active_conns)
+            inactive.add_metric(labels, counters.inactive_conns)
+            persistent.add_metric(labels, counters.persistent_conns)
+            if dest in kernel:
+                effective.add_metric(labels, kernel[dest].weight)
+            if dest in configured:
+                weight.add_metric(labels, configured[dest])
+        for key in wanted:
+            if key in totals:  # a service gone since the read of the names has no counters
+                virtual.add([services[key], *own[key]], totals[key])
         yield up
+        yield from (weight, effective, active, inactive, persistent)
         yield from real
         yield from virtual
 
@@ -225,10 +274,11 @@ class AgentMetrics:
         health: HealthStates | None = None,
         leases: LeaseHolders | None = None,
         registry: CollectorRegistry | None = None,
+        weights: ConfiguredWeights | None = None,
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self._servers: list[Any] = []
-        self.registry.register(IpvsCollector(ipvs, services, destinations))
+        self.registry.register(IpvsCollector(ipvs, services, destinations, weights))
         self.registry.register(StateCollector(node, health, leases))
         self.reconcile_seconds = Histogram(
             "kubelvs_agent_reconcile_duration_seconds",

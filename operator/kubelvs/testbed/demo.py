@@ -225,7 +225,7 @@ def show_metrics(stack: st.Stack, active: str) -> None:
         if st.series(text, "kubelvs_ipvs_scrape_success").get("") != 1.0:
             raise DemoFailed(f"{node}'s agent at {address}:{port} could not read IPVS: {text[:500]}")
         held = sum(v for v in st.series(text, "kubelvs_director_group_held").values())
-        scheduled = sum(st.series(text, "kubelvs_virtual_server_connections_scheduled_total").values())
+        scheduled = sum(st.series(text, "kubelvs_virtual_server_connections_total").values())
         role = f"holds {held:.0f} director group(s)" if node in st.DIRECTORS else "a backend"
         say(f"  {node:6} {address}:{port}/metrics: {role}, {scheduled:.0f} connections scheduled by its IPVS")
         if (node == active) != (held > 0):

@@ -9,8 +9,10 @@ network: every address lives in the guest's namespaces.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -19,6 +21,11 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 1800.0
+# what the demo imports beyond kube-lvs's own dependencies (pyproject's demo extra): module -> distribution
+DEMO_PACKAGES = (("virtme_ng", "virtme-ng"), ("kmock", "kmock"))
+# what virtme-ng runs on the host, and the Debian packages that bring them and a kernel with IPVS modules
+HOST_PROGRAMS = ("qemu-system-x86_64", "busybox")
+DEBIAN_PACKAGES = ("qemu-system-x86", "busybox-static", "linux-image-amd64")
 # diagnosis switches of the guest's stack (kubelvs.testbed.stack), handed on when set here
 PASSED_ENV = ("KUBELVS_STACK_DEBUG", "KUBELVS_STACK_EXEC")
 
@@ -36,7 +43,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before the VM is stopped")
 
 
+def missing_tools() -> list[str]:
+    """One line per kind of thing this machine lacks for the demo, saying how to install it (none: ready)."""
+    lines = []
+    packages = [package for module, package in DEMO_PACKAGES if importlib.util.find_spec(module) is None]
+    if packages:
+        lines.append(f"needs {', '.join(packages)} (the demo extra): pip install 'kube-lvs[demo]'")
+    programs = [program for program in HOST_PROGRAMS if shutil.which(program) is None]
+    if programs:
+        lines.append(f"needs {', '.join(programs)}: apt-get install {' '.join(DEBIAN_PACKAGES)}")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
+    missing = missing_tools()
+    for line in missing:
+        print(f"kubelvs demo: {line}", file=sys.stderr)
+    if missing:
+        return 2
     from kubelvs.testbed import vm
 
     examples = (args.examples or repo_root() / "examples").resolve()

@@ -56,6 +56,15 @@ class ClusterOptions:
     settle_heap: bool = False  # the agent owns its process (the command line): tune and freeze the GC heap
 
 
+@dataclass(frozen=True)
+class CleanupOptions:
+    """``kubelvs agent --cleanup``: what the node's record and the flags say kube-lvs owns."""
+
+    vip_pools: tuple[Network, ...]
+    state_file: Path | None
+    sync_daemon: tuple[str, int] | None  # (interface, syncid) whose daemons are the agent's
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Every flag of ``kubelvs agent``."""
     parser.add_argument("--standalone", action="store_true", help="read manifests from files, no API server")
@@ -69,6 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="networks kube-lvs may claim VIPs in; empty allows any address (warned at start)",
     )
     parser.add_argument("--once", action="store_true", help="one pass, then exit (non-zero on any error)")
+    parser.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="remove everything kube-lvs programmed on this node (from --state-file, inside --vip-pools), "
+        "restore the sysctls it changed, and exit (1 if anything could not be removed); needs no API server",
+    )
     parser.add_argument("--state-file", default=str(DEFAULT_PATH), help="record of what the agent programmed")
     parser.add_argument("--resync-period", default="30s", help="full reconcile at least this often")
     parser.add_argument("--drain-timeout", default="5m", help="longest wait for a removed real server to drain")
@@ -144,4 +159,13 @@ def cluster_options(args: argparse.Namespace) -> ClusterOptions:
         metrics_port=args.metrics_port or None,
         metrics_address=listen_address(args.metrics_address),
         settle_heap=True,
+    )
+
+
+def cleanup_options(args: argparse.Namespace) -> CleanupOptions:
+    """Options of ``--cleanup``, either mode; ValueError names a bad value."""
+    return CleanupOptions(
+        vip_pools=parse_pools(args.vip_pools),
+        state_file=Path(args.state_file) if args.state_file else None,
+        sync_daemon=(args.sync_interface, args.sync_id) if args.sync_interface else None,
     )

@@ -4,6 +4,10 @@ The kernel holds other people's rules too (kube-proxy's IPVS services, an admin'
 agent only ever removes what it recorded here, what its desired state names, or (with VIP pools) what
 lies inside its pools. Sysctls keep the value they had before the agent changed them, so giving up a
 role restores the node. The file is written atomically: a crash leaves the old or the new record.
+
+What ``kubelvs agent --cleanup`` needs beyond that (tunl0 brought up, the IPVS timeouts and sync daemons
+before the agent's) are optional keys of the same version: a record written before them reads as "not
+recorded", and cleanup leaves those alone.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ class Record:
     services: set[ServiceKey] = field(default_factory=set)
     addresses: set[AddressKey] = field(default_factory=set)
     sysctls: dict[str, str] = field(default_factory=dict)
+    tunnel: bool | None = None  # True: the agent brought tunl0 up; False: it found it up; None: not recorded
+    timeouts: tuple[int, int, int] | None = None  # IPVS tcp, tcpfin, udp before the agent first set them
+    sync_daemons: dict[str, tuple[str, int]] = field(default_factory=dict)  # state -> (interface, syncid) started
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +47,9 @@ class Record:
             ],
             "addresses": [[k.interface, k.address, k.prefixlen] for k in sorted(self.addresses)],
             "sysctls": dict(sorted(self.sysctls.items())),
+            "tunnel": self.tunnel,
+            "timeouts": list(self.timeouts) if self.timeouts is not None else None,
+            "sync_daemons": {state: list(daemon) for state, daemon in sorted(self.sync_daemons.items())},
         }
 
     @classmethod
@@ -53,7 +63,17 @@ class Record:
             },
             addresses={AddressKey(str(i), str(a), int(n)) for i, a, n in data.get("addresses", [])},
             sysctls={str(k): str(v) for k, v in data.get("sysctls", {}).items()},
+            tunnel=None if data.get("tunnel") is None else bool(data["tunnel"]),
+            timeouts=_timeouts(data.get("timeouts")),
+            sync_daemons={str(s): (str(i), int(n)) for s, (i, n) in (data.get("sync_daemons") or {}).items()},
         )
+
+
+def _timeouts(value: Any) -> tuple[int, int, int] | None:
+    if value is None:
+        return None
+    tcp, tcpfin, udp = (int(v) for v in value)
+    return tcp, tcpfin, udp
 
 
 class Store:

@@ -339,6 +339,8 @@ class Reconciler:
             wanted = tuple(w or c for w, c in zip((tcp, tcpfin, udp), current, strict=True))
             if wanted == current:
                 return False
+            if self.record.timeouts is None:
+                self.record.timeouts = current  # what cleanup sets back (saved by the full pass that follows)
             self.kernel.ipvs.set_timeouts(tcp, tcpfin, udp)
             return True
 
@@ -360,8 +362,11 @@ class Reconciler:
 
     def _tunnel_up(self) -> bool:
         if self.kernel.tunnel.is_up():
+            if self.record.tunnel is None:
+                self.record.tunnel = False  # up before kube-lvs: cleanup leaves it up
             return False
         self.kernel.tunnel.ensure_up()
+        self.record.tunnel = True  # cleanup takes it down again
         return True
 
     # --- IPVS ----------------------------------------------------------------------------------------

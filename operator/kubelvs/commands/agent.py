@@ -13,6 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cleanup:
+        return _cleanup(args)
     if not args.standalone:
         from kubelvs.agent import cluster
 
@@ -35,3 +37,31 @@ def run(args: argparse.Namespace) -> int:
         close = getattr(kernel.ipvs, "close", None)  # the IPVS adapter holds netlink sockets
         if close is not None:
             close()
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    """``--cleanup``: 0 when the node holds nothing of kube-lvs any more, 1 if something could not go."""
+    from kubelvs.agent import cleanup, standalone
+    from kubelvs.agent.ownership import Store
+
+    try:
+        checked = options.cleanup_options(args)
+    except ValueError as error:
+        print(f"kubelvs agent: {error}", file=sys.stderr)
+        return 2
+    try:
+        kernel = standalone.open_kernel()
+        from kubelvs.kernel.tunnel import NetlinkTunnel
+    except ImportError as error:
+        print(f"kubelvs agent: kernel adapters unavailable: {error}", file=sys.stderr)
+        return 2
+    try:
+        outcome = cleanup.clean(
+            kernel, Store(checked.state_file), NetlinkTunnel(), checked.vip_pools, checked.sync_daemon
+        )
+    finally:
+        close = getattr(kernel.ipvs, "close", None)
+        if close is not None:
+            close()
+    print(f"kubelvs agent --cleanup: {outcome}", file=sys.stderr)
+    return 1 if outcome.errors else 0

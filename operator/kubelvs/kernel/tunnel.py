@@ -53,6 +53,18 @@ class NetlinkTunnel:
                 raise TunnelError(errno.ENODEV, f"{TUNNEL} is still missing after creating it")
             ipr.link("set", index=found[0], state="up")
 
+    def set_down(self) -> bool:
+        """tunl0 administratively down (it stays: the ipip module owns it); False if it was missing or down."""
+        with IPRoute() as ipr:
+            found = ipr.link_lookup(ifname=TUNNEL)
+            if not found:
+                return False
+            (link,) = ipr.link("get", index=found[0])
+            if not link["flags"] & IFF_UP:
+                return False
+            ipr.link("set", index=found[0], state="down")
+            return True
+
     def is_up(self) -> bool:
         """tunl0 exists and is administratively up."""
         with IPRoute() as ipr:

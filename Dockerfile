@@ -1,6 +1,7 @@
 # One image for both processes: `kubelvs operator` (Deployment, non-root) and `kubelvs agent` (DaemonSet,
-# root and privileged through the chart's securityContext). Build from the repository root:
-#   docker build -t kubelvs:dev .
+# root and privileged through the chart's securityContext). Build and push from the repository root:
+#   make image push IMAGE=registry.example.com/kubelvs TAG=0.1.0   (docker build -t IMAGE:TAG . && docker push)
+# and install the chart with --set image.repository=IMAGE --set image.tag=TAG (the README's quick start).
 # The base image is pinned by tag and digest, so a rebuild gets the same bytes. The digest is the one a
 # Renovate-maintained public digest list records for this tag. It was not checked against the registry
 # here, because this machine has no registry access. Bump both together:

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -32,6 +33,7 @@ from kubelvs import API_VERSION
 from kubelvs.agent.api_source import ApiSource
 from kubelvs.agent.draining import Drainer
 from kubelvs.agent.health import Checker, CheckSpec, Health, HealthEngine, Transition, default_checkers
+from kubelvs.agent.health_endpoints import Readiness
 from kubelvs.agent.heap import HeapSettler
 from kubelvs.agent.holding import ElectedGroups
 from kubelvs.agent.leases import KubernetesLeases
@@ -74,6 +76,8 @@ class ClusterAgent:
             checkers if checkers is not None else default_checkers(), self._health_changed
         )
         self.source = ApiSource(api, options.node, self._wake_threadsafe)
+        self.readiness = Readiness(self._sources_lag)
+        self.served_port: int | None = None  # where /metrics, /healthz and /readyz answer (0 in options picks one)
         self.pipeline = Pipeline(
             options.node,
             kernel,
@@ -117,8 +121,11 @@ class ClusterAgent:
     async def run(self, stopping: asyncio.Event) -> None:
         """Run until ``stopping`` is set, then hand the Leases over and leave the kernel as it is."""
         warn_without_pools(self.options.vip_pools, logger)
+        self.readiness.watch_loop(asyncio.get_running_loop())
         if self.options.metrics_port is not None:
-            self.metrics.serve(self.options.metrics_port, self.options.metrics_address)
+            self.served_port = self.metrics.serve(
+                self.options.metrics_port, self.options.metrics_address, self.readiness
+            )
         self.source.start()
         while not self.source.synced:
             if stopping.is_set():
@@ -157,6 +164,7 @@ class ClusterAgent:
         health = self.health.states()
         down = [key for key, state in health.items() if not state.serving]
         done = await asyncio.to_thread(self.pipeline.run, full, down)
+        self.readiness.first_pass_done()  # the kernel's state is adopted, from sources that had listed
         if done.outcome.draining:
             self.runner.wake_later(DRAIN_RECHECK)
         planner = self.pipeline.planner
@@ -171,6 +179,17 @@ class ClusterAgent:
         if self.heap is not None:
             self.heap.after_pass()
         return done.outcome
+
+    def _sources_lag(self) -> str | None:
+        """/readyz: every watch has listed, and none has failed for longer than the resync period."""
+        now = time.monotonic()
+        for mirror in self.source.all_mirrors:
+            if not mirror.synced.is_set():
+                return f"the {mirror.what} have not been listed yet"
+            since = mirror.failing_since
+            if since is not None and now - since > self.options.resync_period:
+                return f"the watch of {mirror.what} has been failing for {now - since:.0f} s"
+        return None
 
     def _timed(self, reconcile: Any) -> Outcome:
         outcome: Outcome = self.metrics.timed(reconcile)
@@ -188,6 +207,8 @@ class ClusterAgent:
         assert self.options.sync_daemon is not None
         interface, syncid = self.options.sync_daemon
         ipvs = self.kernel.ipvs
+        record, store = self.reconciler.record, self.reconciler.store
+        started = dict(record.sync_daemons)
         try:
             running = ipvs.sync_daemons()
             for state, wanted in (("backup", True), ("master", leading)):
@@ -195,10 +216,14 @@ class ClusterAgent:
                     if state in running:
                         ipvs.stop_sync_daemon(state)
                     ipvs.start_sync_daemon(state, interface, syncid)
+                    record.sync_daemons[state] = (interface, syncid)  # for --cleanup to stop
                     outcome.writes[f"ipvs.sync_{state}"] += 1
                 elif not wanted and state in running:
                     ipvs.stop_sync_daemon(state)
+                    record.sync_daemons.pop(state, None)
                     outcome.writes[f"ipvs.sync_{state}"] += 1
+            if record.sync_daemons != started:
+                store.save(record)
         except Exception as error:
             outcome.errors.append(("ipvs sync daemon", str(error)))
             logger.error("ipvs sync daemon: %s", error)

@@ -30,7 +30,9 @@ from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from kubelvs.agent import health_endpoints
 from kubelvs.agent.health.engine import Health
+from kubelvs.agent.health_endpoints import Readiness
 from kubelvs.agent.reconciler import Outcome
 from kubelvs.kernel.interfaces import IpvsTable
 from kubelvs.netstate import DestKey, DestStats, ServiceKey, ServiceStats
@@ -310,10 +312,16 @@ class AgentMetrics:
         self.observe(time.monotonic() - start, outcome)
         return outcome
 
-    def serve(self, port: int = DEFAULT_PORT, address: str = "127.0.0.1") -> int:
-        """Serve /metrics on ``address:port`` in a daemon thread; return the bound port (0 picks one)."""
+    def serve(
+        self, port: int = DEFAULT_PORT, address: str = "127.0.0.1", readiness: Readiness | None = None
+    ) -> int:
+        """Serve /metrics (and with ``readiness`` /healthz and /readyz) on ``address:port`` in a daemon thread;
+        return the bound port (0 picks one)."""
         server_class = _Ipv6Server if ":" in address else _Ipv4Server
-        server = make_server(address, port, make_wsgi_app(self.registry), server_class, _QuietHandler)
+        app = make_wsgi_app(self.registry)
+        if readiness is not None:
+            app = health_endpoints.routed(app, readiness)
+        server = make_server(address, port, app, server_class, _QuietHandler)
         threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
         self._servers.append(server)
         bound: int = server.server_port

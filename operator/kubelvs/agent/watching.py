@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -71,6 +72,7 @@ class Mirror:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.synced = threading.Event()
+        self.failing_since: float | None = None  # monotonic time of the first failure since the last list
         self._stream: Any = None
         self._thread = threading.Thread(target=self._run, name=f"watch {what}", daemon=True)
 
@@ -111,6 +113,7 @@ class Mirror:
         while not self._stopping.is_set():
             try:
                 version = self._relist()
+                self.failing_since = None
                 backoff = 0.5
                 self._watch(version)
             except Exception as error:
@@ -118,6 +121,7 @@ class Mirror:
                     return
                 gone = isinstance(error, ApiException) and error.status == 410
                 if not gone:
+                    self.failing_since = self.failing_since or time.monotonic()
                     logger.warning("%s: %s; keeping the last %d objects", self.what, error, len(self._objects))
                     self._stopping.wait(backoff)
                     backoff = min(MAX_BACKOFF, backoff * 2)

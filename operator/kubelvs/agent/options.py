@@ -35,6 +35,8 @@ class StandaloneOptions:
     timeouts: tuple[int, int, int]  # tcp, tcpfin, udp; 0 leaves one unchanged
     min_pass_interval: float = 0.0  # a file edit is one event: nothing to gather
     settle_heap: bool = False  # the agent owns its process (the command line): tune and freeze the GC heap
+    metrics_port: int | None = None  # /metrics, /healthz, /readyz only when --metrics-port is given
+    metrics_address: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--sync-interface", default="", help="IPVS connection sync daemon interface")
     add("--sync-id", type=int, default=0, help="IPVS connection sync daemon syncid")
     add("--no-sync-daemon", action="store_true", help="do not run the IPVS connection sync daemon")
-    add("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="Prometheus /metrics; 0: off")
+    add(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help=f"Prometheus /metrics, /healthz and /readyz; 0: off (in-cluster {DEFAULT_METRICS_PORT} unless given; "
+        "--standalone serves them only when given)",
+    )
     add(
         "--metrics-address",
         default="127.0.0.1",
@@ -127,7 +135,17 @@ def standalone_options(args: argparse.Namespace) -> StandaloneOptions:
         drain_timeout=_drain_timeout(args.drain_timeout),
         timeouts=(args.tcp_timeout, args.tcpfin_timeout, args.udp_timeout),
         settle_heap=True,
+        metrics_port=_metrics_port(args.metrics_port, None),
+        metrics_address=listen_address(args.metrics_address),
     )
+
+
+def _metrics_port(given: int | None, otherwise: int | None) -> int | None:
+    if given is None:
+        return otherwise
+    if not 0 <= given <= 65535:
+        raise ValueError(f"--metrics-port {given} is not a port (0..65535)")
+    return given or None
 
 
 def cluster_options(args: argparse.Namespace) -> ClusterOptions:
@@ -144,8 +162,6 @@ def cluster_options(args: argparse.Namespace) -> ClusterOptions:
         if not args.sync_interface:
             raise ValueError("--sync-interface is required for the IPVS sync daemon (or pass --no-sync-daemon)")
         sync = (args.sync_interface, args.sync_id)
-    if not 0 <= args.metrics_port <= 65535:
-        raise ValueError(f"--metrics-port {args.metrics_port} is not a port (0..65535)")
     return ClusterOptions(
         node=args.node,
         lease_namespace=args.namespace,
@@ -156,7 +172,7 @@ def cluster_options(args: argparse.Namespace) -> ClusterOptions:
         timeouts=(args.tcp_timeout, args.tcpfin_timeout, args.udp_timeout),
         election=settings,
         sync_daemon=sync,
-        metrics_port=args.metrics_port or None,
+        metrics_port=_metrics_port(args.metrics_port, DEFAULT_METRICS_PORT),
         metrics_address=listen_address(args.metrics_address),
         settle_heap=True,
     )

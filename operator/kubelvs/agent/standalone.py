@@ -23,8 +23,10 @@ import sys
 import threading
 from collections.abc import Mapping
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from kubelvs.agent.draining import Drainer
+from kubelvs.agent.health_endpoints import Readiness
 from kubelvs.agent.heap import HeapSettler
 from kubelvs.agent.holding import HoldEverything
 from kubelvs.agent.manifest_files import ManifestFiles, Stamps
@@ -36,7 +38,11 @@ from kubelvs.agent.reconciler import Kernel, Outcome, Reconciler
 from kubelvs.agent.runner import DRAIN_RECHECK, Runner
 from kubelvs.api.judgement import warn_without_pools
 from kubelvs.api.manifests import Finding
+from kubelvs.netstate import DestKey, ServiceKey
 from kubelvs.planner import Planner
+
+if TYPE_CHECKING:
+    from kubelvs.agent.metrics import AgentMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +128,8 @@ class StandaloneAgent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self.heap = HeapSettler() if options.settle_heap else None
+        self.readiness = Readiness()  # the manifests are read by the first pass: no other source to lag
+        self.served_port: int | None = None
 
     @property
     def planner(self) -> Planner:
@@ -148,6 +156,7 @@ class StandaloneAgent:
 
     async def _run_pass(self, full: bool) -> None:
         _, outcome = await asyncio.to_thread(self.run_pass, full)
+        self.readiness.first_pass_done()
         if outcome.draining:
             self.runner.wake_later(DRAIN_RECHECK)
         if self.heap is not None:  # the loaded manifests are long-lived and many: out of the collector's walk
@@ -184,6 +193,8 @@ class StandaloneAgent:
         self._loop, self._stop_event = asyncio.get_running_loop(), asyncio.Event()
         if self.stopping.is_set():
             return
+        self.readiness.watch_loop(self._loop)
+        metrics = self._serve_metrics()
         passes = asyncio.create_task(self.runner.run(), name="passes")
         watching = threading.Thread(target=self._watch_files, name="manifest changes", daemon=True)
         watching.start()
@@ -194,6 +205,25 @@ class StandaloneAgent:
             passes.cancel()
             await asyncio.gather(passes, return_exceptions=True)
             await asyncio.to_thread(watching.join)
+            if metrics is not None:
+                metrics.close()
+
+    def _serve_metrics(self) -> AgentMetrics | None:
+        """/metrics, /healthz and /readyz when --metrics-port is given (prometheus-client imported only then)."""
+        if self.options.metrics_port is None:
+            return None
+        from kubelvs.agent.metrics import AgentMetrics
+
+        owners = self._owners
+        metrics = AgentMetrics(
+            self.options.node, self.kernel.ipvs, services=lambda: owners()[0], destinations=lambda: owners()[1]
+        )
+        self.served_port = metrics.serve(self.options.metrics_port, self.options.metrics_address, self.readiness)
+        return metrics
+
+    def _owners(self) -> tuple[dict[ServiceKey, str], dict[DestKey, str]]:
+        last = self.pipeline.last
+        return last.plan.owners() if last is not None else ({}, {})
 
     def stop(self) -> None:
         """End :meth:`serve` (from any thread or a signal handler); the kernel keeps its state."""

@@ -4,6 +4,12 @@ A duration is a string, as the CRD's ``type: string`` has it: a bare ``6`` is re
 nanoseconds? Go's ``time.ParseDuration`` refuses it too), and so is ``true``. Every duration is finite and
 at most what Go's ``time.Duration`` holds; a field of the API is also at most :data:`MAX_SECONDS` and at
 least its own minimum (below), which the CRD's CEL rules state with CEL's ``duration()``.
+
+Parsed here, not by durationpy (the kubernetes client's dependency): on the spellings the API accepts both give
+the same seconds, but durationpy keeps only microseconds (``9.9999999ms`` is 10ms to it, so it passes a 10ms
+minimum that Go, and so the API server's CEL, refuses), accepts ``d`` (Go does not) and durations past Go's
+int64 nanoseconds (``2562048h``). The operator and the API server must judge a duration alike, so the hand
+parser stays; tests/unit/api/test_durations_parse_as_go_does_where_durationpy_differs.py pins each difference.
 """
 
 from __future__ import annotations

@@ -99,3 +99,10 @@ def _complete(line: str, tmp_path: Path) -> list[str]:
 )
 def test_completion_lists_commands_and_their_flags(line: str, expected: list[str], tmp_path: Path) -> None:
     assert _complete(line, tmp_path) == expected
+
+
+def test_the_installed_script_is_marked_for_bash_completion() -> None:
+    """What ``register-python-argcomplete kubelvs``'s hook runs before it asks the script to complete."""
+    script = Path(sys.executable).parent / "kubelvs"
+    command = [sys.executable, "-W", "ignore", "-m", "argcomplete._check_console_script", str(script)]
+    assert subprocess.run(command, capture_output=True, timeout=120, check=False).returncode == 0

@@ -85,3 +85,12 @@ def test_generated_crd_files_are_single_yaml_documents(chart_dir) -> None:
     for path in sorted((chart_dir / "files" / "crds").glob("*.yaml")):
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
         assert [d["kind"] for d in docs] == ["CustomResourceDefinition"], path.name
+
+
+def test_crds_are_templates_so_upgrade_renders_them(helm_run, chart_dir) -> None:
+    # without --include-crds: what `helm upgrade` applies; crds/ would be missing from it
+    out = helm_run("template", "lvs", str(chart_dir), "--namespace", "kube-lvs")
+    names = {
+        d["metadata"]["name"] for d in yaml.safe_load_all(out) if d and d["kind"] == "CustomResourceDefinition"
+    }
+    assert {"virtualservers.lvs.kubelvs.io", "realservers.lvs.kubelvs.io", "vippools.lvs.kubelvs.io"} <= names

@@ -155,3 +155,15 @@ def test_every_object_of_the_example_is_accepted(
         condition = accepted(cluster, obj)
         assert condition is not None and condition["status"] == "True", f"{name}: {condition}"
     assert operator.poll() is None, "the operator exited"
+
+
+def test_kubectl_get_lvs_lists_every_kind_of_the_example(guide: quick_start.QuickStart, rendering) -> None:
+    # `kubectl get lvs` expands the category to every resource whose CRD lists it
+    in_category = {
+        crd["spec"]["names"]["kind"]
+        for crd in rendering.of_kind("CustomResourceDefinition")
+        if "lvs" in crd["spec"]["names"].get("categories", [])
+    }
+    kinds = {d["kind"] for d in yaml.safe_load_all(guide.applied.read_text()) if d}
+    assert "kubectl get lvs" in quick_start.section(quick_start.README.read_text())
+    assert kinds <= in_category, f"kubectl get lvs would not list {sorted(kinds - in_category)}"

@@ -16,6 +16,7 @@ import pytest
 from election_helpers import wait_for
 from kubernetes import client as k8s
 from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from kubelvs.agent.cluster import ClusterAgent
 from kubelvs.agent.health import CheckSpec, TcpChecker
@@ -31,6 +32,17 @@ VIP = "192.0.2.100"
 REAL_SERVER = "192.0.2.43"  # what the RealServer says; a loopback real server is refused (api/address_classes.py)
 LISTENER = "127.0.0.2"  # where the test's backend listens: loopback, and not an address of the fake nodes
 LABELS = {"kubelvs.io/director": "true"}
+
+
+def weight_series(page: str) -> dict[str, float]:
+    """The configured and the kernel's weight of web-1 on a scraped page."""
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+        if sample.name in ("kubelvs_real_server_weight", "kubelvs_real_server_effective_weight")
+        and sample.labels["real_server"] == "default/web-1"
+    }
 
 
 @pytest.fixture()
@@ -171,12 +183,22 @@ async def test_two_agents_share_one_vip_and_hand_it_over(emulator, backend):
         assert 'kubelvs_director_group_held{group="kubelvs-directors-' in scraped
         assert 'node="node-a"} 1.0' in scraped
         assert 'real_server="default/web-1",state="Healthy",virtual_server="default/web"} 1.0' in scraped
+        assert weight_series(scraped) == {
+            "kubelvs_real_server_weight": 1.0,
+            "kubelvs_real_server_effective_weight": 1.0,
+        }
 
         backend.close()  # the real server dies: quiesced on both directors, reported by the holder
         await backend.wait_closed()
         await wait_for(lambda: weights("node-a") == [0] and weights("node-b") == [0], timeout=5)
         await wait_for(lambda: status(emulator, "realservers", "web-1").get("health") == "Unhealthy", timeout=5)
         assert status(emulator, "realservers", "web-1")["effectiveWeight"] == 0
+        # the metrics tell the RealServer's weight from the kernel's: configured 1, quiesced to 0
+        scraped = generate_latest(agents["node-a"].metrics.registry).decode()
+        assert weight_series(scraped) == {
+            "kubelvs_real_server_weight": 1.0,
+            "kubelvs_real_server_effective_weight": 0.0,
+        }
         await wait_for(lambda: ("node-a", "RealServerDown") in events(emulator), timeout=3)
         assert events(emulator)[0] == ("node-a", "DirectorActive"), events(emulator)
 

@@ -9,7 +9,7 @@ TAG ?= $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/kubelvs/Chart.yaml)
 DOCKER ?= docker
 PYTHON ?= .venv/bin/python
 
-.PHONY: image push chart-readme
+.PHONY: image push chart-readme crds
 
 image:
 	$(DOCKER) build -t $(IMAGE):$(TAG) .
@@ -21,3 +21,8 @@ push:
 # The values table of charts/kubelvs/README.md, from values.yaml's `# --` comments (tests/chart checks it is fresh).
 chart-readme:
 	$(PYTHON) tests/chart/values_table.py --write
+
+# The CRDs from the models, into the repository's crds/ and the chart's copy (tests compare all three).
+crds:
+	.venv/bin/kubelvs crds --write crds
+	cp crds/*.yaml charts/kubelvs/files/crds/

@@ -17,9 +17,9 @@ def test_chart_crd_files_are_identical_to_the_repositorys(chart_dir, repo_dir) -
     generated = {p.name: p.read_bytes() for p in (repo_dir / "crds").glob("*.yaml")}
     shipped = {p.name: p.read_bytes() for p in (chart_dir / "files" / "crds").glob("*.yaml")}
     assert generated, "crds/ is empty: run `kubelvs crds --write crds`"
-    assert sorted(shipped) == sorted(generated), "cp crds/*.yaml charts/kubelvs/files/crds/"
+    assert sorted(shipped) == sorted(generated), "charts/kubelvs/files/crds/ lacks or has extra files: make crds"
     stale = [name for name in generated if shipped[name] != generated[name]]
-    assert not stale, f"charts/kubelvs/files/crds/ is stale ({stale}): cp crds/*.yaml charts/kubelvs/files/crds/"
+    assert not stale, f"charts/kubelvs/files/crds/ is stale ({stale}): make crds"
 
 
 def test_chart_crd_files_are_what_kubelvs_crds_generates(chart_dir, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,7 @@ from netns import Namespace
 
 from kubelvs.agent.draining import Drainer
 from kubelvs.agent.ownership import Store
-from kubelvs.agent.reconciler import Reconciler
+from kubelvs.agent.reconciler import Outcome, Reconciler
 from kubelvs.api.models import RealServer, VirtualServer
 from kubelvs.api.objects import parse_object
 from kubelvs.netstate import Family, IpvsOp, Proto, ServiceKey
@@ -89,17 +89,22 @@ def test_one_weight_edit_is_one_netlink_op_and_drift_takes_the_full_pass(ipvs_ns
         kernel.ipvs = table
         reconciler = Reconciler(kernel, Store(None), Drainer(0.0))
         planner = Planner()
+
+        def step() -> Outcome:  # as the agent's pipeline does: the plan says how its tables changed
+            plan = planner.plan(FACTS, set())
+            return reconciler.update(plan.state, plan.changes)
+
         planner.replace_all(
             [virtual_server(i) for i in range(SERVICES)],
             [real_server(i, d, d + 1) for i in range(SERVICES) for d in range(DESTS)],
         )
-        first = reconciler.update(planner.plan(FACTS, set()).state)  # nothing applied yet: the full pass
+        first = step()  # nothing applied yet: the full pass
         assert not first.errors and len(table.ops) == SERVICES * (DESTS + 1)
         assert len(rules(ipvs_ns)) == SERVICES * (DESTS + 1)
 
         table.ops.clear()
         planner.put(real_server(7, 3, 42))
-        edit = reconciler.update(planner.plan(FACTS, set()).state)
+        edit = step()
         assert not edit.errors and edit.total_writes == 1
         assert [type(op).__name__ for op in table.ops] == ["EditDestination"]
         assert table.read == [ServiceKey(Family.INET, Proto.TCP, "192.0.2.8", 80)]
@@ -107,16 +112,16 @@ def test_one_weight_edit_is_one_netlink_op_and_drift_takes_the_full_pass(ipvs_ns
 
         table.ops.clear()
         table.read.clear()
-        again = reconciler.update(planner.plan(FACTS, set()).state)
+        again = step()
         assert (again.total_writes, table.ops, table.read) == (0, [], [])
 
         ipvs_ns.exec("ipvsadm", "-D", *service_name(ServiceKey(Family.INET, Proto.TCP, "192.0.2.3", 80)))
         planner.put(real_server(2, 0, 9))
-        repaired = reconciler.update(planner.plan(FACTS, set()).state)
+        repaired = step()
         # the read or the write into the missing service failed, so the full pass ran and put the service back
         assert repaired.writes["ipvs.add_service"] == 1
         assert len(rules(ipvs_ns)) == SERVICES * (DESTS + 1)  # the full pass that followed put it back
         assert weight_in_ipvsadm(ipvs_ns, 2, 0) == "9"
-        assert reconciler.update(planner.plan(FACTS, set()).state).total_writes == 0
+        assert step().total_writes == 0
         kernel.ipvs = table.real
         table.real.close()

@@ -6,6 +6,7 @@ on its path: the demo's packages are simply not there."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,29 @@ def test_the_extra_lists_what_the_check_looks_for() -> None:
 
 def test_this_test_bed_has_everything_the_demo_needs() -> None:
     assert demo.missing_tools() == []
+
+
+def test_installed_from_a_wheel_it_says_to_run_from_a_checkout(tmp_path: Path) -> None:
+    wheels, site, source = tmp_path / "wheels", tmp_path / "site", tmp_path / "source"
+    source.mkdir()
+    for part in ("pyproject.toml", "README.md"):  # a copy: a build writes into its source tree
+        shutil.copy(OPERATOR.parent / part, source / part)
+    shutil.copytree(OPERATOR, source / "operator", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)]
+    subprocess.run(build, check=True, timeout=600, capture_output=True)  # setuptools from the package index
+    [wheel] = wheels.glob("kube_lvs-*.whl")
+    install = [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)]
+    subprocess.run(install, check=True, timeout=300, capture_output=True)
+    # the installed package, with this venv's libraries (the extra's included) behind it
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    done = subprocess.run(
+        [sys.executable, "-m", "kubelvs.cli", "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [f"kubelvs demo: runs from a source checkout (it starts what the Helm "
+                                        f"chart renders): {demo.CHECKOUT_STEPS}"]  # fmt: skip

@@ -26,6 +26,11 @@ DEMO_PACKAGES = (("virtme_ng", "virtme-ng"), ("kmock", "kmock"))
 # what virtme-ng runs on the host, and the Debian packages that bring them and a kernel with IPVS modules
 HOST_PROGRAMS = ("qemu-system-x86_64", "busybox")
 DEBIAN_PACKAGES = ("qemu-system-x86", "busybox-static", "linux-image-amd64")
+# a checkout has the chart (the demo runs the processes with the arguments it renders) and the examples
+CHART_FILE = Path("charts") / "kubelvs" / "Chart.yaml"
+CHECKOUT_STEPS = (
+    "git clone https://github.com/kubelvs/kube-lvs && cd kube-lvs && bash .ci/setup && .venv/bin/kubelvs demo"
+)
 # diagnosis switches of the guest's stack (kubelvs.testbed.stack), handed on when set here
 PASSED_ENV = ("KUBELVS_STACK_DEBUG", "KUBELVS_STACK_EXEC")
 
@@ -46,12 +51,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def missing_tools() -> list[str]:
     """One line per kind of thing this machine lacks for the demo, saying how to install it (none: ready)."""
     lines = []
+    if not (repo_root() / CHART_FILE).is_file():  # installed from a wheel: the chart renders the demo's flags
+        lines.append(f"runs from a source checkout (it starts what the Helm chart renders): {CHECKOUT_STEPS}")
+        return lines  # what a checkout's setup installs is beside the point until there is one
     packages = [package for module, package in DEMO_PACKAGES if importlib.util.find_spec(module) is None]
     if packages:
         lines.append(f"needs {', '.join(packages)} (the demo extra): pip install 'kube-lvs[demo]'")
     programs = [program for program in HOST_PROGRAMS if shutil.which(program) is None]
     if programs:
         lines.append(f"needs {', '.join(programs)}: apt-get install {' '.join(DEBIAN_PACKAGES)}")
+    if not packages:  # the test bed's modules import only once its packages are there
+        from kubelvs.testbed.chart import HelmMissing, find_helm
+
+        try:
+            find_helm()
+        except HelmMissing as error:
+            lines.append(str(error))
     return lines
 
 

@@ -6,7 +6,8 @@ vetoes), the runner (:mod:`kubelvs.agent.runner`: passes at a bounded rate, resy
 moved at once) and the reports (:mod:`kubelvs.agent.reporting`: status and Events as holder). This module
 only wires them and adds what is the cluster's own: health checks on every director (so a standby has
 current health when it takes over; the results are a planner input), the IPVS sync daemon (master on a
-holder, backup everywhere) and metrics.
+holder, backup everywhere) and metrics, with /healthz and /readyz on the metrics port
+(:mod:`kubelvs.agent.health_endpoints`: ready once the first pass ran on listed watches).
 
 One asyncio loop drives everything; blocking work (the client's watches, netlink, the planner) runs in
 threads so that Lease renewals are never late. Fail-static: if the API server is gone the mirrors keep their

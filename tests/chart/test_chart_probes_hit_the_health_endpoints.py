@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
+from kubelvs.agent import health_endpoints
+
 AGENT_PROBES = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
 TIMINGS = ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold")
 
@@ -46,6 +48,13 @@ def test_agent_probe_timings_follow_the_values(render) -> None:
 def test_agent_startup_allows_a_slow_first_pass(rendered) -> None:
     startup = rendered.container("DaemonSet", "-agent")["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 120, "a big node's first pass takes a minute"
+
+
+def test_agent_healthz_probes_wait_longer_than_the_agent_waits_for_its_loop(rendered) -> None:
+    # the agent answers 503 itself once its loop misses LOOP_ANSWER_TIMEOUT; a shorter probe would cut it off
+    agent = rendered.container("DaemonSet", "-agent")
+    for kind in ("startupProbe", "livenessProbe"):
+        assert agent[kind]["timeoutSeconds"] > health_endpoints.LOOP_ANSWER_TIMEOUT, kind
 
 
 def test_agent_rolling_update_waits_for_each_node(render) -> None:

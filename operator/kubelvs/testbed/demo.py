@@ -1,16 +1,16 @@
 """The in-guest half of ``kubelvs demo``: the whole system on a real IPVS kernel, the examples applied, traffic.
 
-Runs inside the VM (``python -m kubelvs.testbed.demo EXAMPLES_DIR``): starts the :mod:`stack` (API server
-emulator, operator, directors dir-a and dir-b, backends rs1 and rs2), applies ``examples/0*.yaml`` rewritten to
-the stack's addresses (VIPs 192.168.13.X -> 192.0.2.X, the real servers of each service -> rs1 and rs2, the NAT
-gateway -> 10.9.0.100 on the directors' real-server side ``eth1``, every service directed by the two director
-nodes as one director group: the same node selector and the same ``preferred`` order, dir-a first, so one Lease
-decides every VIP), shows the active director's ``ipvsadm -Ln``, sends requests to every service and counts the
-answers per real server, scrapes every agent's metrics on its node address and the operator's on its pod
+Runs inside the VM (``python -m kubelvs.testbed.demo EXAMPLES_DIR``): starts the :mod:`stack` (API server emulator,
+operator, directors dir-a and dir-b, backends rs1 and rs2), applies ``examples/0*.yaml`` rewritten to the stack's
+addresses (VIPs onto the stack's front network, the last octet kept, the real servers of each service -> rs1 and
+rs2, the NAT gateway -> 10.9.0.100 on the directors' real-server side ``eth1``, every service directed by the two
+director nodes as one director group: the same node selector and the same ``preferred`` order, dir-a first, so one
+Lease decides every VIP), shows the active director's ``ipvsadm -Ln``, sends requests to every service and counts
+the answers per real server, scrapes every agent's metrics on its node address and the operator's on its pod
 address, crashes the holding director (agent SIGKILLed, links down) while clients keep asking, and prints the
 measured gap per service and a summary; then a LoadBalancer Service whose pods roll over under a client
-(:mod:`demo_load_balancer`). The processes run the Helm chart's command lines (:mod:`stack`). Exit
-status 0 only if every step worked.
+(:mod:`demo_load_balancer`). The processes run the Helm chart's command lines (:mod:`stack`). Exit status 0 only if
+every step worked.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class Service:
 
 
 def rewrite(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The examples' 192.168.13.x objects moved onto the stack's addresses and director nodes."""
+    """The examples' objects moved onto the stack's addresses and director nodes."""
     out, seen = [], Counter[str]()
     for original in documents:
         obj = copy.deepcopy(original)

@@ -5,9 +5,9 @@ requests and answers sent (their payloads plus 40 to 120 bytes of IP and TCP hea
 found by node_exporter's labels; the kernel's weight is ipvsadm's, 0 once quiesced; and a destination deleted
 by hand takes its series along while the virtual server's counters, the kernel's per service, keep its share.
 
-The standalone agent serves no metrics (the in-cluster one does, on ``--metrics-port``), so the test serves
-:class:`kubelvs.agent.metrics.AgentMetrics` over the real ``KernelIpvsTable`` of the director's namespace,
-as the in-cluster agent builds it.
+The test serves :class:`kubelvs.agent.metrics.AgentMetrics` over the real ``KernelIpvsTable`` of the
+director's namespace, as the in-cluster agent builds it (the standalone agent serves the same with
+``--metrics-port``; the full-stack test scrapes the in-cluster agents themselves).
 """
 
 from __future__ import annotations

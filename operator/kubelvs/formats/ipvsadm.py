@@ -566,7 +566,7 @@ def _destination_command(
     if "r" not in given:
         raise LineError(_spelled(command), "needs -r real-server")
     if service not in table.services:
-        raise LineError("-r", f"service {service} does not exist (add it with -A first)")
+        raise LineError("-r", f"service {service} does not exist ({_how_to_name(service, table)})")
     address, port = _host_port(given["r"] or "", service.protocol, "-r")
     fwds = [_FWD[name] for name in _FWD if name in given]
     if len(fwds) > 1:
@@ -603,6 +603,20 @@ def _destination_command(
     weight = _number(given, "w", 0, 65535, 1)
     family = _family(address) if _family(address) != service.family else None
     table.put(Destination(key, forwarding, weight, upper, lower, family), line)
+
+
+def _how_to_name(service: ServiceKey, table: Table) -> str:
+    """What to write instead: a fwmark names its family on every line (``-f 8 -6``), as ipvsadm -S prints it."""
+    if service.fwmark:
+        other = Family.INET if service.family == Family.INET6 else Family.INET6
+        if ServiceKey(other, Proto.NONE, "", 0, service.fwmark) in table.services:
+            mark = service.fwmark
+            return (
+                f"FWM {mark} IPv6 does: write -f {mark} -6"
+                if other == Family.INET6
+                else f"FWM {mark} does: drop -6"
+            )
+    return "add it with -A first"
 
 
 def _tunnel_options(given: dict[str, str | None], forwarding: Fwd, line: int, table: Table) -> None:

@@ -192,6 +192,7 @@ class NodeState:
     addresses: dict[AddressKey, Address] = field(default_factory=dict)
     sysctls: dict[str, Sysctl] = field(default_factory=dict)
     tunnel: bool = False  # tunl0 up, for TUN backends
+    tunnel6: bool = False  # ip6tnl0 up, for TUN backends of IPv6 VIPs
     policy_routes: dict[tuple[Family, str, Proto, int], PolicyRoute] = field(default_factory=dict)
     fwmark_rules: dict[int, FwmarkRule] = field(default_factory=dict)
     snat_rules: dict[SnatRule, SnatRule] = field(default_factory=dict)

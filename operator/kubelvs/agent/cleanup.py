@@ -4,9 +4,9 @@ What to undo comes from the node's ownership record (:mod:`kubelvs.agent.ownersh
 from an API server: the reconciler brings the kernel to an empty desired state, which removes exactly what it
 would remove as leftovers (its IPVS services, recorded or inside the pools, never kube-proxy's; its VIPs; its
 nftables table; its policy rules and tables) and sets every recorded sysctl back to the value it found. Then
-what only the record knows: tunl0 down if the agent brought it up, the IPVS timeouts it changed, the sync
-daemons it started. A record written before those were recorded says nothing of them: they are left alone,
-with a log line. Every failure is one ERROR line; the record is removed only when everything went.
+what only the record knows: tunl0 (and ip6tnl0) down if the agent brought it up, the IPVS timeouts it
+changed, the sync daemons it started. A record written before those were recorded says nothing of them: they
+are left alone, with a log line. Every failure is one ERROR line; the record is removed only when everything went.
 """
 
 from __future__ import annotations
@@ -38,9 +38,11 @@ def clean(
     tunnel: TunnelSwitch,
     vip_pools: tuple[Network, ...] = (),
     sync_daemon: tuple[str, int] | None = None,
+    tunnel6: TunnelSwitch | None = None,
 ) -> Outcome:
     """Remove what kube-lvs programmed in this namespace; ``sync_daemon``: the agent's --sync-interface and
-    --sync-id, whose daemons are stopped even when the record does not name them. Errors in the outcome."""
+    --sync-id, whose daemons are stopped even when the record does not name them; ``tunnel6``: ip6tnl0's switch
+    (None: left as it is). Errors in the outcome."""
     reconciler = Reconciler(kernel, store, Drainer(0.0), vip_pools)
     record = reconciler.record
     try:
@@ -48,6 +50,8 @@ def clean(
     finally:
         reconciler.announcer.close()
     _attempt(outcome, "tunnel tunl0", "tunnel.down", lambda: _tunnel_down(record, tunnel))
+    if tunnel6 is not None:
+        _attempt(outcome, "tunnel ip6tnl0", "tunnel.down", lambda: _tunnel6_down(record, tunnel6))
     _attempt(outcome, "ipvs timeouts", "ipvs.set_timeouts", lambda: _timeouts_back(record, kernel))
     _attempt(
         outcome, "ipvs sync daemons", "ipvs.stop_sync", lambda: _stop_sync_daemons(record, kernel, sync_daemon)
@@ -87,6 +91,18 @@ def _tunnel_down(record: Record, tunnel: TunnelSwitch) -> int:
         return 0  # it was up before kube-lvs
     wrote = tunnel.set_down()
     record.tunnel = None
+    return int(wrote)
+
+
+def _tunnel6_down(record: Record, tunnel: TunnelSwitch) -> int:
+    if record.tunnel6 is None:
+        if tunnel.is_up():
+            logger.info("tunnel ip6tnl0: left up, the record does not say whether kube-lvs brought it up")
+        return 0
+    if not record.tunnel6:
+        return 0  # it was up before kube-lvs
+    wrote = tunnel.set_down()
+    record.tunnel6 = None
     return int(wrote)
 
 

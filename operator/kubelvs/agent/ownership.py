@@ -5,7 +5,7 @@ agent only ever removes what it recorded here, what its desired state names, or 
 lies inside its pools. Sysctls keep the value they had before the agent changed them, so giving up a
 role restores the node. The file is written atomically: a crash leaves the old or the new record.
 
-What ``kubelvs agent --cleanup`` needs beyond that (tunl0 brought up, the IPVS timeouts and sync daemons
+What ``kubelvs agent --cleanup`` needs beyond that (tunl0 or ip6tnl0 brought up, the IPVS timeouts and sync daemons
 before the agent's) are optional keys of the same version: a record written before them reads as "not
 recorded", and cleanup leaves those alone.
 """
@@ -36,6 +36,7 @@ class Record:
     addresses: set[AddressKey] = field(default_factory=set)
     sysctls: dict[str, str] = field(default_factory=dict)
     tunnel: bool | None = None  # True: the agent brought tunl0 up; False: it found it up; None: not recorded
+    tunnel6: bool | None = None  # the same for ip6tnl0
     timeouts: tuple[int, int, int] | None = None  # IPVS tcp, tcpfin, udp before the agent first set them
     sync_daemons: dict[str, tuple[str, int]] = field(default_factory=dict)  # state -> (interface, syncid) started
 
@@ -48,6 +49,7 @@ class Record:
             "addresses": [[k.interface, k.address, k.prefixlen] for k in sorted(self.addresses)],
             "sysctls": dict(sorted(self.sysctls.items())),
             "tunnel": self.tunnel,
+            "tunnel6": self.tunnel6,
             "timeouts": list(self.timeouts) if self.timeouts is not None else None,
             "sync_daemons": {state: list(daemon) for state, daemon in sorted(self.sync_daemons.items())},
         }
@@ -64,6 +66,7 @@ class Record:
             addresses={AddressKey(str(i), str(a), int(n)) for i, a, n in data.get("addresses", [])},
             sysctls={str(k): str(v) for k, v in data.get("sysctls", {}).items()},
             tunnel=None if data.get("tunnel") is None else bool(data["tunnel"]),
+            tunnel6=None if data.get("tunnel6") is None else bool(data["tunnel6"]),
             timeouts=_timeouts(data.get("timeouts")),
             sync_daemons={str(s): (str(i), int(n)) for s, (i, n) in (data.get("sync_daemons") or {}).items()},
         )

@@ -74,7 +74,7 @@ Rules = tuple[set[FwmarkRule], set[SnatRule]]  # the nftables table's marks and 
 K = TypeVar("K")
 V = TypeVar("V")
 
-UNANNOUNCED = ("lo", "tunl0")  # backends' VIPs must never be announced
+UNANNOUNCED = ("lo", "tunl0", "ip6tnl0")  # backends' VIPs must never be announced
 
 
 @dataclass
@@ -88,6 +88,7 @@ class Kernel:
     routes: PolicyRoutes
     rules: PacketRules
     announcements: Announcements
+    tunnel6: Tunnel | None = None  # ip6tnl0, for TUN backends of IPv6 VIPs; None: such a backend is an error
 
 
 @dataclass
@@ -234,6 +235,8 @@ class Reconciler:
         self._addresses(state, outcome, removing=True)
         if state.tunnel:
             self._try(outcome, "tunnel tunl0", "tunnel.up", self._tunnel_up)
+        if state.tunnel6:
+            self._try(outcome, "tunnel ip6tnl0", "tunnel.up", self._tunnel6_up)
         rules = self._packet_rules(state, outcome, adding_only=True)
         self._ipvs(state, outcome)
         self._sysctls(state, outcome)  # after IPVS: net/ipv4/vs/* only exist once ip_vs is loaded
@@ -272,11 +275,14 @@ class Reconciler:
         outcome = Outcome()
         addresses = state.addresses != last.addresses
         sysctls = state.sysctls != last.sysctls
-        saved = (set(self.record.services), set(self.record.addresses), dict(self.record.sysctls))
+        record = self.record
+        saved = (set(record.services), set(record.addresses), dict(record.sysctls), record.tunnel, record.tunnel6)
         if addresses:
             self._addresses(state, outcome, removing=True)
         if state.tunnel and not last.tunnel:
             self._try(outcome, "tunnel tunl0", "tunnel.up", self._tunnel_up)
+        if state.tunnel6 and not last.tunnel6:
+            self._try(outcome, "tunnel ip6tnl0", "tunnel.up", self._tunnel6_up)
         marks = state.fwmark_rules != last.fwmark_rules
         snats_added, snats_removed = (
             changes.snat_rules if changes is not None else _changes(last.snat_rules, state.snat_rules)
@@ -315,7 +321,7 @@ class Reconciler:
             self._addresses(state, outcome, removing=False)
         if sysctls:
             self._restore_sysctls(state, outcome)
-        if saved != (self.record.services, self.record.addresses, self.record.sysctls):
+        if saved != (record.services, record.addresses, record.sysctls, record.tunnel, record.tunnel6):
             self._save_record(outcome)
         outcome.draining = len(self.drainer.draining)
         if outcome.errors:
@@ -367,6 +373,18 @@ class Reconciler:
             return False
         self.kernel.tunnel.ensure_up()
         self.record.tunnel = True  # cleanup takes it down again
+        return True
+
+    def _tunnel6_up(self) -> bool:
+        tunnel = self.kernel.tunnel6
+        if tunnel is None:
+            raise RuntimeError("this agent has no ip6tnl0 gateway (kernel.tunnel6)")
+        if tunnel.is_up():
+            if self.record.tunnel6 is None:
+                self.record.tunnel6 = False  # up before kube-lvs: cleanup leaves it up
+            return False
+        tunnel.ensure_up()
+        self.record.tunnel6 = True  # cleanup takes it down again
         return True
 
     # --- IPVS ----------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def open_kernel() -> Kernel:
     from kubelvs.kernel.nft import NftPacketRules
     from kubelvs.kernel.routes import NetlinkPolicyRoutes
     from kubelvs.kernel.sysctl import ProcSysctls
-    from kubelvs.kernel.tunnel import NetlinkTunnel
+    from kubelvs.kernel.tunnel import TUNNEL6, NetlinkTunnel
 
     return Kernel(
         ipvs=KernelIpvsTable(),
@@ -70,6 +70,7 @@ def open_kernel() -> Kernel:
         routes=NetlinkPolicyRoutes(),
         rules=NftPacketRules(),
         announcements=RawAnnouncements(),
+        tunnel6=NetlinkTunnel(TUNNEL6),
     )
 
 

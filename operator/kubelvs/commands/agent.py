@@ -51,13 +51,18 @@ def _cleanup(args: argparse.Namespace) -> int:
         return 2
     try:
         kernel = standalone.open_kernel()
-        from kubelvs.kernel.tunnel import NetlinkTunnel
+        from kubelvs.kernel.tunnel import TUNNEL6, NetlinkTunnel
     except ImportError as error:
         print(f"kubelvs agent: kernel adapters unavailable: {error}", file=sys.stderr)
         return 2
     try:
         outcome = cleanup.clean(
-            kernel, Store(checked.state_file), NetlinkTunnel(), checked.vip_pools, checked.sync_daemon
+            kernel,
+            Store(checked.state_file),
+            NetlinkTunnel(),
+            checked.vip_pools,
+            checked.sync_daemon,
+            tunnel6=NetlinkTunnel(TUNNEL6),
         )
     finally:
         close = getattr(kernel.ipvs, "close", None)

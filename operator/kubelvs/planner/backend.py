@@ -1,8 +1,14 @@
 """The backend role: what a node needs to serve as a real server of a VirtualServer.
 
-DR: the VIP on ``lo`` and the classic ARP sysctls, so the node accepts the VIP but never answers ARP
-for it. TUN: ``tunl0`` up with the VIP and reverse-path filtering off for decapsulated packets. NAT with
-``natReturnPath: route``: a policy route sending the real server's replies through the directors'
+DR: the VIP on ``lo`` and, for IPv4, the classic ARP sysctls, so the node accepts the VIP but never answers
+ARP for it. IPv6 needs no sysctl: neighbour discovery answers a solicitation only for an address on the
+interface it arrived on (``ndisc_recv_ns`` looks the target up strictly on that device), and picks a
+solicitation's source from the outgoing interface, so a VIP on ``lo`` is neither advertised nor used on
+the LAN; ``lo`` runs no DAD, so the VIP is usable at once. TUN: ``tunl0`` up with the VIP and
+reverse-path filtering off for decapsulated packets; for an IPv6 VIP, ``ip6tnl0`` (ip6ip6, what IPVS
+sends) up with the VIP, and nothing else: IPv6 has no rp_filter. A TUN real server whose address family
+differs from the VIP's would receive IPv4 in IPv6 (or IPv6 in IPv4), which neither device takes: skipped.
+NAT with ``natReturnPath: route``: a policy route sending the real server's replies through the directors'
 gateway, leaving the node's default route alone.
 """
 
@@ -22,7 +28,8 @@ from kubelvs.planner.parts import Parts
 # Routing tables of kube-lvs' policy routes: kubelvs.kernel.routes.TABLES (a unit test keeps them equal).
 POLICY_TABLES = range(2000, 3000)
 
-VIP_INTERFACES = ("lo", "tunl0")  # where a backend holds a VIP without answering ARP for it
+TUNNEL, TUNNEL6 = "tunl0", "ip6tnl0"  # the fallback devices of the ipip and ip6_tunnel modules
+VIP_INTERFACES = ("lo", TUNNEL, TUNNEL6)  # where a backend holds a VIP without answering ARP or NDP for it
 ARP_SYSCTLS = (
     ("net/ipv4/conf/all/arp_ignore", "1"),
     ("net/ipv4/conf/all/arp_announce", "2"),
@@ -57,11 +64,22 @@ def add(parts: Parts, vs: VirtualServer, rs: RealServer) -> None:
             for path, value in (*ARP_SYSCTLS, *LO_ARP_SYSCTLS):
                 parts.sysctl(path, value)
         return
+    if ipv6 != (ipvs.address_family(rs.spec.address) == Family.INET6):
+        inner, outer = ("IPv6", "IPv4") if ipv6 else ("IPv4", "IPv6")
+        parts.skipped.append(
+            Skip(
+                obj,
+                f"tun backend of {inner} VIP {address} at {outer} address {rs.spec.address} is not supported: "
+                f"IPVS would send it {inner} in {outer}, which neither {TUNNEL} nor {TUNNEL6} receives",
+            )
+        )
+        return
     if ipv6:
-        parts.skipped.append(Skip(obj, f"tun backend of IPv6 VIP {address} is not supported (tunl0 is IPv4)"))
+        parts.tunnel6 = True
+        parts.address(TUNNEL6, address, 128)
         return
     parts.tunnel = True
-    parts.address("tunl0", address, 32)
+    parts.address(TUNNEL, address, 32)
     for path, value in (*ARP_SYSCTLS, *TUNNEL_SYSCTLS):
         parts.sysctl(path, value)
 

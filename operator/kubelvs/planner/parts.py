@@ -29,6 +29,7 @@ class Parts:
     addresses: dict[AddressKey, Address] = field(default_factory=dict)
     sysctls: dict[str, Sysctl] = field(default_factory=dict)
     tunnel: bool = False
+    tunnel6: bool = False
     policy_routes: dict[tuple[Family, str, Proto, int], PolicyRoute] = field(default_factory=dict)
     fwmark_rules: dict[int, FwmarkRule] = field(default_factory=dict)
     snat_rules: dict[SnatRule, SnatRule] = field(default_factory=dict)
@@ -52,6 +53,7 @@ class Parts:
         self.addresses.update(other.addresses)
         self.sysctls.update(other.sysctls)
         self.tunnel = self.tunnel or other.tunnel
+        self.tunnel6 = self.tunnel6 or other.tunnel6
         self.policy_routes.update(other.policy_routes)
         self.fwmark_rules.update(other.fwmark_rules)
         self.skipped.extend(other.skipped)
@@ -73,6 +75,7 @@ class Parts:
             addresses=self.addresses,
             sysctls=self.sysctls,
             tunnel=self.tunnel,
+            tunnel6=self.tunnel6,
             policy_routes=self.policy_routes,
             fwmark_rules=self.fwmark_rules,
             snat_rules=self.snat_rules,

@@ -30,7 +30,9 @@ from kubelvs.netstate import AddressKey
 
 logger = logging.getLogger(__name__)
 
-IFA_F_NODAD = 0x02  # a moved VIP must answer at once, not after IPv6 duplicate address detection
+# IPv6 addresses go on without duplicate address detection: a VIP is shared and the Lease says who holds it;
+# DAD would keep it tentative ~1 s after a failover, and mark it dadfailed if the old holder still answered for it
+IFA_F_NODAD = 0x02
 GONE = {errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH}
 
 RTM_NEWADDR, RTM_DELADDR = 20, 21

@@ -4,7 +4,8 @@ Done the way keepalived's ``vrrp_arp.c`` / ``vrrp_ndisc.c`` do it: IPv4 sends AR
 with the VIP as sender and target, from the interface's MAC to the broadcast address, over an AF_PACKET raw
 socket; IPv6 sends a neighbour advertisement with the Override flag to all-nodes (ff02::1) over an ICMPv6
 raw socket with hop limit 255 (receivers drop NDP with any other). Neighbours that already cache the VIP
-replace the old MAC at once; Linux does not *create* entries from these unless ``arp_accept`` is set.
+replace the old MAC at once; Linux does not *create* entries from these unless ``arp_accept`` (IPv4) or
+``accept_untracked_na`` (IPv6) is set.
 
 Sockets are opened in the calling thread's network namespace, so this works under ``ip netns exec``. Only the
 sending is here; when to send (the first announcement, its repeats, their end) is the agent's announcer's.

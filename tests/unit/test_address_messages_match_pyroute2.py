@@ -29,6 +29,9 @@ def pyroute2_message(kind: int, flags: int, sequence: int, index: int, address: 
     msg["scope"] = 0
     msg["index"] = index
     msg["attrs"] = [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
+    if v6 and kind == RTM_NEWADDR:  # nodad preferred_lft 0: never a source address of the node's own packets
+        lifetimes = {"ifa_preferred": 0, "ifa_valid": 0xFFFFFFFF, "cstamp": 0, "tstamp": 0}
+        msg["attrs"].append(("IFA_CACHEINFO", lifetimes))
     msg["header"]["type"] = kind
     msg["header"]["flags"] = flags
     msg["header"]["sequence_number"] = sequence

@@ -33,6 +33,12 @@ logger = logging.getLogger(__name__)
 # IPv6 addresses go on without duplicate address detection: a VIP is shared and the Lease says who holds it;
 # DAD would keep it tentative ~1 s after a failover, and mark it dadfailed if the old holder still answered for it
 IFA_F_NODAD = 0x02
+# ... and deprecated (preferred lifetime 0, valid forever): still local and answered for, but never picked as the
+# source of the node's own packets. Otherwise the newest address wins source selection's tie on its link, and a
+# director's IPv6 VIP became the outer source of its ip6ip6 (TUN) packets, which a real server holding that VIP
+# drops (ip6_tnl_rcv_ctl refuses a local remote). An IPv4 VIP is a secondary address, never the source either.
+IFA_CACHEINFO = 6
+IPV6_VIP_LIFETIMES = struct.Struct("=IIII").pack(0, 0xFFFFFFFF, 0, 0)  # preferred, valid, cstamp, tstamp
 GONE = {errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH}
 
 RTM_NEWADDR, RTM_DELADDR = 20, 21
@@ -116,12 +122,15 @@ class NetlinkAddresses:
 
 def address_message(kind: int, flags: int, sequence: int, index: int, address: str, prefixlen: int) -> bytes:
     """One RTM_NEWADDR/RTM_DELADDR request as ``ip addr add|del ADDRESS/PREFIXLEN dev INDEX`` sends it: the
-    address as IFA_LOCAL and IFA_ADDRESS, scope global, IPv6 added without duplicate address detection."""
+    address as IFA_LOCAL and IFA_ADDRESS, scope global, IPv6 added without duplicate address detection and
+    deprecated (``nodad preferred_lft 0``)."""
     ip = ipaddress.ip_address(address)
     family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
     flags_of_address = IFA_F_NODAD if ip.version == 6 and kind == RTM_NEWADDR else 0
     body = IFADDRMSG.pack(family, prefixlen, flags_of_address, 0, index)
     body += netlink.nla(IFA_LOCAL, ip.packed) + netlink.nla(IFA_ADDRESS, ip.packed)
+    if flags_of_address:
+        body += netlink.nla(IFA_CACHEINFO, IPV6_VIP_LIFETIMES)
     return netlink.header(netlink.NLMSGHDR.size + len(body), kind, flags, sequence) + body
 
 

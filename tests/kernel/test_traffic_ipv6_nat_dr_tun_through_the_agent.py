@@ -2,13 +2,21 @@
 its own standalone agent, with real HTTP from a client namespace through an IPv6 VIP (2001:db8::/32 only).
 
 Each test has its control: the route return path and the tunnel carry nothing before the backends' agents ran,
-and DR's VIP on ``lo`` is never answered for by neighbour discovery on the real servers' link.
+and DR's VIP on ``lo`` is never answered for by neighbour discovery on the real servers' link. ``--cleanup``
+takes ip6tnl0 down again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+from pathlib import Path
+
 from agentrun import DIRECTORS, agent, alternates, director, rs, vs, write
 from netns import LvsTopology, Namespace
+
+from kubelvs import cli
+from kubelvs.testbed.namespaces import inside
 
 POOLS = ("--vip-pools", "192.0.2.0/24,2001:db8:1::/64")
 GATEWAY6 = {"address": "2001:db8:9::200", "interface": "eth1"}
@@ -20,6 +28,15 @@ def tentative(ns: Namespace, device: str, address: str) -> bool:
     lines = [line for line in shown.splitlines() if f"inet6 {address}/" in line]
     assert lines, f"{address} is not on {device} in {ns.name}:\n{shown}"
     return any(flag in lines[0] for flag in ("tentative", "dadfailed"))
+
+
+def cleanup(ns: Namespace, state_dir: Path) -> str:
+    """``kubelvs agent --cleanup`` in ``ns`` from the agent's record (in-thread, as agentrun's passes); its log."""
+    err = io.StringIO()
+    with inside(ns.name), contextlib.redirect_stderr(err):
+        status = cli.main(["agent", "--cleanup", "--state-file", str(state_dir / f"{ns.name}.json")])
+    assert status == 0, err.getvalue()
+    return err.getvalue()
 
 
 def test_ipv6_nat_by_director_snat_and_by_policy_route(lvs_factory, tmp_path) -> None:
@@ -134,3 +151,8 @@ def test_ipv6_tun_reaches_routed_real_servers_through_ip6tnl0(lvs_factory, tmp_p
     answers = client.http_get(lvs.vip6, 80, count=4)
     received = {server.name: server.ip("-s", "link", "show", "ip6tnl0").stdout for server in (rs1, rs2)}
     assert alternates(answers) and set(answers) == {"rs1", "rs2"}, (answers, received)
+
+    # the record names ip6tnl0 as brought up by kube-lvs, so --cleanup takes it down again with the VIP
+    said = cleanup(rs1, tmp_path)
+    device = rs1.ip("-6", "addr", "show", "dev", "ip6tnl0").stdout
+    assert lvs.vip6 not in device and ",UP" not in device, (device, said)

@@ -31,6 +31,21 @@ def test_first_pass_freezes_later_ones_wait_for_the_period() -> None:
     assert settler.after_pass() and gc.get_freeze_count() > 0
 
 
+def test_what_a_full_collection_leaves_between_settlings_is_frozen_and_nothing_else() -> None:
+    now = [0.0]
+    settler = HeapSettler(every=600.0, clock=lambda: now[0])
+    settler.after_pass()
+    frozen = gc.get_freeze_count()
+    kept = [[i] for i in range(10_000)]  # long-lived objects made after the settling
+    now[0] += 1.0
+    assert not settler.after_pass() and gc.get_freeze_count() == frozen, "no full collection: nothing to freeze"
+    gc.collect()  # as the thresholds run one
+    assert not settler.after_pass()
+    assert gc.get_freeze_count() >= frozen + len(kept), "the survivors stay out of the next full walk"
+    grown = gc.get_freeze_count()
+    assert not settler.after_pass() and gc.get_freeze_count() == grown, "the same collection is not seen twice"
+
+
 def test_a_cycle_made_between_settlings_is_collected_at_the_next() -> None:
     now = [0.0]
     settler = HeapSettler(every=10.0, clock=lambda: now[0])

@@ -1,15 +1,16 @@
 """The whole system in the VM (issue 4): API server emulator, operator, two director agents, two backend agents.
 
-Objects created through the API make DR and NAT traffic flow and the status name the active director; the
-holder runs the IPVS sync daemon as master; a crashed holder (agent SIGKILLed, links down) loses the VIP to the
-other director and traffic resumes (the gap is printed), an established DR connection survives it; a graceful
-stop (SIGTERM) hands over faster; never do two directors hold the VIP at once; a backend whose server dies is
-quiesced (weight 0) and comes back. Every process runs the command line the Helm chart renders (helm is required:
-without it the stack fails to start), and each agent's metrics answer on its node address, never on a VIP.
+Objects created through the API make DR, NAT and IPv6 DR traffic flow and the status name the active director;
+the holder runs the IPVS sync daemon as master; a crashed holder (agent SIGKILLed, links down) loses the VIPs to
+the other director and traffic resumes (the IPv4 and IPv6 gaps are printed), an established DR connection
+survives it; a graceful stop (SIGTERM) hands over faster; never do two directors hold the VIP at once; a backend
+whose server dies is quiesced (weight 0) and comes back. Every process runs the command line the Helm chart
+renders (helm is required: without it the stack fails to start), and each agent's metrics answer on its node
+address, never on a VIP.
 Of two claimants of one VIP:port in different namespaces the older one is programmed on both directors, and a
-VIP that is a director's own address never is. A LoadBalancer Service gets its VIP from a VIPPool, carries
-traffic to its endpoints through both directors' IPVS, and takes the VIP and the IPVS service with it when it
-is deleted. One stack for the module: the boot and the imports are the slow part.
+VIP that is a director's own address never is. A dual-stack LoadBalancer Service gets one VIP per family from
+a VIPPool, both carry traffic to its endpoints through both directors' IPVS, and it takes the VIPs and the IPVS
+services with it when it is deleted. One stack for the module: the boot and the imports are the slow part.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from kubelvs.testbed.namespaces import run as sh
 pytestmark = pytest.mark.fullstack
 
 VIP_DR, VIP_NAT, GATEWAY = "192.0.2.100", "192.0.2.101", "10.9.0.100"
+VIP6 = f"{st.FRONT6}100"  # DR over IPv6: the directors reach the real servers on kback, as for IPv4
 # The NAT return path: the real servers' replies go to the gateway, so it must live (and be announced by
 # gratuitous ARP) on the real servers' segment. On the default-route side it still answered ARP there (Linux
 # answers for any local address) but the announcement after a failover went to the clients' side, and the
@@ -61,6 +63,10 @@ def objects() -> list[dict[str, Any]]:
         rs("web-dr-2", "web-dr", "10.9.0.12", 80),
         rs("web-nat-1", "web-nat", "10.9.0.11", 8080),
         rs("web-nat-2", "web-nat", "10.9.0.12", 8080),
+        vs("web6-dr", address=VIP6, port=80, forwarding="dr", scheduler="rr", directors=DIRECTORS,
+           healthCheck=HEALTH),
+        rs("web6-dr-1", "web6-dr", st.back_address6("rs1"), 80),
+        rs("web6-dr-2", "web6-dr", st.back_address6("rs2"), 80),
     ]  # fmt: skip
 
 
@@ -118,15 +124,17 @@ def weight(netns: str, service: str, destination: str) -> int | None:
     return None
 
 
-def test_objects_through_the_api_make_dr_and_nat_traffic_flow(stack: st.Stack) -> None:
-    statuses = {name: st.wait_until(lambda n=name: ready(stack, n), timeout=300) for name in ("web-dr", "web-nat")}
+def test_objects_through_the_api_make_dr_nat_and_ipv6_dr_traffic_flow(stack: st.Stack) -> None:
+    names = ("web-dr", "web-nat", "web6-dr")
+    statuses = {name: st.wait_until(lambda n=name: ready(stack, n), timeout=300) for name in names}
     status = stack.status("virtualservers", "web-dr")
     holder, _ = holder_and_standby()
     print(f"ready after {statuses}; activeDirector {status['activeDirector']}, holder by ip addr {holder}")
     assert status["activeDirector"] == holder
     assert f"{GATEWAY}/32" in addresses_on(holder, REAL_SERVER_SIDE), "the NAT gateway is not on the RS side"
     print(st.ipvsadm(holder, "-Ln"))
-    for vip in (VIP_DR, VIP_NAT):
+    st.wait_until(lambda: st.vip_holders(VIP6) == {holder}, timeout=60)  # one group: the VIPs go together
+    for vip in (VIP_DR, VIP_NAT, VIP6):
         took = st.wait_until(lambda v=vip: st.serving(v), timeout=300, every=1)  # backends' agents may lag
         print(f"{vip} answers after {took:.1f} s")
         answers = st.requests_from_client(vip, 80, 6)
@@ -194,6 +202,7 @@ class Failover:
     outage: tuple[float, float]  # the last request answered before the longest outage, the first one after it
     gap: float  # the longest time without any answer to the client's requests every 50 ms
     nat_gap: float
+    v6_gap: float  # the same for the IPv6 DR VIP
     sampled_every: float
     sampler: st.HolderSampler
     connection: st.LongConnection
@@ -206,7 +215,8 @@ class Failover:
         return (
             f"{self.how}: {self.holder} -> {self.standby}; after the fault: last answer {at(self.outage[0])}, "
             f"lease acquired {at(self.acquired)}, VIP bound {at(self.bound)}, first answer {at(self.outage[1])}; "
-            f"longest without an answer: DR {self.gap:.2f} s, NAT {self.nat_gap:.2f} s (VIP holders sampled "
+            f"longest without an answer: DR {self.gap:.2f} s, NAT {self.nat_gap:.2f} s, IPv6 DR "
+            f"{self.v6_gap:.2f} s (IPv4 VIP holders sampled "
             f"every {self.sampled_every * 1000:.0f} ms, requests started every 50 ms, 0.5 s timeout)"
         )
 
@@ -215,13 +225,13 @@ def failover(stack: st.Stack, how: str, say: Any) -> Failover:
     """Start the samplers, fail the holder ``how`` (crash | stop), wait for the other director to serve."""
     holder, standby = holder_and_standby()
     sampler, connection = st.HolderSampler(VIP_DR), st.LongConnection(VIP_DR)
-    loop, nat_loop = st.ClientLoop(VIP_DR), st.ClientLoop(VIP_NAT)
-    threads = (sampler, loop, nat_loop, connection)
+    loop, nat_loop, v6_loop = st.ClientLoop(VIP_DR), st.ClientLoop(VIP_NAT), st.ClientLoop(VIP6)
+    threads = (sampler, loop, nat_loop, v6_loop, connection)
     for thread in threads:
         thread.start()
     connection.connected.wait(30)
     st.wait_until(
-        lambda: len(loop.answers()) >= 10 and len(nat_loop.answers()) >= 10 and len(connection.answers) >= 5,
+        lambda: all(len(c.answers()) >= 10 for c in (loop, nat_loop, v6_loop)) and len(connection.answers) >= 5,
         timeout=30,
     )
     if how == "crash":  # a node dies with its agent: SIGKILL, and its links go down
@@ -232,7 +242,7 @@ def failover(stack: st.Stack, how: str, say: Any) -> Failover:
     st.wait_until(lambda: sampler.first(frozenset({standby}), fault) is not None, timeout=60)
     bound = sampler.first(frozenset({standby}), fault)
     assert bound is not None
-    for client in (loop, nat_loop):
+    for client in (loop, nat_loop, v6_loop):
         st.wait_until(lambda c=client: c.first_answer(bound) is not None, timeout=60)
     time.sleep(2)
     for thread in threads:
@@ -248,6 +258,7 @@ def failover(stack: st.Stack, how: str, say: Any) -> Failover:
         outage=(outage[0] - fault, outage[1] - fault),
         gap=loop.gap(fault),
         nat_gap=nat_loop.gap(fault),
+        v6_gap=v6_loop.gap(fault),
         sampled_every=sampler.period(),
         sampler=sampler,
         connection=connection,
@@ -299,6 +310,11 @@ def accepted(stack: st.Stack, plural: str, namespace: str, name: str) -> tuple[s
     return None
 
 
+def service_key(vip: str, port: int = 80) -> str:
+    """How ``ipvsadm -Ln`` writes an address and port: IPv6 in brackets."""
+    return f"[{vip}]:{port}" if ":" in vip else f"{vip}:{port}"
+
+
 def real_servers_of(netns: str, vip: str) -> set[str]:
     """The real servers of ``vip``:80 in ``ipvsadm -Ln`` of one node; an empty set when there is no service."""
     found: set[str] = set()
@@ -306,9 +322,9 @@ def real_servers_of(netns: str, vip: str) -> set[str]:
     for line in st.ipvsadm(netns, "-Ln").splitlines():
         parts = line.split()
         if parts[:1] == ["TCP"]:
-            inside = parts[1] == f"{vip}:80"
-        elif inside and parts[:1] == ["->"] and parts[1][0].isdigit():
-            found.add(parts[1].rsplit(":", 1)[0])
+            inside = parts[1] == service_key(vip)
+        elif inside and parts[:1] == ["->"] and (parts[1][0].isdigit() or parts[1][0] == "["):
+            found.add(parts[1].rsplit(":", 1)[0].strip("[]"))
     return found
 
 
@@ -359,30 +375,39 @@ def test_the_older_claimant_and_no_node_address_are_programmed_on_every_director
         st.wait_until(lambda d=director: f"{SHARED_VIP}:80" not in services_of(d), timeout=120)
 
 
-LB_POOL = "192.0.2.150-192.0.2.151"
+LB_POOL = ("192.0.2.150-192.0.2.151", f"{st.FRONT6}150-{st.FRONT6}151")
+LB_SLICES = {
+    "IPv4": ("shop-a", (RS1, RS2)),
+    "IPv6": ("shop-b", (st.back_address6("rs1"), st.back_address6("rs2"))),
+}
 
 
 def lb_objects() -> list[tuple[str, dict[str, Any]]]:
-    """A VIPPool, a LoadBalancer Service of kube-lvs' class and the EndpointSlice of its two pods (no
-    EndpointSlice controller runs here: the slice stands in for its work)."""
+    """A dual-stack VIPPool, a RequireDualStack LoadBalancer Service of kube-lvs' class and one EndpointSlice per
+    family of its two pods (no EndpointSlice controller runs here: the slices stand in for its work)."""
     selector = ",".join(f"{key}={value}" for key, value in st.DIRECTOR_LABELS.items())
     annotations = {"lvs.kubelvs.io/directors": selector, "lvs.kubelvs.io/scheduler": "rr"}
-    endpoints = [
-        {"addresses": [address], "conditions": {"ready": True}, "nodeName": node}
-        for node, address in (("rs1", RS1), ("rs2", RS2))
-    ]
+
+    def endpoint_slice(family: str) -> dict[str, Any]:
+        name, addresses = LB_SLICES[family]
+        endpoints = [
+            {"addresses": [address], "conditions": {"ready": True}, "nodeName": node}
+            for node, address in zip(("rs1", "rs2"), addresses, strict=True)
+        ]
+        metadata = {"name": name, "namespace": "default", "labels": {"kubernetes.io/service-name": "shop"}}
+        ports = [{"name": "http", "port": 8080}]
+        return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": metadata,
+                "addressType": family, "ports": ports, "endpoints": endpoints}  # fmt: skip
+
     return [
         ("vippools", {"apiVersion": st.API_VERSION, "kind": "VIPPool", "metadata": {"name": "lb"},
-                      "spec": {"addresses": [LB_POOL]}}),
+                      "spec": {"addresses": list(LB_POOL)}}),
         ("services", {"apiVersion": "v1", "kind": "Service",
                       "metadata": {"name": "shop", "namespace": "default", "annotations": annotations},
                       "spec": {"type": "LoadBalancer", "loadBalancerClass": "lvs.kubelvs.io/ipvs",
+                               "ipFamilyPolicy": "RequireDualStack", "ipFamilies": list(LB_SLICES),
                                "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}),
-        ("endpointslices", {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                            "metadata": {"name": "shop-a", "namespace": "default",
-                                         "labels": {"kubernetes.io/service-name": "shop"}},
-                            "addressType": "IPv4", "ports": [{"name": "http", "port": 8080}],
-                            "endpoints": endpoints}),
+        *(("endpointslices", endpoint_slice(family)) for family in LB_SLICES),
     ]  # fmt: skip
 
 
@@ -391,31 +416,37 @@ def lb_ingress(stack: st.Stack) -> list[str]:
     return [item["ip"] for item in (status.get("loadBalancer") or {}).get("ingress") or []]
 
 
-def test_a_load_balancer_service_gets_a_vip_from_a_pool_and_carries_traffic(stack: st.Stack) -> None:
+def test_a_dual_stack_load_balancer_service_gets_a_vip_per_family_and_both_carry_traffic(stack: st.Stack) -> None:
     for plural, body in lb_objects():
         stack.api.create(plural, body)
-    took = st.wait_until(lambda: lb_ingress(stack), timeout=120)
-    (vip,) = lb_ingress(stack)
-    print(f"Service default/shop got {vip} after {took:.1f} s")
-    assert vip == "192.0.2.150"
-    took = st.wait_until(lambda: st.serving(vip), timeout=300, every=1)
-    answers = st.requests_from_client(vip, 80, 6)
-    print(f"{vip} answers after {took:.1f} s: {answers}")
-    assert sorted(set(answers)) == ["rs1", "rs2"], answers
-    for director in st.DIRECTORS:
-        assert real_servers_of(director, vip) == {RS1, RS2}, director
-    # the Service goes: the VirtualServer made for it, its IPVS service on every director and the VIP go too
+    took = st.wait_until(lambda: len(lb_ingress(stack)) == 2, timeout=120)
+    vips = lb_ingress(stack)
+    print(f"Service default/shop got {vips} after {took:.1f} s")
+    assert vips == ["192.0.2.150", f"{st.FRONT6}150"]  # one per family, in spec.ipFamilies' order
+    for vip, (_, endpoints) in zip(vips, LB_SLICES.values(), strict=True):
+        took = st.wait_until(lambda v=vip: st.serving(v), timeout=300, every=1)
+        answers = st.requests_from_client(vip, 80, 6)
+        print(f"{vip} answers after {took:.1f} s: {answers}")
+        assert sorted(set(answers)) == ["rs1", "rs2"], answers
+        for director in st.DIRECTORS:  # each family's VIP NATs to that family's endpoints, on both directors
+            assert real_servers_of(director, vip) == set(endpoints), director
+    # the Service goes: the VirtualServers made for it, their IPVS services on every director and the VIPs too
+    made = {vs["metadata"]["name"] for vs in stack.api.list(st.API_VERSION, "virtualservers", "default")
+            if (vs["metadata"].get("labels") or {}).get("lvs.kubelvs.io/service") == "shop"}  # fmt: skip
+    assert len(made) == 2, made
     stack.api.delete("v1", "services", "default", "shop")
-    for director in st.DIRECTORS:
-        st.wait_until(lambda d=director: f"{vip}:80" not in services_of(d), timeout=120)
-    st.wait_until(lambda: not st.vip_holders(vip), timeout=120)
+    for vip in vips:
+        for director in st.DIRECTORS:
+            st.wait_until(lambda d=director, v=vip: service_key(v) not in services_of(d), timeout=120)
+        st.wait_until(lambda v=vip: not st.vip_holders(v), timeout=120)
 
-    # the object itself goes once the operator's finalizer is off (the directors let go at its deletionTimestamp)
+    # the objects themselves go once the operator's finalizer is off (the directors let go at deletionTimestamp)
     def listed() -> set[str]:
         return {vs["metadata"]["name"] for vs in stack.api.list(st.API_VERSION, "virtualservers", "default")}
 
-    st.wait_until(lambda: "shop-http" not in listed(), timeout=120)
-    stack.api.delete("discovery.k8s.io/v1", "endpointslices", "default", "shop-a")
+    st.wait_until(lambda: not made & listed(), timeout=120)
+    for name, _ in LB_SLICES.values():
+        stack.api.delete("discovery.k8s.io/v1", "endpointslices", "default", name)
     stack.api.delete(st.API_VERSION, "vippools", None, "lb")
 
 
@@ -427,6 +458,8 @@ def test_a_crashed_holder_loses_the_vip_and_an_established_dr_connection_survive
     fault, sampler, connection, gap = measured.fault, measured.sampler, measured.connection, measured.gap
     assert gap < CRASH_BOUND_S, f"traffic stopped for {gap:.2f} s"
     assert measured.nat_gap < CRASH_BOUND_S, f"NAT traffic stopped for {measured.nat_gap:.2f} s"
+    assert measured.v6_gap < CRASH_BOUND_S, f"IPv6 DR traffic stopped for {measured.v6_gap:.2f} s"
+    assert st.vip_holders(VIP6) == {measured.standby}, "the IPv6 VIP did not follow the others"
     assert not sampler.overlaps(), f"both directors held the VIP: {sampler.overlaps()[:5]}"
     after = [answer for at, answer in connection.answers if at > fault + gap]
     print(f"long-lived connection: {len(connection.answers)} answers, {len(after)} after the failover, "

@@ -8,6 +8,7 @@
     dir-b   eth0 192.0.2.2      ┘  the client; eth1 10.9.0.1/.2 on kback (IPVS sync daemon), mgmt0 .11/.12
     rs1     eth0 10.9.0.11 ─┐ kback (10.9.0.0/24), default route via the router; mgmt0 172.31.255.21/.22
     rs2     eth0 10.9.0.12 ─┘ each serves its own name on ports 80 and 8080
+    IPv6 beside it: kfront 2001:db8:1::/64, kback 2001:db8:9::/64, the same host numbers (router ::fe), no DAD
 
 Every kube-lvs process is forked from one :mod:`kubelvs.testbed.launcher` (imports once, then forks), in its
 namespace, with its log in ``workdir``. Nodes carry labels (``kubelvs.io/director=true`` on dir-a and dir-b).
@@ -46,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 API_VERSION = "lvs.kubelvs.io/v1alpha1"
 MGMT, FRONT, BACK = "172.31.255", "192.0.2", "10.9.0"
+FRONT6, BACK6 = "2001:db8:1::", "2001:db8:9::"  # each segment's IPv6 /64: host N is FRONT6 + str(N)
+ROUTER6 = "fe"
 API_ADDRESS, API_PORT = f"{MGMT}.1", 6443
 ROUTER = 254
 DIRECTORS = {"dir-a": 1, "dir-b": 2}
@@ -62,7 +65,8 @@ OPERATOR_POD_IP = API_ADDRESS  # the operator runs in the root namespace, whose 
 # backup daemon hears nothing).
 SYNC_INTERFACE = "eth0"
 DIRECTOR_LABELS = {"kubelvs.io/director": "true"}
-VIP_POOLS = f"{FRONT}.0/24,{BACK}.100/32"
+VIP_POOLS = f"{FRONT}.0/24,{BACK}.100/32,{FRONT6}/64"
+FORWARDING = ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
 SERVER_PORTS = (80, 8080)
 # the backends' agents too: at nice 0 they got so little of the guest's CPU that they first programmed their
 # node (VIP on lo, NAT return route) 3 minutes after the directors had already won the Lease
@@ -98,25 +102,41 @@ def build_topology() -> Builder:
     net.bridge("kmgmt", f"{API_ADDRESS}/24")
     net.bridge("kfront")
     net.bridge("kback")
-    net.namespace("router", "net.ipv4.ip_forward=1")
-    net.plug("kfront", "router", "eth0", f"{FRONT}.{ROUTER}/24")
-    net.plug("kback", "router", "eth1", f"{BACK}.{ROUTER}/24")
+    net.namespace("router", *FORWARDING)
+    net.plug("kfront", "router", "eth0", f"{FRONT}.{ROUTER}/24", f"{FRONT6}{ROUTER6}/64")
+    net.plug("kback", "router", "eth1", f"{BACK}.{ROUTER}/24", f"{BACK6}{ROUTER6}/64")
     net.namespace("client")
-    net.plug("kfront", "client", "eth0", f"{FRONT}.10/24")
-    net.line("client", f"route add default via {FRONT}.{ROUTER}")
+    net.plug("kfront", "client", "eth0", f"{FRONT}.10/24", f"{FRONT6}10/64")
+    _default_routes(net, "client", FRONT, FRONT6)
     for name, host in DIRECTORS.items():
-        net.namespace(name, "net.ipv4.ip_forward=1")
-        net.plug("kfront", name, "eth0", f"{FRONT}.{host}/24")
-        net.plug("kback", name, "eth1", f"{BACK}.{host}/24")
+        net.namespace(name, *FORWARDING)
+        net.plug("kfront", name, "eth0", *front_addresses(name))
+        net.plug("kback", name, "eth1", f"{BACK}.{host}/24", f"{BACK6}{host}/64")
         net.plug("kmgmt", name, "mgmt0", f"{MGMT}.{MGMT_HOSTS[name]}/24")
-        net.line(name, f"route add default via {FRONT}.{ROUTER}")
+        _default_routes(net, name, FRONT, FRONT6)
     for name, host in BACKENDS.items():
         net.namespace(name)
-        net.plug("kback", name, "eth0", f"{BACK}.{host}/24")
+        net.plug("kback", name, "eth0", f"{BACK}.{host}/24", f"{BACK6}{host}/64")
         net.plug("kmgmt", name, "mgmt0", f"{MGMT}.{MGMT_HOSTS[name]}/24")
-        net.line(name, f"route add default via {BACK}.{ROUTER}")
+        _default_routes(net, name, BACK, BACK6)
     net.apply()
     return net
+
+
+def front_addresses(director: str) -> tuple[str, str]:
+    """A director's own addresses on eth0 (kfront), IPv4 and IPv6, with their prefix lengths."""
+    host = DIRECTORS[director]
+    return f"{FRONT}.{host}/24", f"{FRONT6}{host}/64"
+
+
+def back_address6(node: str) -> str:
+    """The IPv6 address of a director's eth1 or a backend's eth0 on kback."""
+    return f"{BACK6}{DIRECTORS.get(node) or BACKENDS[node]}"
+
+
+def _default_routes(net: Builder, netns: str, prefix: str, prefix6: str) -> None:
+    net.line(netns, f"route add default via {prefix}.{ROUTER}")
+    net.line(netns, f"route add default via {prefix6}{ROUTER6}")
 
 
 # ---- processes ---------------------------------------------------------------------------------------------
@@ -405,8 +425,12 @@ class Stack:
                     run(["ip", "-n", node, "addr", "del", parts[3], "dev", parts[1]], check=False)
             for device in ("eth0", "eth1"):
                 run(["ip", "-n", node, "link", "set", device, "up"])
+            # a link that went down lost its IPv6 addresses (keep_addr_on_down 0), the VIPs among them
+            run(["ip", "-n", node, "addr", "replace", front_addresses(node)[1], "dev", "eth0", "nodad"])
+            run(["ip", "-n", node, "addr", "replace", f"{back_address6(node)}/64", "dev", "eth1", "nodad"])
             # without a default route the agent has no interface for the VIP: as holder it would bind nothing
             run(["ip", "-n", node, "route", "replace", "default", "via", f"{FRONT}.{ROUTER}"])
+            run(["ip", "-n", node, "-6", "route", "replace", "default", "via", f"{FRONT6}{ROUTER6}"])
         started = time.time()
         agent = self.start_agent(node)
         # its own first pass, not just rules left in place (a graceful stop keeps them): a candidate only then
@@ -442,10 +466,11 @@ def _labels(labels: Mapping[str, str]) -> str:
 
 
 def vip_holders(vip: str, directors: Sequence[str] = tuple(DIRECTORS)) -> frozenset[str]:
-    """Directors with ``vip`` on an interface that is up (a crashed node's downed links hold nothing)."""
+    """Directors with ``vip`` (IPv4 or IPv6) on an interface that is up (a crashed node's downed links hold
+    nothing)."""
     held = set()
     for name in directors:
-        out = run(["ip", "-n", name, "-o", "-4", "addr", "show", "up"], check=False).stdout
+        out = run(["ip", "-n", name, "-o", "addr", "show", "up"], check=False).stdout
         if f" {vip}/" in out:
             held.add(name)
     return frozenset(held)

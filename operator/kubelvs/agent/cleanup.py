@@ -49,9 +49,9 @@ def clean(
         outcome = reconciler.reconcile(NodeState())
     finally:
         reconciler.announcer.close()
-    _attempt(outcome, "tunnel tunl0", "tunnel.down", lambda: _tunnel_down(record, tunnel))
+    _attempt(outcome, "tunnel tunl0", "tunnel.down", lambda: _tunnel_down(record, tunnel, "tunl0"))
     if tunnel6 is not None:
-        _attempt(outcome, "tunnel ip6tnl0", "tunnel.down", lambda: _tunnel6_down(record, tunnel6))
+        _attempt(outcome, "tunnel ip6tnl0", "tunnel.down", lambda: _tunnel_down(record, tunnel6, "ip6tnl0"))
     _attempt(outcome, "ipvs timeouts", "ipvs.set_timeouts", lambda: _timeouts_back(record, kernel))
     _attempt(
         outcome, "ipvs sync daemons", "ipvs.stop_sync", lambda: _stop_sync_daemons(record, kernel, sync_daemon)
@@ -82,27 +82,21 @@ def _fail(outcome: Outcome, obj: str, message: str) -> None:
     outcome.errors.append((obj, message))
 
 
-def _tunnel_down(record: Record, tunnel: TunnelSwitch) -> int:
-    if record.tunnel is None:
-        if tunnel.is_up():
-            logger.info("tunnel tunl0: left up, the record does not say whether kube-lvs brought it up")
-        return 0
-    if not record.tunnel:
-        return 0  # it was up before kube-lvs
-    wrote = tunnel.set_down()
-    record.tunnel = None
-    return int(wrote)
+# the record's key that says whether kube-lvs brought each fallback tunnel device up
+_BROUGHT_UP = {"tunl0": "tunnel", "ip6tnl0": "tunnel6"}
 
 
-def _tunnel6_down(record: Record, tunnel: TunnelSwitch) -> int:
-    if record.tunnel6 is None:
+def _tunnel_down(record: Record, tunnel: TunnelSwitch, device: str) -> int:
+    field = _BROUGHT_UP[device]
+    brought_up: bool | None = getattr(record, field)
+    if brought_up is None:
         if tunnel.is_up():
-            logger.info("tunnel ip6tnl0: left up, the record does not say whether kube-lvs brought it up")
+            logger.info("tunnel %s: left up, the record does not say whether kube-lvs brought it up", device)
         return 0
-    if not record.tunnel6:
+    if not brought_up:
         return 0  # it was up before kube-lvs
     wrote = tunnel.set_down()
-    record.tunnel6 = None
+    setattr(record, field, None)
     return int(wrote)
 
 

@@ -308,14 +308,21 @@ _STATS64_KEYS = tuple((DestReplyAttr.STATS64 << 8) | kind for kind in range(1, l
 _STATS_KEYS = tuple((DestReplyAttr.STATS << 8) | kind for kind in range(1, len(STATS_FIELDS) + 1))
 
 
+def _counters(
+    values: dict[int, int | bytes], wide: tuple[int, ...], narrow: tuple[int, ...], *more: int, what: str
+) -> list[int]:
+    """``STATS_FIELDS`` of a nest, the 64-bit ones (``wide``) when the kernel sends them, then ``more``; absent
+    counters are 0."""
+    keys = wide if any(key in values for key in wide) else narrow
+    found = [values.get(key, 0) for key in (*keys, *more)]
+    if not all(isinstance(value, int) for value in found):
+        raise ValueError(f"IPVS {what} reply with a counter of the wrong size: {values}")
+    return cast(list[int], found)
+
+
 def dest_stats(values: dict[int, int | bytes]) -> DestStats:
     """Counters of a destination nest: the 64-bit ones when the kernel sends them; absent counters are 0."""
-    keys = _STATS64_KEYS if any(key in values for key in _STATS64_KEYS) else _STATS_KEYS
-    found = [values.get(key, 0) for key in keys]
-    found += [values.get(kind, 0) for kind in _CONNS_KEYS]
-    if not all(isinstance(value, int) for value in found):
-        raise ValueError(f"IPVS destination reply with a counter of the wrong size: {values}")
-    counters = cast(list[int], found)
+    counters = _counters(values, _STATS64_KEYS, _STATS_KEYS, *_CONNS_KEYS, what="destination")
     return DestStats(
         active_conns=counters[10],
         inactive_conns=counters[11],
@@ -340,11 +347,7 @@ _SERVICE_STATS_KEYS = tuple((SvcReplyAttr.STATS << 8) | kind for kind in range(1
 def service_stats(values: dict[int, int | bytes]) -> ServiceStats:
     """Counters of a service nest read with ``Reader(SERVICE, counters=True)``: the 64-bit ones when the kernel
     sends them; absent counters are 0."""
-    keys = _SERVICE_STATS64_KEYS if any(key in values for key in _SERVICE_STATS64_KEYS) else _SERVICE_STATS_KEYS
-    found = [values.get(key, 0) for key in keys]
-    if not all(isinstance(value, int) for value in found):
-        raise ValueError(f"IPVS service reply with a counter of the wrong size: {values}")
-    return ServiceStats(*cast(list[int], found))
+    return ServiceStats(*_counters(values, _SERVICE_STATS64_KEYS, _SERVICE_STATS_KEYS, what="service"))
 
 
 # ---- whole reads of dumps: the hot path of a resync ---------------------------------------------------------

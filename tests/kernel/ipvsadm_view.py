@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from netns import Namespace
 
 from kubelvs.netstate import Family, Proto, ServiceKey
@@ -40,3 +42,17 @@ def dest_line(lines: list[list[str]], key: ServiceKey, address: str, port: int) 
 def option(line: list[str], flag: str) -> str | None:
     """The value after ``flag`` in a rule line, or None when the flag is absent."""
     return line[line.index(flag) + 1] if flag in line else None
+
+
+def ipvsadm_in(ns: str, *args: str, stdin: str = "") -> str:
+    """``ipvsadm ARGS`` run in network namespace ``ns``: its output; any failure fails the test."""
+    done = subprocess.run(
+        ["ip", "netns", "exec", ns, "ipvsadm", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"ipvsadm {' '.join(args)}: {done.stderr}"
+    return done.stdout

@@ -3,10 +3,10 @@ gives the export back line for line (same order: ipvsadm's sorted listing)."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from ipvsadm_view import ipvsadm_in
 from netns import Netns
 
 from kubelvs import cli
@@ -32,19 +32,6 @@ def _export(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
     return out.out.splitlines()
 
 
-def _ipvsadm(netns: Netns, name: str, *args: str, stdin: str = "") -> str:
-    done = subprocess.run(
-        ["ip", "netns", "exec", name, "ipvsadm", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"ipvsadm {' '.join(args)}: {done.stderr}"
-    return done.stdout
-
-
 @pytest.mark.parametrize(
     "source",
     [
@@ -62,8 +49,8 @@ def test_restore_of_the_export_saves_as_the_export(
     exported = _export(capsys, path)
     assert exported, "the export printed no rules"
     ns = netns.namespace("export")
-    _ipvsadm(netns, ns.name, "-R", stdin="\n".join(exported) + "\n")
-    assert _ipvsadm(netns, ns.name, "-Sn").splitlines() == exported
+    ipvsadm_in(ns.name, "-R", stdin="\n".join(exported) + "\n")
+    assert ipvsadm_in(ns.name, "-Sn").splitlines() == exported
 
 
 def test_thresholds_survive_a_restore_of_the_thresholds_export(
@@ -73,8 +60,8 @@ def test_thresholds_survive_a_restore_of_the_thresholds_export(
     exported = _export(capsys, "--thresholds", path)
     assert any(" -x 100 -y 50" in line for line in exported)
     ns = netns.namespace("thresholds")
-    _ipvsadm(netns, ns.name, "-R", stdin="\n".join(exported) + "\n")
-    listed = _ipvsadm(netns, ns.name, "-Ln", "--thresholds")
+    ipvsadm_in(ns.name, "-R", stdin="\n".join(exported) + "\n")
+    listed = ipvsadm_in(ns.name, "-Ln", "--thresholds")
     row = next(line for line in listed.splitlines() if "[2001:db8:1::11]:80" in line)
     fields = row.split()
     assert "100" in fields and "50" in fields, listed

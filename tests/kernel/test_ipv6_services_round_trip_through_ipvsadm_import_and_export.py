@@ -6,10 +6,10 @@ line; a keepalived.conf of IPv6 virtual servers imports into objects whose expor
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from ipvsadm_view import ipvsadm_in
 from netns import Netns
 
 from kubelvs import cli
@@ -28,19 +28,6 @@ COMMANDS = [
     "-A -f 1 -6 -s wlc",
     "-a -f 1 -6 -r [2001:db8::10]:0 -g -w 2",
 ]
-
-
-def ipvsadm(ns: str, *args: str, stdin: str = "") -> str:
-    done = subprocess.run(
-        ["ip", "netns", "exec", ns, "ipvsadm", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"ipvsadm {' '.join(args)}: {done.stderr}"
-    return done.stdout
 
 
 def export(capsys: pytest.CaptureFixture[str], path: Path) -> list[str]:
@@ -64,8 +51,8 @@ def test_an_ipvsadm_save_of_ipv6_services_imports_and_exports_as_saved(
 ) -> None:
     ns = netns.namespace("save6").name
     for command in COMMANDS:
-        ipvsadm(ns, *command.split())
-    saved = ipvsadm(ns, "-Sn")
+        ipvsadm_in(ns, *command.split())
+    saved = ipvsadm_in(ns, "-Sn")
     print(f"ipvsadm -Sn:\n{saved}")
     assert "-A -f 1 -6 -s wlc" in saved.splitlines()
     assert "-A -t [2001:db8::2]:443 -s sh -b sh-port" in saved.splitlines()  # the kernel's compressed spelling
@@ -80,5 +67,5 @@ def test_a_keepalived_conf_of_ipv6_services_exports_what_ipvsadm_restores(
     exported = export(capsys, imported("keepalived", conf.read_text(), conf.name, tmp_path))
     assert "-A -t [2001:db8::1]:80 -s rr" in exported and "-A -f 1 -6 -s wlc" in exported, exported
     ns = netns.namespace("keepalived6").name
-    ipvsadm(ns, "-R", stdin="\n".join(exported) + "\n")
-    assert ipvsadm(ns, "-Sn").splitlines() == exported
+    ipvsadm_in(ns, "-R", stdin="\n".join(exported) + "\n")
+    assert ipvsadm_in(ns, "-Sn").splitlines() == exported
